@@ -1,0 +1,2 @@
+//! Runnel facade.
+pub use storage;

@@ -1,0 +1,197 @@
+//! Reading records out of a batch: a zero-allocation walk used for validation, and a decoder
+//! that hands out owned [`Record`]s sharing the batch's buffer.
+
+use bytes::Bytes;
+
+use super::batch::{BatchHeader, HEADER_LEN};
+use super::varint::Reader;
+use super::{Compression, RecordError, compression};
+
+/// A record header: a UTF-8 key (decoded lossily, as the Java client does) and a nullable value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Header {
+    pub key: String,
+    pub value: Option<Bytes>,
+}
+
+impl Header {
+    pub fn new(key: impl Into<String>, value: Option<impl Into<Bytes>>) -> Header {
+        Header {
+            key: key.into(),
+            value: value.map(Into::into),
+        }
+    }
+}
+
+/// One record with its absolute offset and timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<Header>,
+}
+
+/// Where a record's parts lie within the records section, as found by [`walk_records`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordLayout {
+    pub offset_delta: i32,
+    pub timestamp_delta: i64,
+    pub key: Option<std::ops::Range<usize>>,
+    pub value: Option<std::ops::Range<usize>>,
+    /// (key, value) ranges of each header.
+    pub headers: Vec<(std::ops::Range<usize>, Option<std::ops::Range<usize>>)>,
+}
+
+/// Walks the `header.record_count` records of an uncompressed records section, checking every
+/// length and that offset deltas strictly increase within `0..=lastOffsetDelta` (or equal the
+/// record index when `sequential`, as a producer must send them). `each` sees every record.
+pub fn walk_records(
+    section: &[u8],
+    header: &BatchHeader,
+    sequential: bool,
+    mut each: impl FnMut(RecordLayout),
+) -> Result<(), RecordError> {
+    let mut r = Reader::new(section);
+    let mut previous_delta = -1i64;
+    for index in 0..header.record_count {
+        let malformed = |reason: String| RecordError::MalformedRecord { index, reason };
+        let len = r.varint()?;
+        if len < 0 {
+            return Err(malformed(format!("negative length {len}")));
+        }
+        let body = r.take(len as usize)?;
+        let start = body.start;
+        let mut b = Reader::new(&section[body.clone()]);
+        let shift = |range: std::ops::Range<usize>| range.start + start..range.end + start;
+        let _attributes = b.i8()?;
+        let timestamp_delta = b.varlong()?;
+        let offset_delta = b.varint()?;
+        let expected_ok = if sequential {
+            i64::from(offset_delta) == i64::from(index)
+        } else {
+            i64::from(offset_delta) > previous_delta && offset_delta <= header.last_offset_delta
+        };
+        if !expected_ok {
+            return Err(malformed(format!("offset delta {offset_delta} out of order")));
+        }
+        previous_delta = i64::from(offset_delta);
+        let key = b.nullable_bytes()?.map(shift);
+        let value = b.nullable_bytes()?.map(shift);
+        let header_count = b.varint()?;
+        if header_count < 0 {
+            return Err(malformed(format!("negative header count {header_count}")));
+        }
+        // Each header takes at least 2 bytes: refuse counts the body cannot hold before
+        // allocating for them.
+        if header_count as usize > b.remaining() / 2 {
+            return Err(malformed(format!("{header_count} headers do not fit")));
+        }
+        let mut headers = Vec::with_capacity(header_count as usize);
+        for _ in 0..header_count {
+            let at = b.position();
+            let key = b
+                .nullable_bytes()?
+                .ok_or_else(|| malformed(format!("null header key at byte {at}")))?;
+            let value = b.nullable_bytes()?;
+            headers.push((shift(key), value.map(shift)));
+        }
+        if b.remaining() != 0 {
+            return Err(malformed(format!("{} bytes past its fields", b.remaining())));
+        }
+        each(RecordLayout {
+            offset_delta,
+            timestamp_delta,
+            key,
+            value,
+            headers,
+        });
+    }
+    if sequential && header.record_count != header.last_offset_delta + 1 {
+        return Err(RecordError::RecordCountMismatch {
+            count: header.record_count,
+            last_offset_delta: header.last_offset_delta,
+        });
+    }
+    match r.remaining() {
+        0 => Ok(()),
+        extra => Err(RecordError::TrailingBytes { extra }),
+    }
+}
+
+/// The records section of a batch, decompressed if needed (at most `limit` bytes).
+fn records_section(batch: &Bytes, header: &BatchHeader, limit: usize) -> Result<Bytes, RecordError> {
+    let section = batch.slice(HEADER_LEN..header.size());
+    match header.attributes.compression {
+        Compression::None => Ok(section),
+        codec => compression::decompress(codec, &section, limit).map(Bytes::from),
+    }
+}
+
+/// Fully validates the batch at the start of `batch`: header structure, checksum, and every
+/// record (decompressing at most `decompress_limit` bytes). `sequential` requires the record
+/// offsets a fresh producer batch has (0, 1, 2, … with none missing).
+pub fn validate(batch: &[u8], sequential: bool, decompress_limit: usize) -> Result<BatchHeader, RecordError> {
+    let header = BatchHeader::parse(batch)?;
+    header.verify_crc(batch)?;
+    let section = &batch[HEADER_LEN..header.size()];
+    match header.attributes.compression {
+        Compression::None => walk_records(section, &header, sequential, |_| ())?,
+        codec => {
+            let plain = compression::decompress(codec, section, decompress_limit)?;
+            walk_records(&plain, &header, sequential, |_| ())?;
+        }
+    }
+    Ok(header)
+}
+
+/// Decodes every record of one batch (the first in `batch`). Uncompressed records share
+/// `batch`'s buffer; compressed ones share one decompressed buffer.
+pub fn decode_records(
+    batch: &Bytes,
+    decompress_limit: usize,
+) -> Result<(BatchHeader, Vec<Record>), RecordError> {
+    let header = BatchHeader::parse(batch)?;
+    let section = records_section(batch, &header, decompress_limit)?;
+    let mut records = Vec::with_capacity(header.record_count as usize);
+    let log_append = header.attributes.timestamp_type == super::TimestampType::LogAppendTime;
+    walk_records(&section, &header, false, |layout| {
+        let headers = layout
+            .headers
+            .iter()
+            .map(|(k, v)| Header {
+                key: String::from_utf8_lossy(&section[k.clone()]).into_owned(),
+                value: v.clone().map(|v| section.slice(v)),
+            })
+            .collect();
+        records.push(Record {
+            offset: header.base_offset + i64::from(layout.offset_delta),
+            // With LogAppendTime every record carries the broker's time, kept in maxTimestamp.
+            timestamp: if log_append {
+                header.max_timestamp
+            } else {
+                header.base_timestamp.wrapping_add(layout.timestamp_delta)
+            },
+            key: layout.key.map(|r| section.slice(r)),
+            value: layout.value.map(|r| section.slice(r)),
+            headers,
+        });
+    })?;
+    Ok((header, records))
+}
+
+/// Decodes every record of the whole batches in `batches` (as a read returns them), in order.
+pub fn decode_all(batches: &Bytes, decompress_limit: usize) -> Result<Vec<Record>, RecordError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < batches.len() {
+        let batch = batches.slice(at..);
+        let (header, records) = decode_records(&batch, decompress_limit)?;
+        if !header.attributes.control {
+            out.extend(records);
+        }
+        at += header.size();
+    }
+    Ok(out)
+}
