@@ -1,2 +1,19 @@
-//! Runnel facade.
+//! Runnel: Kafka-Streams-style stream processing for Rust, with its own partitioned,
+//! replicated log.
+//!
+//! This facade re-exports the workspace's crates; `use runnel::prelude::*` brings in what an
+//! application touches. Today that is the storage layer: the partition [`Log`] in Kafka's
+//! record-batch format. The broker (`stream_core`) and the DSL (`stream_dsl`) build on it.
+//!
+//! [`Log`]: storage::Log
+
 pub use storage;
+pub use stream_core;
+pub use stream_dsl;
+
+/// The types an application uses most.
+pub mod prelude {
+    pub use storage::log::{CleanerConfig, CleanupPolicy};
+    pub use storage::record::{BatchBuilder, Compression, Header, Record, TimestampType, decode_all};
+    pub use storage::{AppendInfo, Log, LogConfig, StorageError};
+}

@@ -220,6 +220,16 @@ impl BatchHeader {
             base_sequence: i32_at(bytes, BASE_SEQUENCE),
             record_count: i32_at(bytes, RECORD_COUNT),
         };
+        if header
+            .base_offset
+            .checked_add(i64::from(header.last_offset_delta))
+            .is_none()
+        {
+            return Err(RecordError::OffsetOverflow {
+                base_offset: header.base_offset,
+                last_offset_delta: header.last_offset_delta,
+            });
+        }
         if header.last_offset_delta < 0
             || header.record_count < 0
             || header.record_count > header.last_offset_delta.saturating_add(1)

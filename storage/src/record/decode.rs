@@ -154,7 +154,9 @@ pub fn decode_records(
 ) -> Result<(BatchHeader, Vec<Record>), RecordError> {
     let header = BatchHeader::parse(batch)?;
     let section = records_section(batch, &header, decompress_limit)?;
-    let mut records = Vec::with_capacity(header.record_count as usize);
+    // The count is the sender's word: allocate no more than the section can hold (a record
+    // takes at least 7 bytes).
+    let mut records = Vec::with_capacity((header.record_count as usize).min(section.len() / 7));
     let log_append = header.attributes.timestamp_type == super::TimestampType::LogAppendTime;
     walk_records(&section, &header, false, |layout| {
         let headers = layout
@@ -166,6 +168,7 @@ pub fn decode_records(
             })
             .collect();
         records.push(Record {
+            // `validate`/`BatchHeader::parse` guarantee base + lastOffsetDelta fits.
             offset: header.base_offset + i64::from(layout.offset_delta),
             // With LogAppendTime every record carries the broker's time, kept in maxTimestamp.
             timestamp: if log_append {

@@ -35,6 +35,11 @@ pub enum RecordError {
     UnknownCompression(i16),
     #[error("record count {count} does not fit lastOffsetDelta {last_offset_delta}")]
     RecordCountMismatch { count: i32, last_offset_delta: i32 },
+    #[error("baseOffset {base_offset} + lastOffsetDelta {last_offset_delta} overflows")]
+    OffsetOverflow {
+        base_offset: i64,
+        last_offset_delta: i32,
+    },
     #[error("varint longer than allowed at byte {at}")]
     VarintTooLong { at: usize },
     #[error("negative length {len} at byte {at}")]
