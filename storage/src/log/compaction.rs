@@ -20,10 +20,14 @@
 //! A larger dirty part than the map holds takes several passes; memory stays bounded by
 //! [`CleanerConfig::dedupe_buffer_bytes`].
 //!
-//! **Tombstones** (null values) follow KIP-534: the first pass that keeps a tombstone stamps its
-//! batch with a delete horizon of now + `delete.retention.ms` (attribute bit 6, the horizon in
-//! baseTimestamp); a pass after the horizon removes it. A consumer that reads from the start
-//! within `delete.retention.ms` of the cleaning therefore still sees the delete.
+//! **Tombstones** (null values) follow KIP-534: the first pass whose offset map covers a kept
+//! tombstone stamps its batch with a delete horizon of now + `delete.retention.ms` (attribute
+//! bit 6, the horizon in baseTimestamp); a later pass whose map covers it, after the horizon,
+//! removes it. A consumer that reads from the start within `delete.retention.ms` of the
+//! cleaning therefore still sees the delete. A tombstone past a pass's map end (in a segment
+//! the pass rewrites because it straddles that end) is neither stamped nor dropped by it: the
+//! older values it deletes may not have been removed yet. (Kafka never rewrites past the map's
+//! end, so there the question does not arise.)
 //!
 //! **Transactions**: control batches (commit/abort markers) are kept as they are, and records
 //! of aborted transactions are compacted like any other. The exactly-once work completes this:
@@ -413,15 +417,17 @@ impl CleanTask {
         let mut keep = Vec::with_capacity(records.len());
         let mut kept_tombstone = false;
         for record in &records {
+            // Only records below the map's end were compared with the map. A tombstone past it
+            // (in a segment this pass rewrites because it straddles the end) is neither stamped
+            // nor dropped: the older values it deletes may still be in the log.
+            let in_map = record.offset < map_end;
             let latest = match &record.key {
-                Some(key) if record.offset < map_end => {
-                    map.get(key).is_none_or(|latest| latest <= record.offset)
-                }
+                Some(key) if in_map => map.get(key).is_none_or(|latest| latest <= record.offset),
                 _ => true,
             };
-            let expired_tombstone = record.value.is_none() && record.key.is_some() && horizon_passed;
-            if latest && !expired_tombstone {
-                kept_tombstone |= record.value.is_none() && record.key.is_some();
+            let tombstone = in_map && record.key.is_some() && record.value.is_none();
+            if latest && !(tombstone && horizon_passed) {
+                kept_tombstone |= tombstone;
                 keep.push(record);
             } else if latest {
                 stats.tombstones_removed += 1;

@@ -285,6 +285,30 @@ impl Log {
         Ok(None)
     }
 
+    /// Calls `f` with the header of every batch from the one holding `offset` to the end, in
+    /// order. For rebuilding state kept beside the log, such as idempotent producers' sequences.
+    pub fn for_each_batch_header(&self, offset: i64, mut f: impl FnMut(&record::BatchHeader)) -> Result<()> {
+        for segment in self
+            .segments()
+            .filter(|s| s.next_offset() > offset || s.size() == 0)
+        {
+            for item in segment.batches() {
+                let (peek, bytes) = item?;
+                if peek.last_offset() < offset {
+                    continue;
+                }
+                let header =
+                    record::BatchHeader::parse(&bytes).map_err(|source| StorageError::CorruptSegment {
+                        path: segment.log_path().to_path_buf(),
+                        position: peek.position,
+                        source,
+                    })?;
+                f(&header);
+            }
+        }
+        Ok(())
+    }
+
     /// Starts a new active segment at the log end, sealing the current one. Does nothing when
     /// the active segment is empty.
     pub fn roll(&mut self) -> Result<()> {
@@ -394,9 +418,21 @@ impl Log {
         checkpoint::write(&self.dir, checkpoint::RECOVERY_POINT, offset)
     }
 
+    /// Stops the log without closing it, for a log whose directory is about to be deleted
+    /// (a deleted topic): nothing more is written to its files.
+    pub fn discard(&mut self) {
+        self.closed = true;
+    }
+
     /// Flushes, seals the indexes and leaves the clean-shutdown marker, so the next open skips
     /// recovery.
     pub fn close(mut self) -> Result<()> {
+        self.close_inner()
+    }
+
+    /// [`Log::close`] for a log owned by something longer-lived (behind a lock): later calls
+    /// still work but the next open will trust the files only if nothing was appended since.
+    pub fn close_in_place(&mut self) -> Result<()> {
         self.close_inner()
     }
 

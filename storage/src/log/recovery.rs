@@ -59,7 +59,8 @@ pub(super) fn open(dir: &Path, config: LogConfig, clock: Arc<dyn Clock>) -> Resu
         segments.push(Segment::create(dir, start_checkpoint.unwrap_or(0), now)?);
     }
 
-    // Segments before `first_unsafe` are trusted and only loaded; from there on, validated.
+    // Segments before `first_unsafe` were complete when written (fsynced, or closed cleanly)
+    // and are only loaded; from there on, every batch is validated.
     let mut first_unsafe = match clean_end {
         Some(_) => segments.len(),
         None => segments
@@ -67,43 +68,42 @@ pub(super) fn open(dir: &Path, config: LogConfig, clock: Arc<dyn Clock>) -> Resu
             .rposition(|s| s.base_offset() <= recovery_point)
             .unwrap_or(0),
     };
-    for (i, segment) in segments.iter_mut().enumerate().take(first_unsafe) {
+    for segment in segments.iter_mut().take(first_unsafe) {
         if !segment.load(&config)? {
-            if clean_end.is_some() {
-                // Marked clean but does not load: trust nothing from here on.
-                tracing::warn!(segment = %segment.log_path().display(), "segment of a cleanly closed log failed its checks; recovering");
-                first_unsafe = i;
-                break;
-            }
+            // A trusted segment whose indexes or tail fail their checks is repaired in place.
+            // Later segments stay: they were written after it and are checked on their own.
+            tracing::warn!(segment = %segment.log_path().display(), "segment failed its load checks; validating it");
             let recovered = segment.recover(&config)?;
             report(segment, &recovered);
         }
     }
     if let Some(end) = clean_end
-        && first_unsafe == segments.len()
         && segments.last().map(Segment::next_offset) != Some(end)
     {
         tracing::warn!(dir = %dir.display(), "log end differs from the clean-shutdown marker; recovering the last segment");
         first_unsafe = segments.len() - 1;
     }
 
+    // Unflushed segments: the first invalid batch ends the log, as in Kafka. The segments after
+    // it are deleted (newest first, then the directory fsynced) *before* the cut, so a crash
+    // during recovery cannot leave a cut segment followed by later data.
     let mut keep = segments.len();
     for i in first_unsafe..segments.len() {
-        let recovered = segments[i].recover(&config)?;
-        report(&segments[i], &recovered);
         let out_of_order = i > 0 && segments[i].base_offset() < segments[i - 1].next_offset();
-        if recovered.truncated.is_some() || out_of_order {
+        if out_of_order {
+            keep = i;
+            break;
+        }
+        let recovered = segments[i].scan_valid_prefix(&config)?;
+        if let Some(position) = recovered.cut_at {
+            report(&segments[i], &recovered);
+            delete_from(dir, &mut segments, i + 1)?;
+            segments[i].cut(position)?;
             keep = i + 1;
-            if out_of_order {
-                keep = i;
-            }
             break;
         }
     }
-    for dropped in segments.drain(keep.max(1)..) {
-        tracing::warn!(segment = %dropped.log_path().display(), bytes = dropped.size(), "deleting segment after the recovered end of the log");
-        dropped.delete_files()?;
-    }
+    delete_from(dir, &mut segments, keep.max(1))?;
 
     let active = segments
         .pop()
@@ -113,6 +113,16 @@ pub(super) fn open(dir: &Path, config: LogConfig, clock: Arc<dyn Clock>) -> Resu
         .into_iter()
         .map(|s| (s.base_offset(), Arc::new(s)))
         .collect();
+    // After an unclean stop, sealed segments past the recovery point may hold bytes that were
+    // never fsynced: the next flush must sync them before moving the recovery point.
+    let unflushed = match clean_end {
+        Some(_) => Vec::new(),
+        None => sealed
+            .values()
+            .filter(|s| s.next_offset() > recovery_point)
+            .cloned()
+            .collect(),
+    };
     let first_base = sealed.keys().next().copied().unwrap_or(active.base_offset());
     let log_end = active.next_offset();
     let log_start = start_checkpoint
@@ -135,12 +145,24 @@ pub(super) fn open(dir: &Path, config: LogConfig, clock: Arc<dyn Clock>) -> Resu
         } else {
             recovery_point.min(log_end)
         },
-        unflushed: Vec::new(),
+        unflushed,
         messages_since_flush: 0,
         last_flush_ms: now,
         first_dirty_offset,
         closed: false,
     })
+}
+
+/// Deletes `segments[from..]`, newest first, and makes the deletions durable.
+fn delete_from(dir: &Path, segments: &mut Vec<Segment>, from: usize) -> Result<()> {
+    if from >= segments.len() {
+        return Ok(());
+    }
+    for dropped in segments.drain(from..).rev() {
+        tracing::warn!(segment = %dropped.log_path().display(), bytes = dropped.size(), "deleting segment after the recovered end of the log");
+        dropped.delete_files()?;
+    }
+    checkpoint::sync_dir(dir)
 }
 
 fn report(segment: &Segment, recovered: &super::segment::Recovered) {

@@ -78,6 +78,8 @@ pub(crate) struct Recovered {
     pub batches: u64,
     /// Bytes cut from the end of the file, and why.
     pub truncated: Option<(u64, String)>,
+    /// Where the valid prefix ends, if short of the file's end.
+    pub cut_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -198,13 +200,24 @@ impl Segment {
         ) else {
             return Ok(false);
         };
-        let start = index.lookup(i64::MAX);
+        // The time index's last entry names the batch holding the largest timestamp; scan from
+        // there (or from the last offset-index entry, if earlier) so that entry is checked
+        // against the batch itself: a time index that parses but disagrees with the log is
+        // not trusted (retention and ListOffsets depend on it).
+        let time_last = time_index.last();
+        if self.size > 0 && time_last.is_none() {
+            return Ok(false);
+        }
+        let mut start = index.lookup(i64::MAX);
+        if let Some((_, offset)) = time_last {
+            if offset < self.base_offset {
+                return Ok(false);
+            }
+            start = start.min(index.lookup(offset));
+        }
         self.index = index;
         self.time_index = time_index;
-        if let Some((ts, offset)) = self.time_index.last() {
-            self.max_timestamp = ts;
-            self.offset_of_max_timestamp = offset;
-        }
+        self.bytes_since_index = self.size - self.index.lookup(i64::MAX);
         let mut scanner = Scanner::new(&self.file, self.size, start);
         let mut tail = Vec::new();
         loop {
@@ -215,11 +228,19 @@ impl Segment {
                 Err(ScanError::Corrupt { .. }) => return Ok(false),
             }
         }
-        self.bytes_since_index = self.size - start;
+        let mut time_entry_seen = time_last.is_none();
         let mut expected = if start == 0 { self.base_offset } else { i64::MIN };
         for peek in tail {
-            if peek.base_offset < expected {
+            if peek.base_offset < expected || !self.fits(&peek) {
                 return Ok(false);
+            }
+            if let Some((ts, offset)) = time_last
+                && peek.last_offset() == offset
+            {
+                if peek.max_timestamp != ts {
+                    return Ok(false);
+                }
+                time_entry_seen = true;
             }
             expected = peek.next_offset();
             self.next_offset = peek.next_offset();
@@ -228,7 +249,7 @@ impl Segment {
                 self.offset_of_max_timestamp = peek.last_offset();
             }
         }
-        if self.size > 0 && self.next_offset == self.base_offset {
+        if !time_entry_seen || (self.size > 0 && self.next_offset == self.base_offset) {
             return Ok(false);
         }
         self.rolling_base_timestamp = self.first_batch_max_timestamp();
@@ -245,26 +266,42 @@ impl Segment {
             .filter(|&ts| ts >= 0)
     }
 
+    /// Whether a batch's offsets fit this segment: Kafka keeps every offset within i32::MAX of
+    /// the segment's base (relative offsets are 32-bit in the index), so a baseOffset damaged
+    /// upward past that is caught even though it lies outside the CRC.
+    fn fits(&self, peek: &Peek) -> bool {
+        peek.base_offset >= self.base_offset && peek.last_offset() - self.base_offset <= i64::from(i32::MAX)
+    }
+
     /// Validates every batch from the start, rebuilds both indexes, and cuts the file at the
     /// first batch that is torn, corrupt or out of offset order. Nothing past that point is
     /// ever served.
     pub fn recover(&mut self, config: &LogConfig) -> Result<Recovered> {
+        let recovered = self.scan_valid_prefix(config)?;
+        if let Some(position) = recovered.cut_at {
+            self.cut(position)?;
+        }
+        Ok(recovered)
+    }
+
+    /// The validation half of [`Segment::recover`]: rebuilds the indexes and state for the
+    /// valid prefix and reports where it ends, without touching the file, so the caller can
+    /// first delete what follows (a crash in between must not leave a hole).
+    pub fn scan_valid_prefix(&mut self, config: &LogConfig) -> Result<Recovered> {
         self.index.clear()?;
         self.time_index.clear()?;
         self.reset_state();
         let mut scanner = Scanner::new(&self.file, self.size, 0);
         let mut recovered = Recovered::default();
-        let mut batches = Vec::new();
+        let mut batches: Vec<Peek> = Vec::new();
         let cut = loop {
             match scanner.next_valid(config.max_decompressed_bytes) {
                 Ok(Some((peek, _))) => {
-                    let expected = batches
-                        .last()
-                        .map_or(self.base_offset, |p: &Peek| p.next_offset());
-                    if peek.base_offset < expected {
+                    let expected = batches.last().map_or(self.base_offset, |p| p.next_offset());
+                    if peek.base_offset < expected || !self.fits(&peek) {
                         break Some((
                             peek.position,
-                            format!("batch at offset {} goes back from {expected}", peek.base_offset),
+                            format!("batch at offset {} does not follow {expected}", peek.base_offset),
                         ));
                     }
                     batches.push(peek);
@@ -279,16 +316,22 @@ impl Segment {
         }
         recovered.batches = batches.len() as u64;
         if let Some((position, reason)) = cut {
-            let cut_bytes = self.size - position;
-            self.file
-                .set_len(position)
-                .ctx("truncate segment", &self.log_path)?;
-            self.size = position;
-            recovered.truncated = Some((cut_bytes, reason));
+            recovered.truncated = Some((self.size - position, reason));
+            recovered.cut_at = Some(position);
         }
         self.index.persist()?;
         self.time_index.persist()?;
         Ok(recovered)
+    }
+
+    /// Cuts the file at `position` (the end of the valid prefix found by a scan).
+    pub fn cut(&mut self, position: u64) -> Result<()> {
+        self.file
+            .set_len(position)
+            .ctx("truncate segment", &self.log_path)?;
+        self.file.sync_data().ctx("fsync segment", &self.log_path)?;
+        self.size = position;
+        Ok(())
     }
 
     fn reset_state(&mut self) {
@@ -369,31 +412,39 @@ impl Segment {
     /// `upper` or beyond. `None` when the segment has nothing at or after `offset`.
     pub fn read(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<Option<Bytes>> {
         // One pread from the indexed position usually covers both the short scan to the
-        // batch holding `offset` and the data to return; fall back to a scan when it does not.
+        // batch holding `offset` and the data to return (`max_bytes` counted from that batch);
+        // fall back to a scan and a second read when it does not.
+        const SLACK: usize = 16 * 1024;
         let start = self.index.lookup(offset);
         if start >= self.size {
             return Ok(None);
         }
-        let len = (max_bytes as u64).min(self.size - start) as usize;
+        let len = (max_bytes.saturating_add(SLACK) as u64).min(self.size - start) as usize;
         let buf = read_at(&self.file, start, len).ctx("read segment", &self.log_path)?;
         let mut first = None;
-        for (at, _) in whole_batches(&buf) {
+        for (at, size) in whole_batches(&buf) {
             let peek = batch_peek(&buf[at..]).map_err(|e| self.corrupt(start + at as u64, e))?;
             if peek.base_offset + i64::from(peek.last_offset_delta) >= offset {
-                first = Some((at, peek.base_offset));
+                first = Some((at, size, peek.base_offset));
                 break;
             }
         }
-        let Some((at, base)) = first else {
+        let Some((at, size, base)) = first else {
             return self.read_from_scan(offset, max_bytes, upper);
         };
         if base >= upper {
             return Ok(None);
         }
-        let end = whole_batches_below(&buf[at..], upper);
-        if end == 0 {
+        let cut_short = at > SLACK && start + (len as u64) < self.size;
+        if cut_short {
             return self.read_from_scan(offset, max_bytes, upper);
         }
+        let window = (at + max_bytes).min(buf.len());
+        let end = match whole_batches_below(&buf[at..window], upper) {
+            // The first batch alone is larger than max_bytes: return it whole (KIP-74).
+            0 => size,
+            end => end,
+        };
         Ok(Some(Bytes::from(buf).slice(at..at + end)))
     }
 
