@@ -16,4 +16,9 @@ pub mod prelude {
     pub use storage::log::{CleanerConfig, CleanupPolicy};
     pub use storage::record::{BatchBuilder, Compression, Header, Record, TimestampType, decode_all};
     pub use storage::{AppendInfo, Log, LogConfig, StorageError};
+    pub use stream_core::client::{
+        Admin, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener,
+    };
+    pub use stream_core::client::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+    pub use stream_core::{BrokerError, Cluster, TopicName, TopicPartition};
 }

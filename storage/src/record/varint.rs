@@ -78,7 +78,20 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     fn unsigned(&mut self, max_bytes: usize) -> Result<u64, RecordError> {
+        // Most lengths and deltas of small records fit one byte.
+        if let Some(&byte) = self.buf.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.unsigned_slow(max_bytes)
+    }
+
+    #[cold]
+    fn unsigned_slow(&mut self, max_bytes: usize) -> Result<u64, RecordError> {
         let mut value = 0u64;
         for i in 0..max_bytes {
             let Some(&byte) = self.buf.get(self.pos) else {
@@ -93,17 +106,20 @@ impl<'a> Reader<'a> {
         Err(RecordError::VarintTooLong { at: self.pos })
     }
 
+    #[inline]
     pub fn varint(&mut self) -> Result<i32, RecordError> {
         let raw = self.unsigned(5)?;
         let raw = u32::try_from(raw).map_err(|_| RecordError::VarintTooLong { at: self.pos })?;
         Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
+    #[inline]
     pub fn varlong(&mut self) -> Result<i64, RecordError> {
         let raw = self.unsigned(10)?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
 
+    #[inline]
     pub fn i8(&mut self) -> Result<i8, RecordError> {
         let byte = *self
             .buf
@@ -114,6 +130,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `len` bytes; returns their range within the underlying buffer.
+    #[inline]
     pub fn take(&mut self, len: usize) -> Result<std::ops::Range<usize>, RecordError> {
         let end = self
             .pos
@@ -126,6 +143,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint length followed by that many bytes; -1 means null.
+    #[inline]
     pub fn nullable_bytes(&mut self) -> Result<Option<std::ops::Range<usize>>, RecordError> {
         let at = self.pos;
         match self.varint()? {

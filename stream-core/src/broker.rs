@@ -1,0 +1,628 @@
+//! The broker: the set of topics on this node, and the operations Kafka's APIs map onto —
+//! produce, fetch with long polling, list offsets, topic administration, producer ids.
+//!
+//! Everything here is synchronous file I/O behind short-held locks, except [`Broker::fetch`],
+//! which waits (without polling) for data to arrive when asked to.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use storage::log::CleanerConfig;
+use storage::{Clock, LogConfig, SystemClock};
+use tokio::sync::watch;
+
+use crate::error::{BrokerError, Result};
+use crate::metadata::{MetadataStore, TopicRecord, random_id};
+use crate::partition::{Acks, FetchedPartition, Partition, ProduceResult};
+use crate::topic::{TopicConfig, TopicName, TopicPartition};
+
+/// Broker-wide settings, named after Kafka's server configs.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub data_dir: PathBuf,
+    /// `node.id`.
+    pub node_id: i32,
+    /// Defaults for every topic (`log.segment.bytes`, `log.retention.ms`, ...).
+    pub log_defaults: LogConfig,
+    /// `num.partitions`: partitions of an auto-created topic.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `offsets.topic.num.partitions`.
+    pub offsets_topic_num_partitions: i32,
+    /// `log.retention.check.interval.ms`: how often retention and compaction run.
+    pub retention_check_interval: Duration,
+    /// `log.flush.scheduler.interval.ms`: how often `flush.ms` is checked.
+    pub flush_check_interval: Duration,
+    /// The cleaner's memory (`log.cleaner.dedupe.buffer.size`, ...).
+    pub cleaner: CleanerConfig,
+}
+
+impl BrokerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> BrokerConfig {
+        BrokerConfig {
+            data_dir: data_dir.into(),
+            node_id: 0,
+            log_defaults: LogConfig::default(),
+            num_partitions: 1,
+            auto_create_topics: true,
+            offsets_topic_num_partitions: 50,
+            retention_check_interval: Duration::from_millis(300_000),
+            flush_check_interval: Duration::from_millis(1_000),
+            cleaner: CleanerConfig::default(),
+        }
+    }
+}
+
+/// A topic on this broker.
+#[derive(Debug)]
+pub struct Topic {
+    pub name: TopicName,
+    pub id: String,
+    config: RwLock<TopicConfig>,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+}
+
+impl Topic {
+    pub fn config(&self) -> TopicConfig {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).len() as i32
+    }
+}
+
+/// One partition of a fetch.
+#[derive(Debug, Clone)]
+pub struct FetchPartition {
+    pub tp: TopicPartition,
+    pub offset: i64,
+    pub max_bytes: usize,
+}
+
+/// Kafka's Fetch, for one replica-less consumer.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    pub max_wait: Duration,
+    pub min_bytes: usize,
+    pub max_bytes: usize,
+    pub partitions: Vec<FetchPartition>,
+}
+
+pub type FetchResponse = Vec<(TopicPartition, Result<FetchedPartition>)>;
+
+/// A topic as DescribeTopics / Metadata report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDescription {
+    pub name: TopicName,
+    pub id: String,
+    pub internal: bool,
+    pub partitions: Vec<PartitionDescription>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionDescription {
+    pub partition: i32,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+/// An IncrementalAlterConfigs operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterConfigOp {
+    Set(String, String),
+    Delete(String),
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: BrokerConfig,
+    clock: Arc<dyn Clock>,
+    topics: RwLock<BTreeMap<TopicName, Arc<Topic>>>,
+    metadata: Mutex<MetadataStore>,
+    /// Bumped after every append; waiting fetches watch it.
+    appends: watch::Sender<u64>,
+    /// (next producer id, end of the reserved block).
+    producer_ids: Mutex<(i64, i64)>,
+    /// Serializes topic creation and deletion.
+    admin: Mutex<()>,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// A handle to the broker; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+/// Producer ids reserved per metadata write.
+const PRODUCER_ID_BLOCK: i64 = 1000;
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+impl Broker {
+    /// Opens the broker's data directory: every topic and partition comes back as it was.
+    pub fn open(config: BrokerConfig) -> Result<Broker> {
+        Broker::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    pub fn open_with_clock(config: BrokerConfig, clock: Arc<dyn Clock>) -> Result<Broker> {
+        let metadata = MetadataStore::open(&config.data_dir)?;
+        let mut topics = BTreeMap::new();
+        for (name, record) in metadata.topics() {
+            let name = TopicName::new(name)?;
+            let topic = open_topic(&config, &clock, name.clone(), record)?;
+            topics.insert(name, Arc::new(topic));
+        }
+        let (appends, _) = watch::channel(0);
+        let (shutdown, _) = watch::channel(false);
+        let broker = Broker {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                topics: RwLock::new(topics),
+                metadata: Mutex::new(metadata),
+                appends,
+                producer_ids: Mutex::new((0, 0)),
+                admin: Mutex::new(()),
+                shutdown,
+                tasks: Mutex::new(Vec::new()),
+            }),
+        };
+        Ok(broker)
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.inner.config
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.inner.config.node_id
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
+    pub fn cluster_id(&self) -> String {
+        lock(&self.inner.metadata).cluster_id().to_string()
+    }
+
+    /// Starts retention, compaction and flush scheduling on the current tokio runtime.
+    pub fn start_background_tasks(&self) {
+        let mut tasks = lock(&self.inner.tasks);
+        let cleanup = self.clone();
+        let mut stop = self.inner.shutdown.subscribe();
+        let every = self.inner.config.retention_check_interval;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                let broker = cleanup.clone();
+                let _ = tokio::task::spawn_blocking(move || broker.run_cleanup()).await;
+            }
+        }));
+        let flusher = self.clone();
+        let mut stop = self.inner.shutdown.subscribe();
+        let every = self.inner.config.flush_check_interval;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                for partition in flusher.all_partitions() {
+                    if let Err(e) = partition.flush_if_due().and_then(|()| partition.snapshot_producers()) {
+                        tracing::warn!(partition = %partition.topic_partition(), error = %e, "periodic flush failed");
+                    }
+                }
+            }
+        }));
+    }
+
+    /// One round of retention and compaction over every partition.
+    pub fn run_cleanup(&self) {
+        for partition in self.all_partitions() {
+            if let Err(e) = partition.run_cleanup(&self.inner.config.cleaner) {
+                tracing::warn!(partition = %partition.topic_partition(), error = %e, "log cleanup failed");
+            }
+        }
+    }
+
+    fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        read(&self.inner.topics)
+            .values()
+            .flat_map(|t| t.partitions())
+            .collect()
+    }
+
+    /// Stops background work and closes every log cleanly.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        let tasks: Vec<_> = lock(&self.inner.tasks).drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        self.close_logs();
+    }
+
+    fn close_logs(&self) {
+        for partition in self.all_partitions() {
+            if let Err(e) = partition.close() {
+                tracing::warn!(partition = %partition.topic_partition(), error = %e, "closing partition failed");
+            }
+        }
+    }
+
+    // ---- topics ------------------------------------------------------------------------
+
+    /// Creates a topic. `replication_factor` -1 means the broker default (1 here).
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> Result<TopicDescription> {
+        let name = TopicName::new(name)?;
+        let partitions = if partitions == -1 {
+            self.inner.config.num_partitions
+        } else {
+            partitions
+        };
+        if partitions < 1 {
+            return Err(BrokerError::InvalidPartitions {
+                count: partitions,
+                reason: "must be at least 1",
+            });
+        }
+        if replication_factor != -1 && replication_factor != 1 {
+            return Err(BrokerError::InvalidReplicationFactor(replication_factor));
+        }
+        TopicConfig::resolve(&self.inner.config.log_defaults, configs.clone())?;
+        let _admin = lock(&self.inner.admin);
+        if read(&self.inner.topics).contains_key(&name) {
+            return Err(BrokerError::TopicAlreadyExists(name.to_string()));
+        }
+        let record = TopicRecord {
+            id: random_id(),
+            partitions,
+            configs,
+        };
+        let topic = Arc::new(open_topic(
+            &self.inner.config,
+            &self.inner.clock,
+            name.clone(),
+            &record,
+        )?);
+        lock(&self.inner.metadata).update_topics(|t| {
+            t.insert(name.to_string(), record);
+        })?;
+        write(&self.inner.topics).insert(name.clone(), topic.clone());
+        tracing::info!(topic = %name, partitions, "created topic");
+        Ok(self.describe(&topic))
+    }
+
+    pub fn delete_topic(&self, name: &str) -> Result<()> {
+        let topic = self.topic(name)?;
+        let _admin = lock(&self.inner.admin);
+        lock(&self.inner.metadata).update_topics(|t| {
+            t.remove(name);
+        })?;
+        write(&self.inner.topics).remove(&topic.name);
+        for partition in topic.partitions() {
+            partition.mark_deleted()?;
+            std::fs::remove_dir_all(partition.dir())
+                .map_err(|e| BrokerError::io("delete partition directory", partition.dir(), e))?;
+        }
+        tracing::info!(topic = %name, "deleted topic");
+        Ok(())
+    }
+
+    /// Kafka's CreatePartitions: grows a topic to `total` partitions.
+    pub fn create_partitions(&self, name: &str, total: i32) -> Result<()> {
+        let topic = self.topic(name)?;
+        let _admin = lock(&self.inner.admin);
+        let current = topic.partition_count();
+        if total <= current {
+            return Err(BrokerError::InvalidPartitions {
+                count: total,
+                reason: "a topic's partition count can only grow",
+            });
+        }
+        let config = topic.config();
+        let mut added = Vec::new();
+        for p in current..total {
+            added.push(Arc::new(self.open_partition(&topic.name, p, &config)?));
+        }
+        lock(&self.inner.metadata).update_topics(|t| {
+            if let Some(r) = t.get_mut(name) {
+                r.partitions = total;
+            }
+        })?;
+        write(&topic.partitions).extend(added);
+        Ok(())
+    }
+
+    fn open_partition(&self, topic: &TopicName, p: i32, config: &TopicConfig) -> Result<Partition> {
+        open_partition(&self.inner.config, &self.inner.clock, topic, p, config)
+    }
+
+    /// Kafka's IncrementalAlterConfigs for a topic.
+    pub fn alter_topic_config(&self, name: &str, ops: &[AlterConfigOp]) -> Result<TopicConfig> {
+        let topic = self.topic(name)?;
+        let _admin = lock(&self.inner.admin);
+        let mut overrides = topic.config().overrides;
+        for op in ops {
+            match op {
+                AlterConfigOp::Set(k, v) => {
+                    overrides.insert(k.clone(), v.clone());
+                }
+                AlterConfigOp::Delete(k) => {
+                    overrides.remove(k);
+                }
+            }
+        }
+        let resolved = TopicConfig::resolve(&self.inner.config.log_defaults, overrides.clone())?;
+        lock(&self.inner.metadata).update_topics(|t| {
+            if let Some(r) = t.get_mut(name) {
+                r.configs = overrides;
+            }
+        })?;
+        for partition in topic.partitions() {
+            partition.set_config(resolved.log.clone())?;
+        }
+        *topic.config.write().unwrap_or_else(|p| p.into_inner()) = resolved.clone();
+        Ok(resolved)
+    }
+
+    pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        let key = TopicName::new(name)?;
+        read(&self.inner.topics)
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })
+    }
+
+    /// The topic, created with the defaults if it does not exist and auto-creation is on
+    /// (Kafka's `auto.create.topics.enable`, on Metadata and Produce).
+    pub fn topic_or_create(&self, name: &str) -> Result<Arc<Topic>> {
+        match self.topic(name) {
+            Err(BrokerError::UnknownTopicOrPartition { .. }) if self.inner.config.auto_create_topics => {
+                match self.create_topic(name, -1, -1, BTreeMap::new()) {
+                    Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => self.topic(name),
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    pub fn list_topics(&self) -> Vec<TopicName> {
+        read(&self.inner.topics).keys().cloned().collect()
+    }
+
+    pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        let topic = self.topic(name)?;
+        Ok(self.describe(&topic))
+    }
+
+    fn describe(&self, topic: &Topic) -> TopicDescription {
+        let node = self.inner.config.node_id;
+        TopicDescription {
+            name: topic.name.clone(),
+            id: topic.id.clone(),
+            internal: topic.name.is_internal(),
+            partitions: topic
+                .partitions()
+                .iter()
+                .map(|p| PartitionDescription {
+                    partition: p.topic_partition().partition,
+                    leader: node,
+                    leader_epoch: p.leader_epoch().unwrap_or(0),
+                    replicas: vec![node],
+                    isr: p.isr().unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn partition(&self, tp: &TopicPartition) -> Result<Arc<Partition>> {
+        let topic = self.topic(tp.topic.as_str())?;
+        let partitions = topic.partitions.read().unwrap_or_else(|p| p.into_inner());
+        usize::try_from(tp.partition)
+            .ok()
+            .and_then(|i| partitions.get(i).cloned())
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+            })
+    }
+
+    // ---- data ----------------------------------------------------------------------------
+
+    /// Appends a producer's record set to one partition.
+    pub fn produce(&self, tp: &TopicPartition, records: &mut [u8], acks: Acks) -> Result<ProduceResult> {
+        let topic = self.topic_or_create(tp.topic.as_str())?;
+        let partition = self.partition(tp)?;
+        let min_isr = topic
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .min_insync_replicas;
+        let result = partition.append(records, acks, min_isr)?;
+        if !result.duplicate {
+            self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(result)
+    }
+
+    /// Reads from every requested partition; if fewer than `min_bytes` are available, waits
+    /// up to `max_wait` for appends (woken by them, not polling). An error in any partition
+    /// answers at once, as Kafka does.
+    pub async fn fetch(&self, request: &FetchRequest) -> FetchResponse {
+        let mut appended = self.inner.appends.subscribe();
+        let deadline = tokio::time::Instant::now() + request.max_wait;
+        loop {
+            appended.borrow_and_update();
+            let (response, bytes, errors) = self.fetch_once(request);
+            if bytes >= request.min_bytes || errors || tokio::time::Instant::now() >= deadline {
+                return response;
+            }
+            tokio::select! {
+                _ = appended.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    fn fetch_once(&self, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+        let mut budget = request.max_bytes;
+        let mut total = 0usize;
+        let mut errors = false;
+        let mut out = Vec::with_capacity(request.partitions.len());
+        for part in &request.partitions {
+            // The first partition with data returns at least one batch even past the budget
+            // (KIP-74), so a consumer always makes progress.
+            let max = if total == 0 {
+                part.max_bytes.max(1)
+            } else {
+                part.max_bytes.min(budget)
+            };
+            let result = if max == 0 {
+                self.partition(&part.tp).and_then(|p| {
+                    p.fetch(part.offset, 0).map(|mut f| {
+                        f.records = bytes::Bytes::new();
+                        f
+                    })
+                })
+            } else {
+                self.partition(&part.tp).and_then(|p| p.fetch(part.offset, max))
+            };
+            match &result {
+                Ok(f) => {
+                    total += f.records.len();
+                    budget = budget.saturating_sub(f.records.len());
+                }
+                Err(_) => errors = true,
+            }
+            out.push((part.tp.clone(), result));
+        }
+        (out, total, errors)
+    }
+
+    /// ListOffsets for one partition (see [`Partition::list_offset`]).
+    pub fn list_offset(&self, tp: &TopicPartition, timestamp: i64) -> Result<(i64, i64)> {
+        self.partition(tp)?.list_offset(timestamp)
+    }
+
+    /// DeleteRecords for one partition; returns the new log start offset.
+    pub fn delete_records(&self, tp: &TopicPartition, before: i64) -> Result<i64> {
+        self.partition(tp)?.delete_records_before(before)
+    }
+
+    /// A new producer id with epoch 0, for an idempotent producer (InitProducerId without a
+    /// transactional id). Ids come from blocks reserved in the metadata, never reused.
+    pub fn init_producer_id(&self) -> Result<(i64, i16)> {
+        let mut ids = lock(&self.inner.producer_ids);
+        if ids.0 >= ids.1 {
+            let start = lock(&self.inner.metadata).reserve_producer_ids(PRODUCER_ID_BLOCK)?;
+            *ids = (start, start + PRODUCER_ID_BLOCK);
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok((id, 0))
+    }
+
+    /// The offsets topic, created on first use (`offsets.topic.num.partitions`, compacted).
+    pub fn offsets_topic(&self) -> Result<Arc<Topic>> {
+        match self.topic(OFFSETS_TOPIC) {
+            Ok(t) => Ok(t),
+            Err(BrokerError::UnknownTopicOrPartition { .. }) => {
+                let configs = BTreeMap::from([
+                    ("cleanup.policy".to_string(), "compact".to_string()),
+                    ("segment.bytes".to_string(), "104857600".to_string()),
+                ]);
+                match self.create_topic(
+                    OFFSETS_TOPIC,
+                    self.inner.config.offsets_topic_num_partitions,
+                    -1,
+                    configs,
+                ) {
+                    Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => self.topic(OFFSETS_TOPIC),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn open_topic(
+    config: &BrokerConfig,
+    clock: &Arc<dyn Clock>,
+    name: TopicName,
+    record: &TopicRecord,
+) -> Result<Topic> {
+    let topic_config = TopicConfig::resolve(&config.log_defaults, record.configs.clone())?;
+    let mut partitions = Vec::with_capacity(record.partitions as usize);
+    for p in 0..record.partitions {
+        partitions.push(Arc::new(open_partition(config, clock, &name, p, &topic_config)?));
+    }
+    Ok(Topic {
+        name,
+        id: record.id.clone(),
+        config: RwLock::new(topic_config),
+        partitions: RwLock::new(partitions),
+    })
+}
+
+fn open_partition(
+    config: &BrokerConfig,
+    clock: &Arc<dyn Clock>,
+    topic: &TopicName,
+    p: i32,
+    topic_config: &TopicConfig,
+) -> Result<Partition> {
+    let dir = config.data_dir.join(format!("{topic}-{p}"));
+    Partition::open(
+        TopicPartition::new(topic.clone(), p),
+        dir,
+        topic_config.log.clone(),
+        config.node_id,
+        clock.clone(),
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Logs close themselves cleanly on drop as well; this only stops the tasks.
+        let _ = self.shutdown.send(true);
+    }
+}

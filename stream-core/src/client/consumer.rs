@@ -1,0 +1,697 @@
+//! The native consumer, shaped after Kafka's Java `KafkaConsumer`: `assign` or `subscribe`,
+//! `poll`, `seek`, `position`, `pause`/`resume`, commits, `auto.offset.reset`.
+//!
+//! Records come from the broker's stored batches without re-encoding; keys, values and header
+//! values share the fetched buffer.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use storage::record::{BatchHeader, Header, decode_records};
+
+use crate::broker::{Broker, FetchPartition, FetchRequest};
+use crate::error::{BrokerError, Result};
+use crate::topic::{TopicName, TopicPartition};
+
+/// `auto.offset.reset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    Earliest,
+    /// Kafka's default.
+    #[default]
+    Latest,
+    /// Fail with OFFSET_OUT_OF_RANGE / NoOffsetForPartition instead of guessing.
+    None,
+}
+
+/// Consumer settings with the Java client's names and defaults.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    pub client_id: String,
+    /// `group.id`: needed for `subscribe` and commits.
+    pub group_id: Option<String>,
+    /// `group.instance.id`: static membership (KIP-345).
+    pub group_instance_id: Option<String>,
+    pub auto_offset_reset: OffsetReset,
+    /// `enable.auto.commit` (default true) and `auto.commit.interval.ms` (default 5 s).
+    pub enable_auto_commit: bool,
+    pub auto_commit_interval: Duration,
+    /// `max.poll.records` (default 500).
+    pub max_poll_records: usize,
+    /// `fetch.min.bytes` (1), `fetch.max.wait.ms` (500), `fetch.max.bytes` (50 MiB),
+    /// `max.partition.fetch.bytes` (1 MiB).
+    pub fetch_min_bytes: usize,
+    pub fetch_max_wait: Duration,
+    pub fetch_max_bytes: usize,
+    pub max_partition_fetch_bytes: usize,
+    /// `session.timeout.ms` (45 s), `heartbeat.interval.ms` (3 s), `max.poll.interval.ms` (5 min).
+    pub session_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub max_poll_interval: Duration,
+    /// `partition.assignment.strategy`, by Kafka's names, preferred first (default: range,
+    /// cooperative-sticky — the Java client's default list).
+    pub assignment_strategies: Vec<String>,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            client_id: "consumer".into(),
+            group_id: None,
+            group_instance_id: None,
+            auto_offset_reset: OffsetReset::Latest,
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            max_poll_records: 500,
+            fetch_min_bytes: 1,
+            fetch_max_wait: Duration::from_millis(500),
+            fetch_max_bytes: 50 << 20,
+            max_partition_fetch_bytes: 1 << 20,
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            max_poll_interval: Duration::from_secs(300),
+            assignment_strategies: vec!["range".into(), "cooperative-sticky".into()],
+        }
+    }
+}
+
+impl ConsumerConfig {
+    pub fn with_group(mut self, group_id: impl Into<String>) -> Self {
+        self.group_id = Some(group_id.into());
+        self
+    }
+
+    pub fn with_offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.auto_offset_reset = reset;
+        self
+    }
+}
+
+/// A consumed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    pub topic: TopicName,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<Header>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PartitionState {
+    /// The next offset to return; `None` until resolved from a commit or the reset policy.
+    pub position: Option<i64>,
+    pub paused: bool,
+}
+
+/// The fetching half of a consumer: positions and buffered records for assigned partitions.
+#[derive(Debug)]
+pub(crate) struct Fetcher {
+    broker: Broker,
+    pub assigned: BTreeMap<TopicPartition, PartitionState>,
+    buffer: VecDeque<ConsumerRecord>,
+}
+
+impl Fetcher {
+    pub fn new(broker: Broker) -> Fetcher {
+        Fetcher {
+            broker,
+            assigned: BTreeMap::new(),
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Replaces the assignment; positions of partitions kept are kept.
+    pub fn set_assignment(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        let mut next = BTreeMap::new();
+        for tp in partitions {
+            let state = self.assigned.remove(&tp).unwrap_or_default();
+            next.insert(tp, state);
+        }
+        self.assigned = next;
+        let assigned = &self.assigned;
+        self.buffer
+            .retain(|r| assigned.contains_key(&TopicPartition::new(r.topic.clone(), r.partition)));
+    }
+
+    fn state(&mut self, tp: &TopicPartition) -> Result<&mut PartitionState> {
+        self.assigned
+            .get_mut(tp)
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+            })
+    }
+
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        if offset < 0 {
+            return Err(BrokerError::Storage(storage::StorageError::OffsetOutOfRange {
+                offset,
+                log_start: 0,
+                log_end: -1,
+            }));
+        }
+        self.state(tp)?.position = Some(offset);
+        self.drop_buffered(tp);
+        Ok(())
+    }
+
+    fn drop_buffered(&mut self, tp: &TopicPartition) {
+        self.buffer
+            .retain(|r| !(r.topic == tp.topic && r.partition == tp.partition));
+    }
+
+    pub fn pause(&mut self, tp: &TopicPartition, paused: bool) -> Result<()> {
+        self.state(tp)?.paused = paused;
+        if paused {
+            // Records already fetched for a paused partition are returned after `resume`.
+            let mut kept = VecDeque::new();
+            let mut position = None;
+            for r in self.buffer.drain(..) {
+                if r.topic == tp.topic && r.partition == tp.partition {
+                    position.get_or_insert(r.offset);
+                } else {
+                    kept.push_back(r);
+                }
+            }
+            self.buffer = kept;
+            if let Some(p) = position {
+                self.state(tp)?.position = Some(p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a missing position with `reset` (a committed offset is applied by the caller).
+    pub fn reset_position(&mut self, tp: &TopicPartition, reset: OffsetReset) -> Result<i64> {
+        let offset = match reset {
+            OffsetReset::Earliest => self.broker.list_offset(tp, -2)?.0,
+            OffsetReset::Latest => self.broker.list_offset(tp, -1)?.0,
+            OffsetReset::None => {
+                return Err(BrokerError::Storage(storage::StorageError::OffsetOutOfRange {
+                    offset: -1,
+                    log_start: self.broker.list_offset(tp, -2)?.0,
+                    log_end: self.broker.list_offset(tp, -1)?.0,
+                }));
+            }
+        };
+        self.state(tp)?.position = Some(offset);
+        Ok(offset)
+    }
+
+    /// Returns up to `max` records, fetching (and waiting up to `timeout`) when none are
+    /// buffered. Partitions without a position are reset with `reset` first.
+    pub async fn poll(
+        &mut self,
+        timeout: Duration,
+        max: usize,
+        config: &ConsumerConfig,
+    ) -> Result<Vec<ConsumerRecord>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.buffer.is_empty() {
+                let n = self.buffer.len().min(max);
+                return Ok(self.buffer.drain(..n).collect());
+            }
+            let unresolved: Vec<TopicPartition> = self
+                .assigned
+                .iter()
+                .filter(|(_, s)| s.position.is_none())
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            for tp in unresolved {
+                self.reset_position(&tp, config.auto_offset_reset)?;
+            }
+            let partitions: Vec<FetchPartition> = self
+                .assigned
+                .iter()
+                .filter(|(_, s)| !s.paused)
+                .filter_map(|(tp, s)| {
+                    s.position.map(|offset| FetchPartition {
+                        tp: tp.clone(),
+                        offset,
+                        max_bytes: config.max_partition_fetch_bytes,
+                    })
+                })
+                .collect();
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if partitions.is_empty() {
+                tokio::time::sleep(remaining.min(Duration::from_millis(50))).await;
+                if Instant::now() >= deadline {
+                    return Ok(Vec::new());
+                }
+                continue;
+            }
+            let request = FetchRequest {
+                max_wait: remaining.min(config.fetch_max_wait),
+                min_bytes: config.fetch_min_bytes,
+                max_bytes: config.fetch_max_bytes,
+                partitions,
+            };
+            for (tp, result) in self.broker.fetch(&request).await {
+                match result {
+                    Ok(fetched) => self.take_batches(&tp, fetched.records)?,
+                    Err(BrokerError::Storage(storage::StorageError::OffsetOutOfRange { .. }))
+                        if config.auto_offset_reset != OffsetReset::None =>
+                    {
+                        // Kafka's consumer resets on OFFSET_OUT_OF_RANGE per its policy.
+                        self.reset_position(&tp, config.auto_offset_reset)?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.buffer.is_empty() && Instant::now() >= deadline {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// Decodes fetched batches into the buffer, skipping records before the position and
+    /// control batches, and moves the position past them.
+    fn take_batches(&mut self, tp: &TopicPartition, bytes: Bytes) -> Result<()> {
+        let Some(state) = self.assigned.get_mut(tp) else {
+            return Ok(());
+        };
+        let Some(mut position) = state.position else {
+            return Ok(());
+        };
+        let mut at = 0;
+        while at < bytes.len() {
+            let batch = bytes.slice(at..);
+            let header = BatchHeader::parse(&batch).map_err(|e| storage::StorageError::CorruptMessage {
+                position: at,
+                source: e,
+            })?;
+            at += header.size();
+            if header.next_offset() <= position {
+                continue;
+            }
+            if !header.attributes.control {
+                let (_, records) =
+                    decode_records(&batch, 256 << 20).map_err(|e| storage::StorageError::CorruptMessage {
+                        position: at,
+                        source: e,
+                    })?;
+                for r in records.into_iter().filter(|r| r.offset >= position) {
+                    self.buffer.push_back(ConsumerRecord {
+                        topic: tp.topic.clone(),
+                        partition: tp.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                    });
+                }
+            }
+            position = header.next_offset();
+        }
+        state.position = Some(position);
+        Ok(())
+    }
+
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        self.assigned.get(tp).and_then(|s| s.position)
+    }
+
+    /// The next offset to consume of every assigned partition with a position: what a commit
+    /// records.
+    pub fn consumed_offsets(&self) -> BTreeMap<TopicPartition, i64> {
+        self.assigned
+            .iter()
+            .filter_map(|(tp, s)| {
+                // Records still buffered have not been returned: commit up to the first of them.
+                let buffered = self
+                    .buffer
+                    .iter()
+                    .find(|r| r.topic == tp.topic && r.partition == tp.partition)
+                    .map(|r| r.offset);
+                buffered.or(s.position).map(|p| (tp.clone(), p))
+            })
+            .collect()
+    }
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Consumer {
+    broker: Broker,
+    groups: std::sync::Arc<crate::group::GroupCoordinator>,
+    config: ConsumerConfig,
+    fetcher: Fetcher,
+    membership: Option<super::membership::Membership>,
+    last_auto_commit: Instant,
+}
+
+impl Consumer {
+    pub fn new(
+        broker: Broker,
+        groups: std::sync::Arc<crate::group::GroupCoordinator>,
+        config: ConsumerConfig,
+    ) -> Consumer {
+        Consumer {
+            fetcher: Fetcher::new(broker.clone()),
+            broker,
+            groups,
+            config,
+            membership: None,
+            last_auto_commit: Instant::now(),
+        }
+    }
+
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.config
+    }
+
+    /// Takes `partitions` by hand, outside group management.
+    pub fn assign(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
+        if self.membership.as_ref().is_some_and(|m| !m.topics.is_empty()) {
+            return Err(BrokerError::InvalidConfig {
+                key: "assign".into(),
+                value: String::new(),
+                reason: "a consumer uses either subscribe or assign, not both".into(),
+            });
+        }
+        let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
+        for tp in &partitions {
+            self.broker.partition(tp)?;
+        }
+        self.fetcher.set_assignment(partitions);
+        Ok(())
+    }
+
+    /// Joins the group `group.id` for `topics`; the group spreads their partitions over its
+    /// members. Takes effect at the next [`Consumer::poll`].
+    pub fn subscribe(&mut self, topics: impl IntoIterator<Item = impl Into<String>>) -> Result<()> {
+        self.subscribe_with(topics, None)
+    }
+
+    pub fn subscribe_with(
+        &mut self,
+        topics: impl IntoIterator<Item = impl Into<String>>,
+        listener: Option<Box<dyn super::membership::RebalanceListener>>,
+    ) -> Result<()> {
+        let group_id = self
+            .config
+            .group_id
+            .clone()
+            .ok_or_else(|| BrokerError::InvalidConfig {
+                key: "group.id".into(),
+                value: String::new(),
+                reason: "subscribe needs a group.id".into(),
+            })?;
+        let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
+        for t in &topics {
+            TopicName::new(t)?;
+        }
+        if self.membership.is_none() {
+            let mut m = super::membership::Membership::new(
+                group_id,
+                self.config.group_instance_id.clone(),
+                self.config.assignment_strategies.clone(),
+            )?;
+            m.start_heartbeat(
+                self.groups.clone(),
+                self.config.heartbeat_interval,
+                self.config.max_poll_interval,
+            );
+            self.membership = Some(m);
+        }
+        if let Some(m) = &mut self.membership {
+            m.topics = topics;
+            m.listener = listener;
+            super::membership::lock(&m.shared).need_rejoin = true;
+        }
+        Ok(())
+    }
+
+    /// Kafka's `ConsumerGroupMetadata`: (member id, generation) while in a group.
+    pub fn group_metadata(&self) -> Option<(String, i32)> {
+        self.membership.as_ref().map(|m| {
+            let (member, generation) = m.identity();
+            (member, generation.0)
+        })
+    }
+
+    /// Whether the consumer must (re)join its group at the next poll.
+    pub fn rebalance_pending(&self) -> bool {
+        self.membership
+            .as_ref()
+            .is_some_and(|m| !m.topics.is_empty() && m.needs_rejoin())
+    }
+
+    /// The partitions this consumer holds now.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.fetcher.assigned.keys().cloned().collect()
+    }
+
+    /// Returns records, waiting up to `timeout` for some. Joins or rejoins the group first
+    /// when needed, and commits on the auto-commit interval.
+    pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let deadline = Instant::now() + timeout;
+        if let Some(m) = &self.membership {
+            super::membership::lock(&m.shared).last_poll = Instant::now();
+        }
+        self.ensure_group().await?;
+        self.maybe_auto_commit().await;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.fetcher
+            .poll(remaining, self.config.max_poll_records, &self.config)
+            .await
+    }
+
+    async fn ensure_group(&mut self) -> Result<()> {
+        let Some(m) = &self.membership else { return Ok(()) };
+        if m.topics.is_empty() || !m.needs_rejoin() {
+            return Ok(());
+        }
+        let eager = m.protocol == super::assignor::RebalanceProtocol::Eager;
+        if eager && !m.owned.is_empty() {
+            // Eager protocol: give everything back before joining (commit first).
+            if self.config.enable_auto_commit {
+                let _ = self.commit_sync().await;
+            }
+            let Some(m) = &mut self.membership else {
+                return Ok(());
+            };
+            let revoked: Vec<TopicPartition> = std::mem::take(&mut m.owned).into_iter().collect();
+            if let Some(l) = &mut m.listener {
+                l.on_partitions_revoked(&revoked);
+            }
+            self.fetcher.set_assignment(Vec::new());
+        }
+        let Some(m) = &mut self.membership else {
+            return Ok(());
+        };
+        let rebalance_timeout = self.config.max_poll_interval;
+        let changed = m
+            .join(
+                &self.broker,
+                &self.groups,
+                &self.config.client_id,
+                self.config.session_timeout,
+                rebalance_timeout,
+            )
+            .await?;
+        if !changed.revoked.is_empty() && self.config.enable_auto_commit {
+            // Commit what was consumed of the partitions leaving, before they go.
+            let offsets: Vec<crate::group::PartitionOffset> = self
+                .fetcher
+                .consumed_offsets()
+                .into_iter()
+                .filter(|(tp, _)| changed.revoked.contains(tp))
+                .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
+                .collect();
+            let _ = self.commit_offsets(offsets).await;
+        }
+        let Some(m) = &mut self.membership else {
+            return Ok(());
+        };
+        if let Some(l) = &mut m.listener {
+            if !changed.revoked.is_empty() {
+                l.on_partitions_revoked(&changed.revoked);
+            }
+        }
+        let owned: Vec<TopicPartition> = m.owned.iter().cloned().collect();
+        self.fetcher.set_assignment(owned);
+        // Start new partitions at their committed offsets; the reset policy covers the rest.
+        if !changed.assigned.is_empty() {
+            let committed = self.committed(&changed.assigned).await?;
+            for (tp, offset) in committed {
+                if let Some(offset) = offset {
+                    self.fetcher.seek(&tp, offset)?;
+                }
+            }
+        }
+        if let Some(m) = &mut self.membership
+            && let Some(l) = &mut m.listener
+            && !changed.assigned.is_empty()
+        {
+            l.on_partitions_assigned(&changed.assigned);
+        }
+        Ok(())
+    }
+
+    async fn maybe_auto_commit(&mut self) {
+        if self.config.enable_auto_commit
+            && self.config.group_id.is_some()
+            && self.last_auto_commit.elapsed() >= self.config.auto_commit_interval
+        {
+            self.last_auto_commit = Instant::now();
+            if let Err(e) = self.commit_sync().await {
+                tracing::debug!(error = %e, "auto-commit failed; it is retried at the next interval");
+            }
+        }
+    }
+
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.fetcher.seek(tp, offset)
+    }
+
+    pub fn seek_to_beginning(&mut self, tp: &TopicPartition) -> Result<()> {
+        let start = self.broker.list_offset(tp, -2)?.0;
+        self.fetcher.seek(tp, start)
+    }
+
+    pub fn seek_to_end(&mut self, tp: &TopicPartition) -> Result<()> {
+        let end = self.broker.list_offset(tp, -1)?.0;
+        self.fetcher.seek(tp, end)
+    }
+
+    /// The offset of the next record `poll` returns for `tp` (resolving it with the committed
+    /// offset or the reset policy if not known yet).
+    pub async fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
+        if let Some(p) = self.fetcher.position(tp) {
+            return Ok(p);
+        }
+        if let Some(Some(offset)) = self
+            .committed(std::slice::from_ref(tp))
+            .await?
+            .pop()
+            .map(|(_, o)| o)
+        {
+            self.fetcher.seek(tp, offset)?;
+            return Ok(offset);
+        }
+        self.fetcher.reset_position(tp, self.config.auto_offset_reset)
+    }
+
+    pub fn pause(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        partitions.iter().try_for_each(|tp| self.fetcher.pause(tp, true))
+    }
+
+    pub fn resume(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        partitions.iter().try_for_each(|tp| self.fetcher.pause(tp, false))
+    }
+
+    pub fn paused(&self) -> Vec<TopicPartition> {
+        self.fetcher
+            .assigned
+            .iter()
+            .filter(|(_, s)| s.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// Commits the position of every assigned partition (the offset after the last record
+    /// `poll` returned) and waits for the coordinator's answer.
+    pub async fn commit_sync(&mut self) -> Result<()> {
+        let offsets = self
+            .fetcher
+            .consumed_offsets()
+            .into_iter()
+            .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
+            .collect();
+        self.commit_offsets(offsets).await
+    }
+
+    /// Commits explicit offsets (each the next offset to consume).
+    pub async fn commit_offsets(&mut self, offsets: Vec<crate::group::PartitionOffset>) -> Result<()> {
+        let group_id = self
+            .config
+            .group_id
+            .clone()
+            .ok_or_else(|| BrokerError::InvalidConfig {
+                key: "group.id".into(),
+                value: String::new(),
+                reason: "commits need a group.id".into(),
+            })?;
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let request = match &self.membership {
+            Some(m) if !m.topics.is_empty() => {
+                let (member_id, generation) = m.identity();
+                crate::group::CommitRequest {
+                    group_id,
+                    generation,
+                    member_id,
+                    group_instance_id: m.instance_id.clone(),
+                    offsets,
+                }
+            }
+            _ => crate::group::CommitRequest::standalone(group_id, offsets),
+        };
+        for (_, result) in self.groups.commit_offsets(request).await? {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// The committed offset of each partition (`None` where the group has none).
+    pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<(TopicPartition, Option<i64>)>> {
+        let Some(group_id) = self.config.group_id.clone() else {
+            return Ok(partitions.iter().map(|tp| (tp.clone(), None)).collect());
+        };
+        let request = crate::group::FetchOffsetsRequest {
+            group_id,
+            partitions: Some(
+                partitions
+                    .iter()
+                    .map(|tp| crate::group::TopicPartition::new(tp.topic.as_str(), tp.partition))
+                    .collect(),
+            ),
+        };
+        let fetched = self.groups.fetch_offsets(request).await?;
+        Ok(partitions
+            .iter()
+            .map(|tp| {
+                let offset = fetched
+                    .iter()
+                    .find(|o| {
+                        o.topic_partition.topic == tp.topic.as_str()
+                            && o.topic_partition.partition == tp.partition
+                    })
+                    .map(|o| o.offset)
+                    .filter(|&o| o >= 0);
+                (tp.clone(), offset)
+            })
+            .collect())
+    }
+
+    /// Commits (with auto-commit on), leaves the group (a dynamic member) and stops.
+    pub async fn close(mut self) -> Result<()> {
+        if self.config.enable_auto_commit && self.config.group_id.is_some() {
+            let _ = self.commit_sync().await;
+        }
+        if let Some(mut m) = self.membership.take() {
+            m.stop_heartbeat();
+            m.leave(&self.groups).await;
+        }
+        Ok(())
+    }
+
+    /// Stops as a crashed process would: no commit, no LeaveGroup, no more heartbeats. The
+    /// group notices after `session.timeout.ms`.
+    pub fn close_without_leaving(mut self) {
+        if let Some(mut m) = self.membership.take() {
+            m.stop_heartbeat();
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Native clients of the broker, shaped after Kafka's Java client.
+
+pub mod admin;
+pub mod assignor;
+pub mod consumer;
+pub mod membership;
+pub mod partitioner;
+pub mod producer;
+
+pub use admin::Admin;
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use membership::RebalanceListener;
+pub use producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError};

@@ -1,0 +1,76 @@
+//! `Cluster::embedded(dir)`: the broker and its group coordinator in this process, handing out
+//! clients. Dropping it, or [`Cluster::shutdown`], stops background work and closes the logs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::broker::{Broker, BrokerConfig};
+use crate::client::admin::Admin;
+use crate::client::consumer::{Consumer, ConsumerConfig};
+use crate::client::producer::{Producer, ProducerConfig};
+use crate::error::Result;
+use crate::group::{GroupConfig, GroupCoordinator};
+use crate::offsets_log::{BrokerOffsetsLog, read_offsets_topic};
+
+/// An in-process cluster of one broker.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    broker: Broker,
+    groups: Arc<GroupCoordinator>,
+}
+
+impl Cluster {
+    /// Opens (or creates) a broker keeping its data in `dir`, with Kafka's defaults.
+    pub async fn embedded(dir: impl AsRef<Path>) -> Result<Cluster> {
+        Cluster::embedded_with(BrokerConfig::new(dir.as_ref()), GroupConfig::default()).await
+    }
+
+    /// Opens a broker with explicit broker and group-coordinator settings.
+    pub async fn embedded_with(config: BrokerConfig, group: GroupConfig) -> Result<Cluster> {
+        let broker = tokio::task::spawn_blocking(move || Broker::open(config))
+            .await
+            .map_err(|e| {
+                crate::error::BrokerError::io("open broker", Path::new("."), std::io::Error::other(e))
+            })??;
+        let groups = Arc::new(GroupCoordinator::new(
+            group,
+            broker.clock(),
+            BrokerOffsetsLog::new(broker.clone()),
+        ));
+        let report = groups.load(read_offsets_topic(&broker)?);
+        if report.malformed > 0 {
+            tracing::warn!(
+                malformed = report.malformed,
+                "skipped malformed __consumer_offsets records"
+            );
+        }
+        broker.start_background_tasks();
+        Ok(Cluster { broker, groups })
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    pub fn group_coordinator(&self) -> &Arc<GroupCoordinator> {
+        &self.groups
+    }
+
+    pub fn producer(&self, config: ProducerConfig) -> Result<Producer> {
+        Producer::new(self.broker.clone(), config)
+    }
+
+    pub fn consumer(&self, config: ConsumerConfig) -> Consumer {
+        Consumer::new(self.broker.clone(), self.groups.clone(), config)
+    }
+
+    pub fn admin(&self) -> Admin {
+        Admin::new(self.broker.clone(), self.groups.clone())
+    }
+
+    /// Stops the coordinator and background tasks and closes every log cleanly.
+    pub async fn shutdown(self) {
+        self.groups.shutdown().await;
+        self.broker.shutdown().await;
+    }
+}

@@ -1,0 +1,254 @@
+//! The embedded broker: idempotent producers across restarts, and bad input refused with
+//! Kafka's errors and nothing appended.
+
+// Tests unwrap: a panic here is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use runnel::prelude::*;
+use runnel::stream_core::partition::Acks;
+use runnel::stream_core::{Broker, BrokerConfig};
+
+fn batch(producer_id: i64, epoch: i16, sequence: i32, values: &[&str]) -> Vec<u8> {
+    let mut b = BatchBuilder::new(Compression::None).with_producer(producer_id, epoch, sequence);
+    for v in values {
+        b.append(1_700_000_000_000, Some(b"k"), Some(v.as_bytes()), &[]);
+    }
+    b.build()
+}
+
+fn tp(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition::new(TopicName::new(topic).unwrap(), partition)
+}
+
+fn values(broker: &Broker, topic: &str) -> Vec<String> {
+    let p = broker.partition(&tp(topic, 0)).unwrap();
+    let fetched = p.fetch(0, 1 << 20).unwrap();
+    decode_all(&fetched.records, 1 << 20)
+        .unwrap()
+        .into_iter()
+        .map(|r| String::from_utf8(r.value.unwrap().to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn resent_batches_are_acknowledged_once_also_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = tp("payments", 0);
+    let (pid, epoch) = {
+        let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        broker.create_topic("payments", 1, 1, Default::default()).unwrap();
+        let (pid, epoch) = broker.init_producer_id().unwrap();
+        let first = broker
+            .produce(&t, &mut batch(pid, epoch, 0, &["a", "b"]), Acks::All)
+            .unwrap();
+        // The ack was "lost": the producer sends the same batch again.
+        let again = broker
+            .produce(&t, &mut batch(pid, epoch, 0, &["a", "b"]), Acks::All)
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(
+            (again.base_offset, again.last_offset),
+            (first.base_offset, first.last_offset)
+        );
+        broker
+            .produce(&t, &mut batch(pid, epoch, 2, &["c"]), Acks::All)
+            .unwrap();
+        // A gap is refused.
+        let gap = broker
+            .produce(&t, &mut batch(pid, epoch, 9, &["x"]), Acks::All)
+            .unwrap_err();
+        assert!(
+            matches!(
+                gap,
+                BrokerError::OutOfOrderSequenceNumber {
+                    expected: 3,
+                    got: 9,
+                    ..
+                }
+            ),
+            "{gap}"
+        );
+        assert_eq!(
+            gap.code(),
+            kafka_protocol::error::ResponseError::OutOfOrderSequenceNumber
+        );
+        assert_eq!(values(&broker, "payments"), ["a", "b", "c"]);
+        (pid, epoch)
+    }; // dropped: logs closed, producer state snapshotted on close
+
+    // Restart with the snapshot, then once more without it (rebuilt from the log's batches).
+    for drop_snapshot in [false, true] {
+        let snapshot = dir.path().join("payments-0/producer-state.json");
+        if drop_snapshot {
+            std::fs::remove_file(&snapshot).unwrap();
+        } else {
+            assert!(
+                snapshot.exists(),
+                "a closed partition leaves its producer snapshot"
+            );
+        }
+        let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+        let again = broker
+            .produce(&t, &mut batch(pid, epoch, 2, &["c"]), Acks::All)
+            .unwrap();
+        assert!(
+            again.duplicate,
+            "retry after restart (snapshot dropped: {drop_snapshot})"
+        );
+        assert_eq!(again.base_offset, 2);
+        assert_eq!(values(&broker, "payments"), ["a", "b", "c"]);
+        // A fenced (older) epoch is refused.
+        let stale = broker.produce(&t, &mut batch(pid, epoch - 1, 3, &["z"]), Acks::All);
+        assert!(matches!(stale, Err(BrokerError::InvalidProducerEpoch { .. })));
+    }
+    // Producer ids are never handed out twice, even across restarts.
+    let broker = Broker::open(BrokerConfig::new(dir.path())).unwrap();
+    assert!(broker.init_producer_id().unwrap().0 > pid);
+}
+
+#[tokio::test]
+async fn bad_input_gets_kafkas_errors_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = BrokerConfig::new(dir.path());
+    config.auto_create_topics = false;
+    config.log_defaults.max_message_bytes = 1_000;
+    let cluster = Cluster::embedded_with(config, Default::default()).await.unwrap();
+    let admin = cluster.admin();
+    admin.create_topic("orders", 2, []).unwrap();
+
+    for bad in ["", ".", "..", "has space", "slash/name", &"x".repeat(250)] {
+        let err = admin.create_topic(bad, 1, []).unwrap_err();
+        assert!(matches!(err, BrokerError::InvalidTopic { .. }), "{bad:?}: {err}");
+        assert_eq!(
+            err.code(),
+            kafka_protocol::error::ResponseError::InvalidTopicException
+        );
+    }
+    let dup = admin.create_topic("orders", 1, []).unwrap_err();
+    assert!(matches!(dup, BrokerError::TopicAlreadyExists(_)));
+    let zero = admin.create_topic("zero", 0, []).unwrap_err();
+    assert!(matches!(zero, BrokerError::InvalidPartitions { .. }));
+    let config = admin
+        .create_topic("cfg", 1, [("retention.ms", "soon")])
+        .unwrap_err();
+    assert!(matches!(config, BrokerError::InvalidConfig { .. }));
+
+    let producer = cluster
+        .producer(ProducerConfig {
+            linger: Duration::from_millis(1),
+            ..ProducerConfig::default()
+        })
+        .unwrap();
+    let unknown_topic = producer.send(ProducerRecord::new("nope", "v")).unwrap_err();
+    assert!(
+        matches!(*unknown_topic, BrokerError::UnknownTopicOrPartition { .. }),
+        "{unknown_topic}"
+    );
+    let unknown_partition = producer
+        .send(ProducerRecord::new("orders", "v").with_partition(7))
+        .unwrap_err();
+    assert!(matches!(
+        *unknown_partition,
+        BrokerError::UnknownTopicOrPartition { partition: 7, .. }
+    ));
+    // Larger than the topic's max.message.bytes: the broker refuses the batch.
+    let big = producer
+        .send(ProducerRecord::new("orders", "x".repeat(2_000)).with_partition(0))
+        .unwrap();
+    let err = big.await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        kafka_protocol::error::ResponseError::MessageTooLarge,
+        "{err}"
+    );
+    // Larger than max.request.size: the producer refuses it before sending.
+    let huge = producer
+        .send(ProducerRecord::new("orders", vec![0u8; 2 << 20]))
+        .unwrap_err();
+    assert_eq!(huge.code(), kafka_protocol::error::ResponseError::MessageTooLarge);
+
+    // Nothing reached the log; the next good record lands at offset 0.
+    let ok = producer
+        .send(ProducerRecord::new("orders", "fine").with_partition(0))
+        .unwrap();
+    producer.flush().await;
+    assert_eq!(ok.await.unwrap().offset, 0);
+
+    let mut consumer = cluster.consumer(ConsumerConfig {
+        auto_offset_reset: OffsetReset::None,
+        ..ConsumerConfig::default()
+    });
+    let p0 = TopicPartition::new(TopicName::new("orders").unwrap(), 0);
+    assert!(
+        consumer
+            .assign([TopicPartition::new(TopicName::new("orders").unwrap(), 9)])
+            .is_err()
+    );
+    consumer.assign([p0.clone()]).unwrap();
+    let negative = consumer.seek(&p0, -5).unwrap_err();
+    assert_eq!(
+        negative.code(),
+        kafka_protocol::error::ResponseError::OffsetOutOfRange
+    );
+    // Past the end, with auto.offset.reset=none, poll reports OFFSET_OUT_OF_RANGE.
+    consumer.seek(&p0, 100).unwrap();
+    let past = consumer.poll(Duration::from_millis(100)).await.unwrap_err();
+    assert_eq!(
+        past.code(),
+        kafka_protocol::error::ResponseError::OffsetOutOfRange,
+        "{past}"
+    );
+    // With a reset policy the consumer recovers.
+    consumer.seek(&p0, 0).unwrap();
+    let records = consumer.poll(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        cluster.broker().partition(&p0).unwrap().log_end_offset().unwrap(),
+        1
+    );
+    drop(producer);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn topics_and_configs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    let admin = cluster.admin();
+    admin
+        .create_topic("profiles", 3, [("cleanup.policy", "compact")])
+        .unwrap();
+    admin.create_partitions("profiles", 5).unwrap();
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    let sent = producer
+        .send(ProducerRecord::new("profiles", "v1").with_key("user-1"))
+        .unwrap();
+    producer.flush().await;
+    let sent = sent.await.unwrap();
+    drop(producer);
+    cluster.shutdown().await;
+
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    let admin = cluster.admin();
+    let description = admin.describe_topic("profiles").unwrap();
+    assert_eq!(description.partitions.len(), 5);
+    let configs = admin.describe_configs("profiles").unwrap();
+    let policy = configs.iter().find(|c| c.name == "cleanup.policy").unwrap();
+    assert_eq!(policy.value, "compact");
+    let tp = TopicPartition::new(TopicName::new("profiles").unwrap(), sent.partition);
+    assert_eq!(cluster.broker().list_offset(&tp, -1).unwrap().0, 1);
+    // A compacted topic refuses keyless records.
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    let keyless = producer
+        .send(ProducerRecord::new("profiles", "v").with_partition(0))
+        .unwrap();
+    producer.flush().await;
+    assert!(keyless.await.is_err());
+    admin.delete_topic("profiles").unwrap();
+    assert!(admin.describe_topic("profiles").is_err());
+    assert!(!dir.path().join("profiles-0").exists());
+    drop(producer);
+    cluster.shutdown().await;
+}
