@@ -252,3 +252,49 @@ async fn topics_and_configs_survive_a_restart() {
     drop(producer);
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn retention_runs_in_the_background_by_each_topics_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = BrokerConfig::new(dir.path());
+    config.retention_check_interval = Duration::from_millis(50);
+    let cluster = Cluster::embedded_with(config, Default::default()).await.unwrap();
+    let admin = cluster.admin();
+    admin
+        .create_topic(
+            "short",
+            1,
+            [("retention.bytes", "2000"), ("segment.bytes", "1000")],
+        )
+        .unwrap();
+    admin
+        .create_topic("long", 1, [("segment.bytes", "1000")])
+        .unwrap();
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    for i in 0..100 {
+        for topic in ["short", "long"] {
+            let record = ProducerRecord::new(topic, format!("value-{i:04}-{}", "x".repeat(40)));
+            drop(producer.send(record).unwrap()); // flushed below; the outcome shows in the offsets
+        }
+        producer.flush().await;
+    }
+    let short = TopicPartition::new(TopicName::new("short").unwrap(), 0);
+    let long = TopicPartition::new(TopicName::new("long").unwrap(), 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cluster.broker().list_offset(&short, -2).unwrap().0 == 0 {
+        assert!(std::time::Instant::now() < deadline, "retention never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cluster.broker().list_offset(&long, -2).unwrap().0,
+        0,
+        "no retention.bytes: nothing deleted"
+    );
+    assert_eq!(
+        cluster.broker().list_offset(&short, -1).unwrap().0,
+        100,
+        "the end does not move"
+    );
+    drop(producer);
+    cluster.shutdown().await;
+}

@@ -22,8 +22,9 @@ fn group_config() -> GroupConfig {
     }
 }
 
-fn consumer_config(instance: Option<&str>) -> ConsumerConfig {
+fn consumer_config(instance: Option<&str>, strategy: &str) -> ConsumerConfig {
     ConsumerConfig {
+        assignment_strategies: vec![strategy.to_string()],
         group_id: Some("g".into()),
         group_instance_id: instance.map(str::to_string),
         auto_offset_reset: OffsetReset::Earliest,
@@ -43,13 +44,14 @@ fn run_member(
     cluster: &Cluster,
     name: &str,
     instance: Option<&str>,
+    strategy: &str,
     reports: Reports,
     seen: Arc<Mutex<Vec<i64>>>,
 ) -> (
     tokio::task::JoinHandle<Consumer>,
     Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let mut consumer = cluster.consumer(consumer_config(instance));
+    let mut consumer = cluster.consumer(consumer_config(instance, strategy));
     consumer.subscribe([TOPIC]).unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
@@ -130,7 +132,22 @@ async fn produce(cluster: &Cluster, ids: std::ops::Range<i64>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_group_shares_partitions_survives_a_crash_and_loses_no_record() {
+async fn a_range_group_shares_partitions_survives_a_crash_and_loses_no_record() {
+    group_survives_a_crash("range").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_round_robin_group_shares_partitions_survives_a_crash_and_loses_no_record() {
+    group_survives_a_crash("roundrobin").await;
+}
+
+/// KIP-429: partitions move in two rebalances, revoked first, then assigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cooperative_sticky_group_shares_partitions_survives_a_crash_and_loses_no_record() {
+    group_survives_a_crash("cooperative-sticky").await;
+}
+
+async fn group_survives_a_crash(strategy: &str) {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::embedded_with(BrokerConfig::new(dir.path()), group_config())
         .await
@@ -142,7 +159,7 @@ async fn a_group_shares_partitions_survives_a_crash_and_loses_no_record() {
     produce(&cluster, 0..3_000).await;
     let mut members: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|m| run_member(&cluster, m, None, reports.clone(), seen.clone()))
+        .map(|m| run_member(&cluster, m, None, strategy, reports.clone(), seen.clone()))
         .collect();
     let (g1, owned) = stable(&reports, &["a", "b", "c"]).await;
     assert_each_partition_owned_once(&owned);
@@ -203,7 +220,7 @@ async fn a_static_member_that_returns_within_its_session_keeps_its_partitions_wi
     let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
     let mut members: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|m| run_member(&cluster, m, Some(m), reports.clone(), seen.clone()))
+        .map(|m| run_member(&cluster, m, Some(m), "range", reports.clone(), seen.clone()))
         .collect();
     let (g1, owned) = stable(&reports, &["a", "b", "c"]).await;
     assert_each_partition_owned_once(&owned);
@@ -219,6 +236,7 @@ async fn a_static_member_that_returns_within_its_session_keeps_its_partitions_wi
         &cluster,
         "c",
         Some("c"),
+        "range",
         reports.clone(),
         seen.clone(),
     ));

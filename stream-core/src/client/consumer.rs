@@ -610,6 +610,35 @@ impl Consumer {
 
     /// Commits explicit offsets (each the next offset to consume).
     pub async fn commit_offsets(&mut self, offsets: Vec<crate::group::PartitionOffset>) -> Result<()> {
+        match self.commit_request(offsets)? {
+            Some(request) => commit(&self.groups, request).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts committing the current positions and returns at once; the handle yields the
+    /// outcome (Kafka's `commitAsync`, with the callback as a join handle).
+    pub fn commit_async(&mut self) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let offsets = self
+            .fetcher
+            .consumed_offsets()
+            .into_iter()
+            .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
+            .collect();
+        let request = self.commit_request(offsets)?;
+        let groups = self.groups.clone();
+        Ok(tokio::spawn(async move {
+            match request {
+                Some(request) => commit(&groups, request).await,
+                None => Ok(()),
+            }
+        }))
+    }
+
+    fn commit_request(
+        &self,
+        offsets: Vec<crate::group::PartitionOffset>,
+    ) -> Result<Option<crate::group::CommitRequest>> {
         let group_id = self
             .config
             .group_id
@@ -620,9 +649,9 @@ impl Consumer {
                 reason: "commits need a group.id".into(),
             })?;
         if offsets.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let request = match &self.membership {
+        Ok(Some(match &self.membership {
             Some(m) if !m.topics.is_empty() => {
                 let (member_id, generation) = m.identity();
                 crate::group::CommitRequest {
@@ -634,11 +663,7 @@ impl Consumer {
                 }
             }
             _ => crate::group::CommitRequest::standalone(group_id, offsets),
-        };
-        for (_, result) in self.groups.commit_offsets(request).await? {
-            result?;
-        }
-        Ok(())
+        }))
     }
 
     /// The committed offset of each partition (`None` where the group has none).
@@ -694,4 +719,11 @@ impl Consumer {
             m.stop_heartbeat();
         }
     }
+}
+
+async fn commit(groups: &crate::group::GroupCoordinator, request: crate::group::CommitRequest) -> Result<()> {
+    for (_, result) in groups.commit_offsets(request).await? {
+        result?;
+    }
+    Ok(())
 }

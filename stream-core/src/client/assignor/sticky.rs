@@ -310,26 +310,26 @@ impl<'a> Plan<'a> {
 
     /// Applies relief chains, from the most loaded members down, until there is none.
     fn balance(&mut self) {
+        let receivers: Vec<usize> = (0..self.members.len())
+            .filter(|&m| self.subscribes[m].contains(&true))
+            .collect();
         loop {
-            let Some(&least) = self.load.iter().min() else {
+            let Some(least) = receivers.iter().map(|&m| self.load[m]).min() else {
                 return;
             };
-            let mut sources: Vec<usize> = (0..self.members.len())
+            let mut sources: Vec<usize> = receivers
+                .iter()
+                .copied()
                 .filter(|&m| self.load[m] >= least + 2)
                 .collect();
             sources.sort_by_key(|&m| (Reverse(self.load[m]), m));
             // Chains that revoke nothing first, from any source: if this rebalance only places what
             // the last one withheld, they alone reach balance (the last target is one such way),
             // and the follow-up round revokes nothing more.
-            let chain = sources
-                .iter()
-                .find_map(|&source| self.relief_chain(source, Revoking::No))
-                .or_else(|| {
-                    sources
-                        .iter()
-                        .find_map(|&source| self.relief_chain(source, Revoking::Allowed))
-                });
-            let Some(chain) = chain else {
+            let Some(chain) = self
+                .first_relief_chain(&sources, Revoking::No)
+                .or_else(|| self.first_relief_chain(&sources, Revoking::Allowed))
+            else {
                 return;
             };
             for hand_off in chain {
@@ -339,13 +339,37 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// The relief chain of the first of `sources` that has one.
+    fn first_relief_chain(&self, sources: &[usize], revoking: Revoking) -> Option<Vec<Move>> {
+        // A member reached from a source without relief, and loaded no more than it, has no
+        // relief either: all it reaches, the source reaches, and none of that is two below it.
+        let mut hopeless = vec![false; self.members.len()];
+        for &source in sources {
+            if hopeless[source] {
+                continue;
+            }
+            match self.relief_chain(source, revoking) {
+                Ok(chain) => return Some(chain),
+                Err(reached) => {
+                    for member in reached {
+                        hopeless[member] |= self.load[member] <= self.load[source];
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// The cheapest chain of hand-offs by which `source` passes one partition's worth of load to
     /// a member holding at least two fewer, each member along it handing a partition of a topic
     /// the next one subscribes to. Its cost is the number of owners it takes a partition from
     /// (0-1 breadth-first search); among the cheapest, the least-loaded receiver wins. With
-    /// `Revoking::No`, only partitions new to their holder are handed on.
-    fn relief_chain(&self, source: usize, revoking: Revoking) -> Option<Vec<Move>> {
-        let limit = self.load[source].checked_sub(2)?;
+    /// `Revoking::No`, only partitions new to their holder are handed on. Without a chain, the
+    /// members `source` reaches.
+    fn relief_chain(&self, source: usize, revoking: Revoking) -> Result<Vec<Move>, Vec<usize>> {
+        let Some(limit) = self.load[source].checked_sub(2) else {
+            return Err(vec![source]);
+        };
         let members = self.members.len();
         let mut cost = vec![usize::MAX; members];
         let mut via: Vec<Option<(usize, usize)>> = vec![None; members];
@@ -387,14 +411,16 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        let (_, _, receiver) = best?;
+        let Some((_, _, receiver)) = best else {
+            return Err((0..members).filter(|&m| done[m]).collect());
+        };
         let mut chain = Vec::new();
         let mut to = receiver;
         while let Some((from, partition)) = via[to] {
             chain.push(Move { partition, to });
             to = from;
         }
-        Some(chain)
+        Ok(chain)
     }
 
     fn into_assignment(self, protocol: RebalanceProtocol) -> Assignment {
@@ -527,7 +553,10 @@ mod tests {
     /// Partitions that `members` owned and `assignment` does not leave with them.
     fn revoked(members: &[MemberSubscription], assignment: &Assignment) -> usize {
         let kept = |m: &MemberSubscription| assignment.partitions(&m.member_id).to_vec();
-        members.iter().map(|m| m.owned_partitions.iter().filter(|p| !kept(m).contains(p)).count()).sum()
+        members
+            .iter()
+            .map(|m| m.owned_partitions.iter().filter(|p| !kept(m).contains(p)).count())
+            .sum()
     }
 
     fn owners_of(assignment: &Assignment) -> BTreeMap<(String, i32), String> {
