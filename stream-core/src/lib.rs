@@ -7,6 +7,51 @@
 //!   Consumer ─┼─► Broker ─► Topic ─► Partition (leader epoch, HW, ISR, producer state)
 //!   Admin ────┘                                   └─► storage::Log (segments on disk)
 //! ```
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use stream_core::{Cluster, ConsumerConfig, OffsetReset, ProducerConfig, ProducerRecord};
+//! let dir = tempfile::tempdir().unwrap();
+//! let cluster = Cluster::embedded(dir.path()).await.unwrap();
+//! cluster.admin().create_topic("orders", 3, []).unwrap();
+//!
+//! let producer = cluster.producer(ProducerConfig::default()).unwrap();
+//! let sent = producer.send(ProducerRecord::new("orders", "42 EUR").with_key("order-7")).unwrap();
+//! producer.flush().await;
+//! let meta = sent.await.unwrap();
+//! // murmur2 of the key, as the Java client computes it
+//! assert_eq!(meta.partition, stream_core::client::partitioner::partition_for_key(b"order-7", 3));
+//!
+//! let mut consumer = cluster.consumer(
+//!     ConsumerConfig::default().with_group("billing").with_offset_reset(OffsetReset::Earliest),
+//! );
+//! consumer.subscribe(["orders"]).unwrap();
+//! let mut got = Vec::new();
+//! while got.is_empty() {
+//!     got = consumer.poll(std::time::Duration::from_millis(200)).await.unwrap();
+//! }
+//! assert_eq!(got[0].value.as_deref(), Some(&b"42 EUR"[..]));
+//! consumer.commit_sync().await.unwrap();
+//! # drop(producer);
+//! # consumer.close().await.unwrap();
+//! cluster.shutdown().await;
+//! # });
+//! ```
+//!
+//! # Performance
+//!
+//! `cargo bench --bench embedded` (top-level `benches/embedded.rs`): 2 M records of 100 bytes
+//! over 4 partitions with acks=1, produced through [`Producer`] and consumed through a
+//! [`Consumer`] assigned all partitions, against the same run's raw `storage::Log` append (the
+//! same 16 KiB batches built in a loop) and read-plus-decode. Medians of 3 runs on the 2-core
+//! development machine, load average at start 1.83 2.74 3.04 1/83 9627:
+//!
+//! | measure (2000000 × 100 B, 4 partitions, acks=1) | records/s | vs raw storage | target |
+//! |---|---|---|---|
+//! | raw storage append | 4.21 M | 1.00 | — |
+//! | embedded produce | 3.20 M | 0.76 | ≥ 2 M and ≥ 0.50 met |
+//! | raw storage read + decode | 9.73 M | 1.00 | — |
+//! | embedded consume | 5.72 M | 0.59 | ≥ 4 M met |
 
 pub mod broker;
 pub mod client;
