@@ -263,15 +263,32 @@ impl Partition {
             -2 => (state.log.log_start_offset(), -1),
             -1 => (state.high_watermark, -1),
             -3 => {
-                let mut best = (-1i64, -1i64);
+                // KIP-734, with KAFKA-16310's fix: the offset of the record itself, found in
+                // the batch whose max timestamp is the largest.
+                let mut best: Option<(i64, i64)> = None;
                 state
                     .log
                     .for_each_batch_header(state.log.log_start_offset(), |h| {
-                        if h.max_timestamp > best.1 {
-                            best = (h.last_offset(), h.max_timestamp);
+                        if best.is_none_or(|(_, ts)| h.max_timestamp > ts) {
+                            best = Some((h.base_offset, h.max_timestamp));
                         }
                     })?;
-                best
+                match best {
+                    None => (-1, -1),
+                    Some((base, ts)) => {
+                        let bytes = state.log.read(base, 1)?;
+                        let records = record::decode_all(&bytes, 256 << 20).map_err(|e| {
+                            storage::StorageError::CorruptMessage {
+                                position: 0,
+                                source: e,
+                            }
+                        })?;
+                        records
+                            .iter()
+                            .find(|r| r.timestamp == ts && r.offset >= base)
+                            .map_or((-1, -1), |r| (r.offset, ts))
+                    }
+                }
             }
             ts => match state.log.offset_for_timestamp(ts)? {
                 Some((offset, found)) if offset < state.high_watermark => (offset, found),
