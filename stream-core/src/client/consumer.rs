@@ -599,13 +599,17 @@ impl Consumer {
     /// Commits the position of every assigned partition (the offset after the last record
     /// `poll` returned) and waits for the coordinator's answer.
     pub async fn commit_sync(&mut self) -> Result<()> {
-        let offsets = self
-            .fetcher
+        let offsets = self.offsets_to_commit();
+        self.commit_offsets(offsets).await
+    }
+
+    /// The positions of every assigned partition, as a commit records them.
+    fn offsets_to_commit(&self) -> Vec<crate::group::PartitionOffset> {
+        self.fetcher
             .consumed_offsets()
             .into_iter()
             .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
-            .collect();
-        self.commit_offsets(offsets).await
+            .collect()
     }
 
     /// Commits explicit offsets (each the next offset to consume).
@@ -619,12 +623,7 @@ impl Consumer {
     /// Starts committing the current positions and returns at once; the handle yields the
     /// outcome (Kafka's `commitAsync`, with the callback as a join handle).
     pub fn commit_async(&mut self) -> Result<tokio::task::JoinHandle<Result<()>>> {
-        let offsets = self
-            .fetcher
-            .consumed_offsets()
-            .into_iter()
-            .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
-            .collect();
+        let offsets = self.offsets_to_commit();
         let request = self.commit_request(offsets)?;
         let groups = self.groups.clone();
         Ok(tokio::spawn(async move {
