@@ -56,6 +56,74 @@ impl BrokerConfig {
     }
 }
 
+impl BrokerConfig {
+    /// Sets one broker config by its Kafka server name (`log.retention.ms`, `num.partitions`,
+    /// ...). Log defaults take Kafka's `log.`-prefixed names (and `message.max.bytes`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let invalid = |reason: &str| BrokerError::InvalidConfig {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let int = |v: &str| v.trim().parse::<i64>().map_err(|e| invalid(&e.to_string()));
+        let millis = |v: &str| -> Result<Duration> {
+            let ms = int(v)?;
+            u64::try_from(ms)
+                .map(Duration::from_millis)
+                .map_err(|_| invalid("must be >= 0"))
+        };
+        let log_key = match key {
+            "message.max.bytes" => Some("max.message.bytes"),
+            "log.segment.bytes" => Some("segment.bytes"),
+            "log.roll.ms" => Some("segment.ms"),
+            "log.index.interval.bytes" => Some("index.interval.bytes"),
+            "log.flush.interval.messages" => Some("flush.messages"),
+            "log.flush.interval.ms" => Some("flush.ms"),
+            "log.retention.ms" => Some("retention.ms"),
+            "log.retention.bytes" => Some("retention.bytes"),
+            "log.cleanup.policy" => Some("cleanup.policy"),
+            "log.cleaner.delete.retention.ms" => Some("delete.retention.ms"),
+            "log.cleaner.min.compaction.lag.ms" => Some("min.compaction.lag.ms"),
+            "log.cleaner.min.cleanable.ratio" => Some("min.cleanable.dirty.ratio"),
+            "log.message.timestamp.type" => Some("message.timestamp.type"),
+            _ => None,
+        };
+        if let Some(log_key) = log_key {
+            return self
+                .log_defaults
+                .set(log_key, value)
+                .map_err(BrokerError::Storage);
+        }
+        match key {
+            "node.id" | "broker.id" => {
+                self.node_id = i32::try_from(int(value)?).map_err(|_| invalid("must fit an int"))?
+            }
+            "num.partitions" => match int(value)? {
+                n @ 1..=1_000_000 => self.num_partitions = n as i32,
+                _ => return Err(invalid("must be at least 1")),
+            },
+            "auto.create.topics.enable" => {
+                self.auto_create_topics = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("expected true or false"))?
+            }
+            "offsets.topic.num.partitions" => match int(value)? {
+                n @ 1..=10_000 => self.offsets_topic_num_partitions = n as i32,
+                _ => return Err(invalid("must be between 1 and 10000")),
+            },
+            "log.retention.check.interval.ms" => self.retention_check_interval = millis(value)?,
+            "log.flush.scheduler.interval.ms" => self.flush_check_interval = millis(value)?,
+            "log.cleaner.dedupe.buffer.size" => match int(value)? {
+                n if n >= 1024 => self.cleaner.dedupe_buffer_bytes = n as usize,
+                _ => return Err(invalid("must be at least 1024")),
+            },
+            _ => return Err(invalid("unknown broker config")),
+        }
+        Ok(())
+    }
+}
+
 /// A topic on this broker.
 #[derive(Debug)]
 pub struct Topic {
@@ -624,5 +692,36 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Logs close themselves cleanly on drop as well; this only stops the tasks.
         let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_configs_take_kafkas_names_and_refuse_bad_values() {
+        let mut c = BrokerConfig::new("/tmp/x");
+        c.set("num.partitions", "3").unwrap();
+        c.set("log.retention.ms", "-1").unwrap();
+        c.set("log.segment.bytes", "1048576").unwrap();
+        c.set("message.max.bytes", "2000000").unwrap();
+        c.set("auto.create.topics.enable", "false").unwrap();
+        c.set("log.retention.check.interval.ms", "1000").unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log_defaults.retention_ms, None);
+        assert_eq!(c.log_defaults.segment_bytes, 1 << 20);
+        assert_eq!(c.log_defaults.max_message_bytes, 2_000_000);
+        assert!(!c.auto_create_topics);
+        assert_eq!(c.retention_check_interval, Duration::from_secs(1));
+        for (k, v) in [
+            ("num.partitions", "0"),
+            ("num.partitions", "x"),
+            ("no.such", "1"),
+            ("log.retention.ms", "soon"),
+        ] {
+            assert!(c.set(k, v).is_err(), "{k}={v}");
+        }
+        assert_eq!(c.num_partitions, 3, "a refused value changes nothing");
     }
 }
