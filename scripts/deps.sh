@@ -11,6 +11,8 @@ command -v cc >/dev/null 2>&1 || need_debs+=(build-essential)
 command -v c++ >/dev/null 2>&1 || need_debs+=(g++)
 command -v make >/dev/null 2>&1 || need_debs+=(make)
 command -v pkg-config >/dev/null 2>&1 || need_debs+=(pkg-config)
+# kcat (librdkafka's CLI): the wire-protocol tests drive `runnel serve` with a real client.
+command -v kcat >/dev/null 2>&1 || need_debs+=(kcat)
 # Extra packages a caller asks for (e.g. RUNNEL_EXTRA_DEBS="kcat libclang-dev").
 for pkg in ${RUNNEL_EXTRA_DEBS:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_debs+=("$pkg")

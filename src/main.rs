@@ -1,5 +1,7 @@
 //! The `runnel` command-line tool.
 
+mod serve;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -20,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a single-node broker that speaks the Kafka protocol.
+    Serve(serve::ServeArgs),
     /// Print the batches of segment files (like Kafka's kafka-dump-log.sh), checking each CRC.
     DumpLog {
         /// `.log` segment files, or partition directories.
@@ -43,6 +47,13 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(serve::run(args))
+        }
         Command::DumpLog { paths, print_data } => {
             for path in paths {
                 for file in segment_files(&path)? {

@@ -61,6 +61,7 @@ pub mod group;
 pub mod metadata;
 pub mod offsets_log;
 pub mod partition;
+pub mod server;
 pub mod topic;
 
 pub use broker::{Broker, BrokerConfig};

@@ -1,0 +1,108 @@
+//! `runnel serve`: a single-node broker speaking the Kafka protocol.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use runnel::stream_core::group::GroupConfig;
+use runnel::stream_core::server::{ServerConfig, serve};
+use runnel::stream_core::{BrokerConfig, Cluster};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Where topics, offsets and metadata live; created if missing.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The address to listen on for Kafka clients.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: SocketAddr,
+    /// The HOST:PORT clients are told to connect to (default: the listen address).
+    #[arg(long)]
+    advertised_listener: Option<String>,
+    /// A Kafka server config, e.g. `num.partitions=3` or `log.retention.ms=3600000`
+    /// (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    configs: Vec<String>,
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let mut broker = BrokerConfig::new(&args.data_dir);
+    let mut group = GroupConfig::default();
+    for pair in &args.configs {
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--config {pair:?}: expected KEY=VALUE"))?;
+        let group_result = match key {
+            "group.initial.rebalance.delay.ms" => {
+                Some(value.parse().map(|v| group.group_initial_rebalance_delay_ms = v))
+            }
+            "group.min.session.timeout.ms" => {
+                Some(value.parse().map(|v| group.group_min_session_timeout_ms = v))
+            }
+            "group.max.session.timeout.ms" => {
+                Some(value.parse().map(|v| group.group_max_session_timeout_ms = v))
+            }
+            _ => None,
+        };
+        match group_result {
+            Some(r) => r.with_context(|| format!("--config {pair}: expected an integer"))?,
+            None => broker
+                .set(key, value)
+                .with_context(|| format!("--config {pair}"))?,
+        }
+    }
+    let (host, port) = match &args.advertised_listener {
+        Some(hp) => {
+            let (h, p) = hp
+                .rsplit_once(':')
+                .with_context(|| format!("--advertised-listener {hp:?}: expected HOST:PORT"))?;
+            (
+                h.to_string(),
+                p.parse::<u16>()
+                    .with_context(|| format!("--advertised-listener {hp:?}: bad port"))?,
+            )
+        }
+        None => (args.listen.ip().to_string(), args.listen.port()),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    let port = if port == 0 { bound.port() } else { port };
+    let cluster = Cluster::embedded_with(broker, group)
+        .await
+        .with_context(|| format!("opening {}", args.data_dir.display()))?;
+    tracing::info!(%bound, advertised = %format!("{host}:{port}"), "runnel broker listening");
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("listening on {bound}");
+    let result = serve(
+        listener,
+        cluster.clone(),
+        ServerConfig::new(host, port),
+        shutdown_signal(),
+    )
+    .await;
+    cluster.shutdown().await;
+    if let Err(e) = result {
+        bail!("serving failed: {e}");
+    }
+    tracing::info!("runnel broker stopped cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the broker");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

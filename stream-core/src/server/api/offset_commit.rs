@@ -1,0 +1,76 @@
+//! OffsetCommit: answered once the offsets are stored in `__consumer_offsets`, per partition.
+//! `retention_time_ms` (v2–v4) is ignored: offsets do not expire yet.
+
+use std::collections::HashMap;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+
+use super::super::request::Request;
+use super::{group_code, none};
+use crate::group::{CommitRequest, Generation, PartitionOffset, TopicPartition};
+
+fn parse(body: &OffsetCommitRequest) -> CommitRequest {
+    let offsets = body
+        .topics
+        .iter()
+        .flat_map(|topic| {
+            topic.partitions.iter().map(|p| PartitionOffset {
+                topic_partition: TopicPartition::new(topic.name.to_string(), p.partition_index),
+                offset: p.committed_offset,
+                leader_epoch: (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch),
+                metadata: p.committed_metadata.as_deref().unwrap_or("").to_string(),
+            })
+        })
+        .collect();
+    CommitRequest {
+        group_id: body.group_id.to_string(),
+        generation: Generation(body.generation_id_or_member_epoch),
+        member_id: body.member_id.to_string(),
+        group_instance_id: body.group_instance_id.as_ref().map(|s| s.to_string()),
+        offsets,
+    }
+}
+
+pub(crate) async fn handle(request: &Request<'_>, body: OffsetCommitRequest) -> OffsetCommitResponse {
+    let commit = parse(&body);
+    let codes: Result<HashMap<TopicPartition, i16>, i16> = request
+        .context
+        .groups
+        .commit_offsets(commit)
+        .await
+        .map(|results| {
+            results
+                .into_iter()
+                .map(|(tp, result)| (tp, result.as_ref().err().map_or(none(), group_code)))
+                .collect()
+        })
+        .map_err(|e| group_code(&e));
+    // Answered in the request's order; a group-level failure is every partition's.
+    let topics = body
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let tp = TopicPartition::new(topic.name.to_string(), p.partition_index);
+                    let error_code = match &codes {
+                        Ok(codes) => codes.get(&tp).copied().unwrap_or(none()),
+                        Err(group_error) => *group_error,
+                    };
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(error_code)
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}

@@ -1,0 +1,48 @@
+//! The Kafka wire-protocol server: lets librdkafka, kcat, kafka-python and the Java client talk
+//! to a [`Cluster`](crate::Cluster) over TCP.
+//!
+//! ```text
+//!  TcpListener ─► server.rs  accept loop: a permit of the connection semaphore per connection,
+//!                  │         one task per connection, graceful shutdown (stop accepting, let
+//!                  │         in-flight requests finish)
+//!                  ▼
+//!              connection.rs  4-byte length-prefixed frames read into a BytesMut, checked
+//!                  │          complete (and within socket.request.max.bytes) before parsing
+//!                  ▼
+//!              request.rs     header, version check, precheck.rs (structural check before
+//!                  │          kafka-protocol allocates), decode, dispatch, encode
+//!                  ▼
+//!              api/*.rs       one file per API: parse → apply (Broker, GroupCoordinator) → encode
+//! ```
+//!
+//! Requests on one connection are handled one at a time, in order, as Kafka does (it mutes a
+//! connection while a request is in flight): an idempotent producer with several requests in
+//! flight relies on their appends happening in the order it sent them. The next frames are read
+//! while one is being handled, so pipelining clients lose no round trips.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use stream_core::server::{ServerConfig, serve};
+//!
+//! let cluster = stream_core::Cluster::embedded("data/").await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9092").await?;
+//! let config = ServerConfig::new("127.0.0.1", 9092);
+//! // Any future works as the shutdown signal; `runnel serve` uses SIGINT/SIGTERM.
+//! let shutdown = std::future::pending::<()>();
+//! serve(listener, cluster.clone(), config, shutdown).await?;
+//! cluster.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod api;
+mod connection;
+pub mod precheck;
+mod request;
+#[allow(clippy::module_inception)]
+mod server;
+mod versions;
+
+pub use connection::FrameError;
+pub use server::{ServerConfig, ServerError, serve};
+pub use versions::{SUPPORTED_APIS, supported_versions};
