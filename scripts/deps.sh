@@ -38,6 +38,23 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${need_debs[@]}" >/dev/null
 fi
 
+# Python: kafka-python and confluent-kafka for tests/wire_python.rs (which skips without them),
+# installed into whichever python3 is on PATH. Never fatal: a missing client skips those tests.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import kafka, confluent_kafka' >/dev/null 2>&1; then
+  py_pkgs=(kafka-python confluent-kafka)
+  if python3 -m pip --version >/dev/null 2>&1; then
+    echo "installing python packages: ${py_pkgs[*]}" >&2
+    if ! python3 -m pip install --quiet "${py_pkgs[@]}"; then
+      # A Debian-managed python3 refuses plain pip installs (PEP 668); these are test-only.
+      python3 -m pip install --quiet --break-system-packages "${py_pkgs[@]}" \
+        || echo "warning: could not install ${py_pkgs[*]}; run: python3 -m pip install ${py_pkgs[*]}" >&2
+    fi
+  else
+    echo "warning: pip is not available for python3; the Python wire tests will be skipped" >&2
+    echo "run:   sudo apt-get install -y python3-pip && python3 -m pip install --quiet ${py_pkgs[*]}" >&2
+  fi
+fi
+
 # One target directory outside the clone, shared by every run on this machine, so heavy C/C++
 # dependencies are not rebuilt for each fresh clone.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/runnel-target}"
