@@ -44,14 +44,15 @@
 //! over 4 partitions with acks=1, produced through [`Producer`] and consumed through a
 //! [`Consumer`] assigned all partitions, against the same run's raw `storage::Log` append (the
 //! same 16 KiB batches built in a loop) and read-plus-decode. Medians of 3 runs on the 2-core
-//! development machine, load average at start 1.83 2.74 3.04 1/83 9627:
+//! development machine, load average 1.8 at start (an earlier run, also at load 1.8:
+//! produce 3.20 M, consume 5.72 M):
 //!
 //! | measure (2000000 × 100 B, 4 partitions, acks=1) | records/s | vs raw storage | target |
 //! |---|---|---|---|
-//! | raw storage append | 4.21 M | 1.00 | — |
-//! | embedded produce | 3.20 M | 0.76 | ≥ 2 M and ≥ 0.50 met |
-//! | raw storage read + decode | 9.73 M | 1.00 | — |
-//! | embedded consume | 5.72 M | 0.59 | ≥ 4 M met |
+//! | raw storage append | 4.42 M | 1.00 | — |
+//! | embedded produce | 3.11 M | 0.70 | ≥ 2 M and ≥ 0.50 met |
+//! | raw storage read + decode | 11.06 M | 1.00 | — |
+//! | embedded consume | 6.15 M | 0.56 | ≥ 4 M met |
 
 pub mod broker;
 pub mod client;
