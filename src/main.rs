@@ -1,5 +1,6 @@
 //! The `runnel` command-line tool.
 
+mod cli;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,16 @@ enum Command {
         #[arg(long)]
         print_data: bool,
     },
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topics(cli::topics::TopicsCommand),
+    /// Produce stdin's lines to a topic, one record per line.
+    Produce(cli::produce::ProduceArgs),
+    /// Print a topic's records to stdout, one per line.
+    Consume(cli::consume::ConsumeArgs),
+    /// List consumer groups, and describe their members, offsets and lag.
+    #[command(subcommand)]
+    Groups(cli::groups::GroupsCommand),
 }
 
 fn main() {
@@ -62,6 +73,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Topics(command) => cli::topics::run(command),
+        Command::Produce(args) => cli::produce::run(args),
+        Command::Consume(args) => cli::consume::run(args),
+        Command::Groups(command) => cli::groups::run(command),
     }
 }
 
