@@ -45,7 +45,19 @@ enum Command {
     Groups(cli::groups::GroupsCommand),
 }
 
+/// Rust ignores SIGPIPE, so `println!` into a closed pipe (`runnel dump-log … | head`)
+/// panics. A command-line tool should end quietly instead, as Unix tools do.
+#[allow(unsafe_code)]
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; resetting a signal's
+    // disposition to its default touches no Rust-managed state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    restore_default_sigpipe();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
