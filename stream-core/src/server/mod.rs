@@ -38,21 +38,22 @@
 //! # Performance
 //!
 //! `cargo bench --bench wire` (top-level `benches/wire.rs`): kcat (librdkafka 2.x) against
-//! `runnel serve` in release mode, 1 M records of 100 bytes, 4 partitions, acks=1, every record
-//! consumed back; client and broker on the same 2-core machine. First measurement, load
-//! average 1.1 at start:
+//! `runnel serve` in release mode, 1 M records of 100 bytes, 4 partitions, acks=1; the consume
+//! reads exactly 1 M records (`-c`) into a file and the bench checks every one came back.
+//! Client and broker share the 2-core machine. Latest run, load average 0.8 at start:
 //!
 //! | kcat, 1000000 × 100 B, 4 partitions, acks=1 | records/s | target |
 //! |---|---|---|
-//! | produce | 1.60 M | ≥ 2 M MISSED |
-//! | consume | 0.23 M | ≥ 2.5 M MISSED |
+//! | produce | 1.18 M | ≥ 2 M MISSED |
+//! | consume | 0.36 M | ≥ 2.5 M MISSED |
 //!
-//! Both miss the targets. A manual consume of the same data took 1.33 s (0.75 M/s), of which
-//! kcat itself used 0.82 s of CPU and about 0.3 s was librdkafka's end-of-partition long poll
-//! (`fetch.wait.max.ms`); a produce used 0.93 s of kcat CPU. On the broker side a fetch copies
-//! the stored batches once into the response buffer (fresh allocations show as page faults in
-//! `perf`). Open work: the same kcat command against Apache Kafka and the Rust peer for a
-//! baseline, and writing stored bytes to the socket without the copy.
+//! Both miss their targets (other runs: produce 1.43–1.60 M, consume 0.21–0.25 M). By hand, the
+//! same consume into `/dev/null` took 0.79 s (1.27 M/s) and through a pipe 2.5 s, so kcat's
+//! output path weighs heavily; kcat used 0.93 s of CPU per 1 M produced. The broker's profile
+//! during a consume is copies (page cache → buffer → response → socket) and page faults from
+//! fresh response buffers; one partition alone is served at ~90 MB/s per fetch stream. Open
+//! work: the unexplained gap between the bench and the same commands by hand, a baseline of
+//! Apache Kafka under the identical commands, and serving stored bytes without the copy.
 
 mod api;
 mod connection;
