@@ -38,22 +38,23 @@
 //! # Performance
 //!
 //! `cargo bench --bench wire` (top-level `benches/wire.rs`): kcat (librdkafka 2.x) against
-//! `runnel serve` in release mode, 1 M records of 100 bytes, 4 partitions, acks=1; the consume
-//! reads exactly 1 M records (`-c`) into a file and the bench checks every one came back.
-//! Client and broker share the 2-core machine. Latest run, load average 0.8 at start:
+//! `runnel serve` in release mode, 1 M records of 100 bytes, 4 partitions, acks=1. The timed
+//! consume reads exactly 1 M records into `/dev/null`; an untimed second pass checks that every
+//! record came back once. Client and broker share the 2-core machine. Latest run, load average
+//! 1.6 at start:
 //!
 //! | kcat, 1000000 × 100 B, 4 partitions, acks=1 | records/s | target |
 //! |---|---|---|
-//! | produce | 1.18 M | ≥ 2 M MISSED |
-//! | consume | 0.36 M | ≥ 2.5 M MISSED |
+//! | produce | 1.27 M | ≥ 2 M MISSED |
+//! | consume | 1.21 M | ≥ 2.5 M MISSED |
 //!
-//! Both miss their targets (other runs: produce 1.43–1.60 M, consume 0.21–0.25 M). By hand, the
-//! same consume into `/dev/null` took 0.79 s (1.27 M/s) and through a pipe 2.5 s, so kcat's
-//! output path weighs heavily; kcat used 0.93 s of CPU per 1 M produced. The broker's profile
-//! during a consume is copies (page cache → buffer → response → socket) and page faults from
-//! fresh response buffers; one partition alone is served at ~90 MB/s per fetch stream. Open
-//! work: the unexplained gap between the bench and the same commands by hand, a baseline of
-//! Apache Kafka under the identical commands, and serving stored bytes without the copy.
+//! Both miss their targets (produce ranged 1.18–1.60 M over runs). Measurement traps found on
+//! the way: kcat's `-e` adds librdkafka's final 500 ms long poll at the end offset, and kcat
+//! writes each record separately, so its output into a file or pipe costs two to three times
+//! the consume itself. kcat used 0.93 s of CPU per 1 M produced. The broker's profile during a
+//! consume is copies (page cache → buffer → response → socket) and page faults from fresh
+//! response buffers. Open work: the same commands against Apache Kafka for a baseline, reusing
+//! response buffers, and serving stored bytes without the copy.
 
 mod api;
 mod connection;
