@@ -343,22 +343,7 @@ impl Broker {
         replication_factor: i16,
         configs: BTreeMap<String, String>,
     ) -> Result<TopicDescription> {
-        let name = TopicName::new(name)?;
-        let partitions = if partitions == -1 {
-            self.inner.config.num_partitions
-        } else {
-            partitions
-        };
-        if partitions < 1 {
-            return Err(BrokerError::InvalidPartitions {
-                count: partitions,
-                reason: "must be at least 1",
-            });
-        }
-        if replication_factor != -1 && replication_factor != 1 {
-            return Err(BrokerError::InvalidReplicationFactor(replication_factor));
-        }
-        TopicConfig::resolve(&self.inner.config.log_defaults, configs.clone())?;
+        let (name, partitions) = self.check_new_topic(name, partitions, replication_factor, &configs)?;
         let _admin = lock(&self.inner.admin);
         if read(&self.inner.topics).contains_key(&name) {
             return Err(BrokerError::TopicAlreadyExists(name.to_string()));
@@ -398,6 +383,50 @@ impl Broker {
         Ok(())
     }
 
+    /// The checks [`Broker::create_topic`] makes, without creating anything (CreateTopics with
+    /// `validate_only`).
+    pub fn validate_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let (name, _) = self.check_new_topic(name, partitions, replication_factor, configs)?;
+        if read(&self.inner.topics).contains_key(&name) {
+            return Err(BrokerError::TopicAlreadyExists(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Validates a new topic's name, partition count (-1: `num.partitions`), replication factor
+    /// and configs; returns the name and the partition count to use.
+    fn check_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(TopicName, i32)> {
+        let name = TopicName::new(name)?;
+        let partitions = if partitions == -1 {
+            self.inner.config.num_partitions
+        } else {
+            partitions
+        };
+        if partitions < 1 {
+            return Err(BrokerError::InvalidPartitions {
+                count: partitions,
+                reason: "must be at least 1",
+            });
+        }
+        if replication_factor != -1 && replication_factor != 1 {
+            return Err(BrokerError::InvalidReplicationFactor(replication_factor));
+        }
+        TopicConfig::resolve(&self.inner.config.log_defaults, configs.clone())?;
+        Ok((name, partitions))
+    }
+
     /// Kafka's CreatePartitions: grows a topic to `total` partitions.
     pub fn create_partitions(&self, name: &str, total: i32) -> Result<()> {
         let topic = self.topic(name)?;
@@ -431,6 +460,27 @@ impl Broker {
     pub fn alter_topic_config(&self, name: &str, ops: &[AlterConfigOp]) -> Result<TopicConfig> {
         let topic = self.topic(name)?;
         let _admin = lock(&self.inner.admin);
+        let resolved = self.config_after(&topic, ops)?;
+        let overrides = resolved.overrides.clone();
+        lock(&self.inner.metadata).update_topics(|t| {
+            if let Some(r) = t.get_mut(name) {
+                r.configs = overrides;
+            }
+        })?;
+        for partition in topic.partitions() {
+            partition.set_config(resolved.log.clone())?;
+        }
+        *topic.config.write().unwrap_or_else(|p| p.into_inner()) = resolved.clone();
+        Ok(resolved)
+    }
+
+    /// A topic's config after IncrementalAlterConfigs `ops`, validated, without applying it
+    /// (what `validate_only` answers).
+    pub fn config_change(&self, name: &str, ops: &[AlterConfigOp]) -> Result<TopicConfig> {
+        self.config_after(&*self.topic(name)?, ops)
+    }
+
+    fn config_after(&self, topic: &Topic, ops: &[AlterConfigOp]) -> Result<TopicConfig> {
         let mut overrides = topic.config().overrides;
         for op in ops {
             match op {
@@ -442,17 +492,7 @@ impl Broker {
                 }
             }
         }
-        let resolved = TopicConfig::resolve(&self.inner.config.log_defaults, overrides.clone())?;
-        lock(&self.inner.metadata).update_topics(|t| {
-            if let Some(r) = t.get_mut(name) {
-                r.configs = overrides;
-            }
-        })?;
-        for partition in topic.partitions() {
-            partition.set_config(resolved.log.clone())?;
-        }
-        *topic.config.write().unwrap_or_else(|p| p.into_inner()) = resolved.clone();
-        Ok(resolved)
+        TopicConfig::resolve(&self.inner.config.log_defaults, overrides)
     }
 
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {

@@ -394,15 +394,7 @@ impl Consumer {
         topics: impl IntoIterator<Item = impl Into<String>>,
         listener: Option<Box<dyn super::membership::RebalanceListener>>,
     ) -> Result<()> {
-        let group_id = self
-            .config
-            .group_id
-            .clone()
-            .ok_or_else(|| BrokerError::InvalidConfig {
-                key: "group.id".into(),
-                value: String::new(),
-                reason: "subscribe needs a group.id".into(),
-            })?;
+        let group_id = self.group_id("subscribe needs a group.id")?;
         let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
         for t in &topics {
             TopicName::new(t)?;
@@ -426,6 +418,18 @@ impl Consumer {
             super::membership::lock(&m.shared).need_rejoin = true;
         }
         Ok(())
+    }
+
+    /// `group.id`, or the error for an operation (`why`) that needs one.
+    fn group_id(&self, why: &str) -> Result<String> {
+        self.config
+            .group_id
+            .clone()
+            .ok_or_else(|| BrokerError::InvalidConfig {
+                key: "group.id".into(),
+                value: String::new(),
+                reason: why.into(),
+            })
     }
 
     /// Kafka's `ConsumerGroupMetadata`: (member id, generation) while in a group.
@@ -638,15 +642,7 @@ impl Consumer {
         &self,
         offsets: Vec<crate::group::PartitionOffset>,
     ) -> Result<Option<crate::group::CommitRequest>> {
-        let group_id = self
-            .config
-            .group_id
-            .clone()
-            .ok_or_else(|| BrokerError::InvalidConfig {
-                key: "group.id".into(),
-                value: String::new(),
-                reason: "commits need a group.id".into(),
-            })?;
+        let group_id = self.group_id("commits need a group.id")?;
         if offsets.is_empty() {
             return Ok(None);
         }

@@ -15,7 +15,6 @@ use super::describe_configs::topic_entries;
 use super::{blocking, code, str_bytes, topic_uuid};
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::topic::{TopicConfig, TopicName};
 
 /// One topic to create, in the broker's terms.
 struct Creation {
@@ -69,21 +68,12 @@ fn parse(node: i32, topic: &CreatableTopic) -> Result<Creation, Refusal> {
 
 /// What `create_topic` would refuse, without creating anything.
 fn validate(broker: &Broker, creation: &Creation) -> Result<(), BrokerError> {
-    let name = TopicName::new(&creation.name)?;
-    if creation.partitions < 1 && creation.partitions != -1 {
-        return Err(BrokerError::InvalidPartitions {
-            count: creation.partitions,
-            reason: "must be at least 1",
-        });
-    }
-    if creation.replication_factor != -1 && creation.replication_factor != 1 {
-        return Err(BrokerError::InvalidReplicationFactor(creation.replication_factor));
-    }
-    TopicConfig::resolve(&broker.config().log_defaults, creation.configs.clone())?;
-    if broker.topic(name.as_str()).is_ok() {
-        return Err(BrokerError::TopicAlreadyExists(creation.name.clone()));
-    }
-    Ok(())
+    broker.validate_new_topic(
+        &creation.name,
+        creation.partitions,
+        creation.replication_factor,
+        &creation.configs,
+    )
 }
 
 pub(crate) async fn handle(request: &Request<'_>, body: CreateTopicsRequest) -> CreateTopicsResponse {

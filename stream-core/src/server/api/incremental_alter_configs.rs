@@ -11,7 +11,6 @@ use super::super::request::Request;
 use super::describe_configs::TOPIC;
 use super::{blocking, code, str_bytes};
 use crate::broker::AlterConfigOp;
-use crate::topic::TopicConfig;
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -72,19 +71,8 @@ pub(crate) async fn handle(
 }
 
 fn validate(broker: &crate::broker::Broker, name: &str, ops: &[AlterConfigOp]) -> Result<(), (i16, String)> {
-    let refuse = |e: crate::error::BrokerError| (code(&e), e.to_string());
-    let mut overrides = broker.topic(name).map_err(refuse)?.config().overrides;
-    for op in ops {
-        match op {
-            AlterConfigOp::Set(k, v) => {
-                overrides.insert(k.clone(), v.clone());
-            }
-            AlterConfigOp::Delete(k) => {
-                overrides.remove(k);
-            }
-        }
-    }
-    TopicConfig::resolve(&broker.config().log_defaults, overrides)
+    broker
+        .config_change(name, ops)
         .map(|_| ())
-        .map_err(refuse)
+        .map_err(|e| (code(&e), e.to_string()))
 }
