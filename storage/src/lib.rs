@@ -86,6 +86,8 @@ pub mod clock;
 pub mod error;
 pub mod log;
 pub mod record;
+/// The DSL's key-value state stores: RocksDB and in-memory, byte keys to byte values.
+pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StorageError};

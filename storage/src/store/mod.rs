@@ -1,0 +1,107 @@
+//! Key-value state stores of the DSL: a sorted map from byte keys to byte values, as Kafka
+//! Streams' `KeyValueStore<Bytes, byte[]>`. Typed serdes live in the DSL; a store sees bytes.
+//!
+//! ```text
+//!   DSL operator ──(serde)──► dyn KeyValueStore ──┬── RocksDbStore   persistent, dir/name/
+//!                                                 └── InMemoryStore  a BTreeMap
+//! ```
+//!
+//! Neither store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log,
+//! and a store that lost writes in a crash is restored from it ([`KeyValueStore::write_batch`]).
+//! Both implementations pass the same [`conformance`] suite.
+//!
+//! ```
+//! use storage::store::{InMemoryStore, KeyValueStore};
+//!
+//! let mut store = InMemoryStore::new("counts");
+//! store.put(b"b", b"2")?;
+//! store.put(b"a", b"1")?;
+//! assert_eq!(store.delete(b"b")?, Some(b"2".to_vec()));
+//! let all = store.all()?.collect::<Result<Vec<_>, _>>()?;
+//! assert_eq!(all, vec![(b"a".to_vec(), b"1".to_vec())]);
+//! # Ok::<(), storage::store::StoreError>(())
+//! ```
+
+use std::path::PathBuf;
+
+pub mod conformance;
+mod memory;
+mod rocks;
+
+pub use memory::InMemoryStore;
+pub use rocks::RocksDbStore;
+
+/// Errors of a state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} on state store {store}: {source}")]
+    Rocks {
+        store: String,
+        op: &'static str,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("state store directory {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store was closed explicitly ([`RocksDbStore::close`]) and then used.
+    #[error("state store {store} is closed")]
+    Closed { store: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Entries of a [`KeyValueStore::range`] scan, in ascending key order. An error ends the scan:
+/// it is the last item.
+pub type KvIter<'a> = Box<dyn Iterator<Item = StoreResult<(Vec<u8>, Vec<u8>)>> + 'a>;
+
+/// A sorted byte-key → byte-value store, as Kafka Streams' `KeyValueStore<Bytes, byte[]>`.
+/// Keys order lexicographically by unsigned bytes (RocksDB's default comparator), so a key
+/// serde that preserves order (big-endian integers, say) gives ordered range scans.
+pub trait KeyValueStore: Send + std::fmt::Debug {
+    fn name(&self) -> &str;
+
+    /// True for stores that survive a restart (RocksDB), false for in-memory ones: a task
+    /// restores an in-memory store from the whole changelog, a persistent one from its
+    /// checkpoint onward.
+    fn persistent(&self) -> bool;
+
+    fn get(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> StoreResult<()>;
+
+    /// Removes the key, returning the old value (Kafka's `delete` returns it, and the DSL
+    /// forwards it as the old value of a table update).
+    fn delete(&mut self, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Applies puts (`Some`) and deletes (`None`) atomically and in order, so a later entry for
+    /// a key wins. The record cache's flush and changelog restore use this.
+    fn write_batch(&mut self, entries: &mut dyn Iterator<Item = (&[u8], Option<&[u8]>)>) -> StoreResult<()>;
+
+    /// Entries with `from <= key <= to`, in ascending key order; `None` leaves that end
+    /// unbounded. Both ends are inclusive, as in Kafka's `range`, and `from > to` is an empty
+    /// scan rather than an error (Kafka logs a warning and returns nothing).
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> StoreResult<KvIter<'_>>;
+
+    /// Every entry, in ascending key order.
+    fn all(&self) -> StoreResult<KvIter<'_>> {
+        self.range(None, None)
+    }
+
+    /// Kafka's `approximateNumEntries`: exact for in-memory stores, RocksDB's
+    /// `rocksdb.estimate-num-keys` (which counts overwrites and deletes loosely) otherwise.
+    fn approximate_num_entries(&self) -> StoreResult<u64>;
+
+    /// Makes every write so far durable. A task calls it on commit, before it checkpoints the
+    /// changelog offset the store is now known to hold. In-memory stores do nothing.
+    fn flush(&mut self) -> StoreResult<()>;
+}
+
+/// True when `from > to`: the scan is empty. Checked before touching the backing map:
+/// `BTreeMap::range` panics on inverted bounds.
+fn inverted(from: Option<&[u8]>, to: Option<&[u8]>) -> bool {
+    matches!((from, to), (Some(from), Some(to)) if from > to)
+}
