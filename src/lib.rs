@@ -2,8 +2,8 @@
 //! replicated log.
 //!
 //! This facade re-exports the workspace's crates; `use runnel::prelude::*` brings in what an
-//! application touches. Today that is the storage layer: the partition [`Log`] in Kafka's
-//! record-batch format. The broker (`stream_core`) and the DSL (`stream_dsl`) build on it.
+//! application touches: the DSL (`StreamsBuilder`, `KStream`, `KTable`, `Streams`,
+//! `TopologyTestDriver`), the embedded `Cluster` and its clients, and the partition [`Log`].
 //!
 //! [`Log`]: storage::Log
 
@@ -21,4 +21,7 @@ pub mod prelude {
     };
     pub use stream_core::client::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
     pub use stream_core::{BrokerError, Cluster, TopicName, TopicPartition};
+    // The DSL. Its `Record` (a record inside a topology) is `stream_dsl::record::Record`;
+    // `Record` here stays the storage layer's decoded record.
+    pub use stream_dsl::prelude::*;
 }

@@ -1,3 +1,70 @@
-//! The Runnel stream DSL (not built yet): `StreamsBuilder`, `KStream`, `KTable`,
-//! changelogged state stores and the task runtime, on top of [`stream_core`].
+//! Runnel's stream DSL: build a typed topology with [`StreamsBuilder`], run it with
+//! [`Streams`] on a cluster, or unit-test it with [`TopologyTestDriver`].
+//!
+//! ```text
+//!  StreamsBuilder ──build()──▶ Topology ──▶ sub-topologies (split at repartition topics)
+//!    .stream / .table                        │
+//!    KStream ─ filter, map, flat_map, ...    ▼  one Task per partition
+//!    ─ group_by ─▶ KGroupedStream            Streams: threads × (consumer, producer, tasks)
+//!       ─ count/reduce/aggregate ─▶ KTable    TopologyTestDriver: the same tasks, no broker
+//! ```
+//!
+//! Every operator is a [`processor::Processor`]; state lives in [`state`] stores, backed by
+//! RocksDB (or memory) and a changelog topic.
+//!
+//! ```
+//! use stream_dsl::prelude::*;
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream::<Option<String>, String>("lines", Consumed::with(Serdes::string(), Serdes::string()))
+//!     .flat_map_values(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+//!     .group_by(|_, word| word.clone(), Grouped::with(Serdes::string(), Serdes::string()))
+//!     .count(Materialized::as_("counts"))
+//!     .to_stream()
+//!     .to("word-counts", Produced::with(Serdes::string(), Serdes::i64()));
+//!
+//! let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+//! // Serdes read both `T` and `Option<T>`: name the types a test topic holds.
+//! let lines = driver.create_input_topic::<Option<String>, String>("lines", Serdes::string(), Serdes::string());
+//! let counts = driver.create_output_topic::<String, Option<i64>>("word-counts", Serdes::string(), Serdes::i64());
+//! lines.pipe_input(None, "to be or not to be".to_string());
+//! let table = counts.read_key_values_to_map();
+//! assert_eq!(table["to"], Some(2));
+//! assert_eq!(table["not"], Some(1));
+//! ```
+
+pub mod error;
+pub mod grouped;
+pub mod kstream;
+pub mod ktable;
+pub mod processor;
+pub mod record;
+pub mod runtime;
+pub mod serde;
+pub mod state;
+mod task;
+pub mod test_driver;
+pub mod topology;
+
+pub use error::{Result, StreamsError};
+pub use grouped::{KGroupedStream, KGroupedTable};
+pub use kstream::{BranchedKStream, KStream};
+pub use ktable::KTable;
+pub use runtime::{State, Streams, StreamsConfig};
 pub use stream_core;
+pub use test_driver::TopologyTestDriver;
+pub use topology::{Consumed, Grouped, Produced, Repartitioned, StreamsBuilder, Topology};
+
+/// Everything a pipeline needs.
+pub mod prelude {
+    pub use crate::processor::{Processor, ProcessorContext, PunctuationType, PunctuatorId};
+    pub use crate::record::{Change, Record};
+    pub use crate::runtime::{DeserializationHandler, State, Streams, StreamsConfig, StreamsMetrics};
+    pub use crate::serde::{Serde, Serdes};
+    pub use crate::state::{KeyValueStore, Materialized, StoreType, Stores};
+    pub use crate::test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
+    pub use crate::topology::{Consumed, Grouped, Produced, Repartitioned, StreamsBuilder, Topology};
+    pub use crate::{KGroupedStream, KGroupedTable, KStream, KTable, StreamsError};
+    pub use stream_core::Cluster;
+}

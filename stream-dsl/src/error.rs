@@ -1,0 +1,81 @@
+//! The DSL's errors.
+
+use stream_core::error::BrokerError;
+
+use crate::serde::SerdeError;
+
+pub type Result<T, E = StreamsError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamsError {
+    /// The topology is not valid: named as Kafka's `TopologyException`.
+    #[error("invalid topology: {0}")]
+    Topology(String),
+    /// A record's key or value could not be read; the deserialization handler decides.
+    #[error("cannot deserialize the {part} of {topic}-{partition}@{offset}: {source}")]
+    Deserialization {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        part: &'static str,
+        #[source]
+        source: SerdeError,
+    },
+    #[error("state store {store}: {source}")]
+    Store {
+        store: String,
+        #[source]
+        source: storage::store::StoreError,
+    },
+    #[error("state store {store}: cannot read its {what}: {source}")]
+    StoreValue {
+        store: String,
+        what: &'static str,
+        #[source]
+        source: SerdeError,
+    },
+    /// A processor asked for a store it was not connected to, or with other types.
+    #[error("processor {processor} cannot use state store {store}: {reason}")]
+    StoreAccess {
+        processor: String,
+        store: String,
+        reason: String,
+    },
+    #[error("source topic {topic} does not exist")]
+    MissingSourceTopic { topic: String },
+    #[error("topics {topics:?} of one sub-topology must have the same number of partitions, have {counts:?}")]
+    NotCopartitioned { topics: Vec<String>, counts: Vec<i32> },
+    #[error("state directory {path}: {source}")]
+    StateDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config {key}={value}: {reason}")]
+    Config {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error("sending to {topic}: {reason}")]
+    Send { topic: String, reason: String },
+    /// The application is not in a state that allows the call.
+    #[error("streams application is {state:?}: {what}")]
+    IllegalState {
+        state: crate::runtime::State,
+        what: &'static str,
+    },
+    #[error("stream thread {thread} failed: {reason}")]
+    Thread { thread: String, reason: String },
+}
+
+impl StreamsError {
+    pub(crate) fn store(store: &str, source: storage::store::StoreError) -> StreamsError {
+        StreamsError::Store {
+            store: store.to_owned(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Grouped streams and tables, and their aggregations into tables.
+//!
+//! A grouping whose key was changed upstream goes through a repartition topic first, so
+//! every record of one key reaches the same task; a table grouping always does.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::kstream::KStream;
+use crate::ktable::{KTable, materialize};
+use crate::processor::{Data, Processor, ProcessorContext};
+use crate::record::{Change, Record};
+use crate::serde::change::ChangeSerde;
+use crate::serde::{Serdes, SharedSerde};
+use crate::state::Materialized;
+use crate::state::table::TableStore;
+use crate::topology::Grouped;
+use crate::topology::builder::lock;
+
+/// A stream grouped by key, as Kafka's `KGroupedStream`.
+pub struct KGroupedStream<K, V> {
+    stream: KStream<K, V>,
+    grouped: Grouped<K, V>,
+}
+
+impl<K, V> std::fmt::Debug for KGroupedStream<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KGroupedStream")
+            .field("node", &self.stream.node)
+            .finish()
+    }
+}
+
+/// `(key, value, current aggregate) → new aggregate`.
+type StreamAggFn<K, V, VA> = Arc<dyn Fn(&K, V, Option<VA>) -> VA + Send + Sync>;
+
+impl<K: Data, V: Data> KGroupedStream<K, V> {
+    pub(crate) fn new(stream: KStream<K, V>, grouped: Grouped<K, V>) -> Self {
+        KGroupedStream { stream, grouped }
+    }
+
+    /// Counts the records per key.
+    pub fn count(self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        self.aggregate_with(
+            Arc::new(|_k, _v, agg: Option<i64>| agg.unwrap_or(0) + 1),
+            materialized,
+            Some(Arc::new(Serdes::i64())),
+            "KSTREAM-AGGREGATE",
+        )
+    }
+
+    /// Combines the values per key with `reducer(aggregate, value)`; the first value of a key
+    /// is its first aggregate.
+    pub fn reduce(
+        self,
+        reducer: impl Fn(V, V) -> V + Send + Sync + 'static,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V> {
+        let value = self.grouped.value.clone().or(self.stream.value_serde.clone());
+        let f: StreamAggFn<K, V, V> = Arc::new(move |_k, v, agg| match agg {
+            None => v,
+            Some(a) => reducer(a, v),
+        });
+        self.aggregate_with(f, materialized, value, "KSTREAM-REDUCE")
+    }
+
+    /// Folds the values per key into an aggregate that starts as `initializer()`.
+    pub fn aggregate<VA: Data>(
+        self,
+        initializer: impl Fn() -> VA + Send + Sync + 'static,
+        aggregator: impl Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<K, VA> {
+        let f: StreamAggFn<K, V, VA> =
+            Arc::new(move |k, v, agg| aggregator(k, v, agg.unwrap_or_else(&initializer)));
+        self.aggregate_with(f, materialized, None, "KSTREAM-AGGREGATE")
+    }
+
+    fn aggregate_with<VA: Data>(
+        self,
+        f: StreamAggFn<K, V, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SharedSerde<VA>>,
+        prefix: &str,
+    ) -> KTable<K, VA> {
+        let graph = self.stream.graph.clone();
+        let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
+        let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
+        let mut upstream = self.stream.clone();
+        if self.stream.repartition_required {
+            let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
+            let value_serde = self.grouped.value.clone().or(self.stream.value_serde.clone());
+            if let Some(source) = self
+                .stream
+                .through_topic(&name, key.clone(), value_serde.clone(), None)
+            {
+                upstream = KStream::new(graph.clone(), source, key.clone(), value_serde, false);
+            }
+        }
+        let name = store.clone();
+        let node = upstream.add_child(
+            prefix,
+            move || StreamAggregate {
+                store: name.clone(),
+                f: f.clone(),
+                table: None,
+            },
+            vec![store.clone()],
+        );
+        KTable {
+            stream: KStream::new(graph, node, key, None, false),
+            value_serde: value,
+            store: Some(store),
+        }
+    }
+}
+
+struct StreamAggregate<K, V, VA> {
+    store: String,
+    f: StreamAggFn<K, V, VA>,
+    table: Option<TableStore<K, VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggregate<K, V, VA> {
+    fn init(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
+        self.table = Some(TableStore::new(ctx.get_state_store(&self.store)?));
+        Ok(())
+    }
+
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>, r: Record<K, V>) -> Result<()> {
+        let Some(table) = &mut self.table else {
+            return Ok(());
+        };
+        let Some(key) = table.store.try_key_bytes(&r.key) else {
+            tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
+            return Ok(());
+        };
+        let old = table.store.get_raw(&key)?;
+        let agg = (self.f)(&r.key, r.value, table.store.value(old.as_deref())?);
+        let new = table.store.value_bytes(&agg);
+        table.put(ctx, key, old, new, r.timestamp)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
+        match &mut self.table {
+            Some(t) => t.flush(ctx),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A table re-grouped by a new key, as Kafka's `KGroupedTable`.
+pub struct KGroupedTable<K, V> {
+    stream: KStream<K, Change<V>>,
+    grouped: Grouped<K, V>,
+}
+
+impl<K, V> std::fmt::Debug for KGroupedTable<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KGroupedTable")
+            .field("node", &self.stream.node)
+            .finish()
+    }
+}
+
+/// `(key, update, current aggregate) → new aggregate` (`None`: the row is deleted).
+type TableAggFn<K, V, VA> = Arc<dyn Fn(&K, Change<V>, Option<VA>) -> Option<VA> + Send + Sync>;
+
+impl<K: Data, V: Data> KGroupedTable<K, V> {
+    pub(crate) fn new(stream: KStream<K, Change<V>>, grouped: Grouped<K, V>) -> Self {
+        KGroupedTable { stream, grouped }
+    }
+
+    /// Counts the rows per key: +1 when a row joins the group, −1 when it leaves.
+    pub fn count(self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        let f: TableAggFn<K, V, i64> = Arc::new(|_k, change, agg| {
+            let mut n = agg.unwrap_or(0);
+            if change.old.is_some() {
+                n -= 1;
+            }
+            if change.new.is_some() {
+                n += 1;
+            }
+            Some(n)
+        });
+        self.aggregate_with(f, materialized, Some(Arc::new(Serdes::i64())), "KTABLE-AGGREGATE")
+    }
+
+    /// Keeps one value per key: `adder(aggregate, new)` when a row joins, and
+    /// `subtractor(aggregate, old)` when one leaves.
+    pub fn reduce(
+        self,
+        adder: impl Fn(V, V) -> V + Send + Sync + 'static,
+        subtractor: impl Fn(V, V) -> V + Send + Sync + 'static,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V> {
+        let value = self.grouped.value.clone();
+        let f: TableAggFn<K, V, V> = Arc::new(move |_k, change, agg| {
+            let mut agg = agg;
+            if let Some(old) = change.old {
+                agg = agg.map(|a| subtractor(a, old));
+            }
+            if let Some(new) = change.new {
+                agg = Some(match agg {
+                    None => new,
+                    Some(a) => adder(a, new),
+                });
+            }
+            agg
+        });
+        self.aggregate_with(f, materialized, value, "KTABLE-REDUCE")
+    }
+
+    /// Folds rows into an aggregate per key: `adder` when a row joins the group,
+    /// `subtractor` when it leaves (an update of a row is a leave then a join).
+    pub fn aggregate<VA: Data>(
+        self,
+        initializer: impl Fn() -> VA + Send + Sync + 'static,
+        adder: impl Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+        subtractor: impl Fn(&K, V, VA) -> VA + Send + Sync + 'static,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<K, VA> {
+        let f: TableAggFn<K, V, VA> = Arc::new(move |k, change, agg| {
+            let mut agg = agg.unwrap_or_else(&initializer);
+            if let Some(old) = change.old {
+                agg = subtractor(k, old, agg);
+            }
+            if let Some(new) = change.new {
+                agg = adder(k, new, agg);
+            }
+            Some(agg)
+        });
+        self.aggregate_with(f, materialized, None, "KTABLE-AGGREGATE")
+    }
+
+    fn aggregate_with<VA: Data>(
+        self,
+        f: TableAggFn<K, V, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SharedSerde<VA>>,
+        prefix: &str,
+    ) -> KTable<K, VA> {
+        let graph = self.stream.graph.clone();
+        let key = self.grouped.key.clone();
+        let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
+        let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
+        let change_serde: Option<SharedSerde<Change<V>>> = self
+            .grouped
+            .value
+            .clone()
+            .map(|v| Arc::new(ChangeSerde(v)) as SharedSerde<Change<V>>);
+        if change_serde.is_none() {
+            lock(&graph).errors.push(format!(
+                "grouping a table for store {store} needs key and value serdes: pass Grouped::with(key, value)"
+            ));
+        }
+        let mut upstream = self.stream.clone();
+        if let Some(source) = self
+            .stream
+            .through_topic(&name, key.clone(), change_serde.clone(), None)
+        {
+            upstream = KStream::new(graph.clone(), source, key.clone(), change_serde, false);
+        }
+        let store_name = store.clone();
+        let node = upstream.add_child(
+            prefix,
+            move || TableAggregate {
+                store: store_name.clone(),
+                f: f.clone(),
+                table: None,
+            },
+            vec![store.clone()],
+        );
+        KTable {
+            stream: KStream::new(graph, node, key, None, false),
+            value_serde: value,
+            store: Some(store),
+        }
+    }
+}
+
+struct TableAggregate<K, V, VA> {
+    store: String,
+    f: TableAggFn<K, V, VA>,
+    table: Option<TableStore<K, VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>> for TableAggregate<K, V, VA> {
+    fn init(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
+        self.table = Some(TableStore::new(ctx.get_state_store(&self.store)?));
+        Ok(())
+    }
+
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>, r: Record<K, Change<V>>) -> Result<()> {
+        let Some(table) = &mut self.table else {
+            return Ok(());
+        };
+        let Some(key) = table.store.try_key_bytes(&r.key) else {
+            tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
+            return Ok(());
+        };
+        let old = table.store.get_raw(&key)?;
+        let agg = (self.f)(&r.key, r.value, table.store.value(old.as_deref())?);
+        let new = agg.as_ref().and_then(|a| table.store.value_bytes(a));
+        table.put(ctx, key, old, new, r.timestamp)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
+        match &mut self.table {
+            Some(t) => t.flush(ctx),
+            None => Ok(()),
+        }
+    }
+}

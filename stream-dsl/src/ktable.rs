@@ -1,0 +1,353 @@
+//! `KTable`: a changelog stream read as a table — the latest value per key.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::grouped::KGroupedTable;
+use crate::kstream::KStream;
+use crate::processor::{Data, Processor, ProcessorContext};
+use crate::record::{Change, Record};
+use crate::serde::SharedSerde;
+use crate::serde::change::NullableSerde;
+use crate::state::table::TableStore;
+use crate::state::{Materialized, StoreSerdes, StoreSpec};
+use crate::topology::builder::{SharedGraph, lock};
+use crate::topology::{Consumed, Grouped, TopicRef};
+
+/// A table of `K → V`, as Kafka Streams' `KTable`. Downstream of a table flow its updates,
+/// each with the row's new and old value.
+pub struct KTable<K, V> {
+    pub(crate) stream: KStream<K, Change<V>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    /// The store holding the table, when it is materialized.
+    pub(crate) store: Option<String>,
+}
+
+impl<K, V> std::fmt::Debug for KTable<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KTable")
+            .field("node", &self.stream.node)
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+impl<K, V> Clone for KTable<K, V> {
+    fn clone(&self) -> Self {
+        KTable {
+            stream: self.stream.clone(),
+            value_serde: self.value_serde.clone(),
+            store: self.store.clone(),
+        }
+    }
+}
+
+/// Adds the store of a materialized table or aggregation; returns its name and serdes, or
+/// records a build error when a serde is missing.
+pub(crate) fn materialize<K: 'static, V: 'static>(
+    graph: &SharedGraph,
+    materialized: Materialized<K, V>,
+    key: Option<SharedSerde<K>>,
+    value: Option<SharedSerde<V>>,
+    prefix: &str,
+) -> (String, Option<SharedSerde<K>>, Option<SharedSerde<V>>) {
+    let mut g = lock(graph);
+    let name = materialized
+        .name
+        .unwrap_or_else(|| g.next_name(&format!("{prefix}-STATE-STORE")));
+    let key = materialized.key_serde.or(key);
+    let value = materialized.value_serde.or(value);
+    match (&key, &value) {
+        (Some(k), Some(v)) => g.add_store(StoreSpec {
+            name: name.clone(),
+            store_type: materialized.store_type,
+            caching: materialized.caching,
+            logging: materialized.logging,
+            serdes: Arc::new(StoreSerdes {
+                key: k.clone(),
+                value: v.clone(),
+            }),
+        }),
+        _ => g.errors.push(format!(
+            "state store {name} needs key and value serdes: pass them with Materialized::with / Grouped::with"
+        )),
+    }
+    (name, key, value)
+}
+
+impl<K: Data, V: Data> KTable<K, V> {
+    pub(crate) fn from_topic(
+        graph: SharedGraph,
+        topic: String,
+        consumed: Consumed<K, V>,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V> {
+        let nullable: SharedSerde<Option<V>> = Arc::new(NullableSerde(consumed.value.clone()));
+        let source = lock(&graph).add_source(vec![TopicRef::external(topic)], consumed.key.clone(), nullable);
+        let (store, key, value) = materialize(
+            &graph,
+            materialized,
+            Some(consumed.key.clone()),
+            Some(consumed.value.clone()),
+            "KTABLE-SOURCE",
+        );
+        let upstream = KStream::<K, Option<V>>::new(graph, source, key.clone(), None, false);
+        let name = store.clone();
+        let node = upstream.add_child(
+            "KTABLE-SOURCE",
+            move || TableSource::<K, V> {
+                store: name.clone(),
+                table: None,
+            },
+            vec![store.clone()],
+        );
+        KTable {
+            stream: KStream::new(upstream.graph.clone(), node, key, None, false),
+            value_serde: value,
+            store: Some(store),
+        }
+    }
+
+    /// The name of the store holding this table, when it has one.
+    pub fn store_name(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+
+    fn derive<V2: Data>(&self, node: usize, value_serde: Option<SharedSerde<V2>>) -> KTable<K, V2> {
+        KTable {
+            stream: KStream::new(
+                self.stream.graph.clone(),
+                node,
+                self.stream.key_serde.clone(),
+                None,
+                false,
+            ),
+            value_serde,
+            store: None,
+        }
+    }
+
+    /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
+    /// downstream.
+    pub fn filter(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
+        let f = Arc::new(predicate);
+        let node = self.stream.add_child(
+            "KTABLE-FILTER",
+            move || TableFilter {
+                f: f.clone(),
+                keep_when: true,
+            },
+            vec![],
+        );
+        self.derive(node, self.value_serde.clone())
+    }
+
+    pub fn filter_not(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
+        let f = Arc::new(predicate);
+        let node = self.stream.add_child(
+            "KTABLE-FILTER",
+            move || TableFilter {
+                f: f.clone(),
+                keep_when: false,
+            },
+            vec![],
+        );
+        self.derive(node, self.value_serde.clone())
+    }
+
+    /// Maps every row's value.
+    pub fn map_values<V2: Data>(self, f: impl Fn(V) -> V2 + Send + Sync + 'static) -> KTable<K, V2> {
+        let f = Arc::new(f);
+        let node = self.stream.add_child(
+            "KTABLE-MAPVALUES",
+            move || TableMapValues {
+                f: f.clone(),
+                _out: PhantomData,
+            },
+            vec![],
+        );
+        self.derive(node, None)
+    }
+
+    /// The table's updates as a stream: the new value, `None` for a delete.
+    pub fn to_stream(self) -> KStream<K, Option<V>> {
+        let node = self
+            .stream
+            .add_child::<K, Option<V>, _, _>("KTABLE-TOSTREAM", || ToStream, vec![]);
+        let value: Option<SharedSerde<Option<V>>> = self
+            .value_serde
+            .clone()
+            .map(|v| Arc::new(NullableSerde(v)) as SharedSerde<Option<V>>);
+        KStream::new(
+            self.stream.graph.clone(),
+            node,
+            self.stream.key_serde.clone(),
+            value,
+            false,
+        )
+    }
+
+    /// Re-keys the table for an aggregation: each row becomes the `(K2, V2)` of `selector`;
+    /// when a row changes, its old pair is subtracted from its group and the new one added.
+    pub fn group_by<K2: Data, V2: Data>(
+        self,
+        selector: impl Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
+        grouped: Grouped<K2, V2>,
+    ) -> KGroupedTable<K2, V2> {
+        let f = Arc::new(selector);
+        let node = self.stream.add_child(
+            "KTABLE-SELECT",
+            move || TableSelect {
+                f: f.clone(),
+                _out: PhantomData,
+            },
+            vec![],
+        );
+        let stream = KStream::<K2, Change<V2>>::new(self.stream.graph.clone(), node, None, None, true);
+        KGroupedTable::new(stream, grouped)
+    }
+}
+
+struct TableSource<K, V> {
+    store: String,
+    table: Option<TableStore<K, V>>,
+}
+
+impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<K, Change<V>>) -> Result<()> {
+        self.table = Some(TableStore::new(ctx.get_state_store(&self.store)?));
+        Ok(())
+    }
+
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<V>>, r: Record<K, Option<V>>) -> Result<()> {
+        let Some(table) = &mut self.table else {
+            return Ok(());
+        };
+        let Some(key) = table.store.try_key_bytes(&r.key) else {
+            tracing::warn!(store = %self.store, "dropping a table record with a null key");
+            return Ok(());
+        };
+        let old = table.store.get_raw(&key)?;
+        let new = r.value.as_ref().and_then(|v| table.store.value_bytes(v));
+        table.put(ctx, key, old, new, r.timestamp)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<V>>) -> Result<()> {
+        match &mut self.table {
+            Some(t) => t.flush(ctx),
+            None => Ok(()),
+        }
+    }
+}
+
+struct TableFilter<F> {
+    f: Arc<F>,
+    keep_when: bool,
+}
+
+impl<K: Data, V: Data, F: Fn(&K, &V) -> bool + 'static> Processor<K, Change<V>, K, Change<V>>
+    for TableFilter<F>
+{
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<V>>, r: Record<K, Change<V>>) -> Result<()> {
+        let keep = |v: &V| (self.f)(&r.key, v) == self.keep_when;
+        let new = r.value.new.clone().filter(|v| keep(v));
+        let old = r.value.old.clone().filter(|v| keep(v));
+        if new.is_none() && old.is_none() {
+            return Ok(());
+        }
+        ctx.forward(r.with_value(Change { new, old }))
+    }
+}
+
+struct TableMapValues<F, V2> {
+    f: Arc<F>,
+    _out: PhantomData<fn() -> V2>,
+}
+
+impl<K: Data, V: Data, V2: Data, F: Fn(V) -> V2 + 'static> Processor<K, Change<V>, K, Change<V2>>
+    for TableMapValues<F, V2>
+{
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<V2>>, r: Record<K, Change<V>>) -> Result<()> {
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = r;
+        let change = Change {
+            new: value.new.map(|v| (self.f)(v)),
+            old: value.old.map(|v| (self.f)(v)),
+        };
+        ctx.forward(Record {
+            key,
+            value: change,
+            timestamp,
+            headers,
+        })
+    }
+}
+
+struct ToStream;
+
+impl<K: Data, V: Data> Processor<K, Change<V>, K, Option<V>> for ToStream {
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Option<V>>, r: Record<K, Change<V>>) -> Result<()> {
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = r;
+        ctx.forward(Record {
+            key,
+            value: value.new,
+            timestamp,
+            headers,
+        })
+    }
+}
+
+/// `KTable::group_by`: the old pair leaves its group, then the new pair joins its group.
+struct TableSelect<F, K2, V2> {
+    f: Arc<F>,
+    _out: PhantomData<fn() -> (K2, V2)>,
+}
+
+impl<K, V, K2, V2, F> Processor<K, Change<V>, K2, Change<V2>> for TableSelect<F, K2, V2>
+where
+    K: Data,
+    V: Data,
+    K2: Data,
+    V2: Data,
+    F: Fn(&K, &V) -> (K2, V2) + 'static,
+{
+    fn process(&mut self, ctx: &mut ProcessorContext<K2, Change<V2>>, r: Record<K, Change<V>>) -> Result<()> {
+        if let Some(old) = &r.value.old {
+            let (k2, v2) = (self.f)(&r.key, old);
+            let change = Change {
+                new: None,
+                old: Some(v2),
+            };
+            ctx.forward(Record {
+                key: k2,
+                value: change,
+                timestamp: r.timestamp,
+                headers: r.headers.clone(),
+            })?;
+        }
+        if let Some(new) = &r.value.new {
+            let (k2, v2) = (self.f)(&r.key, new);
+            let change = Change {
+                new: Some(v2),
+                old: None,
+            };
+            ctx.forward(Record {
+                key: k2,
+                value: change,
+                timestamp: r.timestamp,
+                headers: r.headers,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! The context a processor works through, and the per-task state all of a task's processors
+//! share.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::node::Child;
+use super::{Data, PunctuationType, PunctuatorId, Schedule, TaskId};
+use crate::error::{Result, StreamsError};
+use crate::record::{Header, Record, RecordMetadata};
+use crate::state::{KeyValueStore, StateStore};
+
+/// A record on its way out of a task, to a sink topic, a repartition topic or a changelog.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OutRecord {
+    pub topic: Arc<str>,
+    /// `None`: the producer's partitioner decides (murmur2 of the key, as Kafka's).
+    pub partition: Option<i32>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub timestamp: i64,
+    pub headers: Vec<Header>,
+}
+
+/// What all processors of one task share. Single-threaded: a task lives on one thread.
+#[derive(Debug)]
+pub(crate) struct TaskShared {
+    pub task: TaskId,
+    pub application_id: String,
+    pub metadata: RefCell<Option<RecordMetadata>>,
+    /// The timestamp of the record being processed (or of the punctuation).
+    pub timestamp: Cell<i64>,
+    /// The largest record timestamp seen: Kafka's stream time.
+    pub stream_time: Cell<i64>,
+    /// Wall-clock ms, set by the runtime (or the test driver, whose clock is mocked).
+    pub wall_clock: Cell<i64>,
+    pub output: Rc<RefCell<Vec<OutRecord>>>,
+    pub stores: RefCell<BTreeMap<String, Rc<RefCell<StateStore>>>>,
+    pub schedules: RefCell<Vec<Schedule>>,
+    pub next_punctuator: Cell<u64>,
+    pub commit_requested: Cell<bool>,
+    /// Sink node index → its topic, resolved (internal topics get the application-id prefix).
+    pub sink_topics: RefCell<BTreeMap<usize, Arc<str>>>,
+}
+
+impl TaskShared {
+    pub fn new(task: TaskId, application_id: String) -> TaskShared {
+        TaskShared {
+            task,
+            application_id,
+            metadata: RefCell::new(None),
+            timestamp: Cell::new(0),
+            stream_time: Cell::new(i64::MIN),
+            wall_clock: Cell::new(0),
+            output: Rc::new(RefCell::new(Vec::new())),
+            stores: RefCell::new(BTreeMap::new()),
+            schedules: RefCell::new(Vec::new()),
+            next_punctuator: Cell::new(0),
+            commit_requested: Cell::new(false),
+            sink_topics: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn sink_topic(&self, node: usize) -> Arc<str> {
+        self.sink_topics
+            .borrow()
+            .get(&node)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(""))
+    }
+}
+
+/// Which node a context belongs to, for error messages and store access checks.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeInfo {
+    pub index: usize,
+    pub name: Arc<str>,
+    pub stores: Arc<[String]>,
+}
+
+/// A processor's window on its task: forwarding, stores, punctuations, record metadata, as
+/// Kafka Streams' `api.ProcessorContext<KForward, VForward>`.
+pub struct ProcessorContext<KOut, VOut> {
+    pub(crate) children: Vec<Child<KOut, VOut>>,
+    pub(crate) shared: Rc<TaskShared>,
+    pub(crate) node: NodeInfo,
+}
+
+impl<KOut, VOut> std::fmt::Debug for ProcessorContext<KOut, VOut> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessorContext")
+            .field("node", &self.node.name)
+            .field("task", &self.shared.task)
+            .field("children", &self.children.len())
+            .finish()
+    }
+}
+
+impl<KOut: Data, VOut: Data> ProcessorContext<KOut, VOut> {
+    /// Sends `record` to every downstream processor.
+    pub fn forward(&mut self, record: Record<KOut, VOut>) -> Result<()> {
+        let Some((last, rest)) = self.children.split_last() else {
+            return Ok(());
+        };
+        for child in rest {
+            child.borrow_mut().process(record.clone())?;
+        }
+        last.borrow_mut().process(record)
+    }
+
+    /// Sends `record` to the `child`-th downstream processor only (in the order they were
+    /// attached), as `split` does for its branches.
+    pub fn forward_to(&mut self, child: usize, record: Record<KOut, VOut>) -> Result<()> {
+        match self.children.get(child) {
+            Some(c) => c.borrow_mut().process(record),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<KOut, VOut> ProcessorContext<KOut, VOut> {
+    pub fn task_id(&self) -> TaskId {
+        self.shared.task
+    }
+
+    pub fn application_id(&self) -> &str {
+        &self.shared.application_id
+    }
+
+    /// The topic, partition and offset of the input record being processed; `None` inside a
+    /// punctuation.
+    pub fn record_metadata(&self) -> Option<RecordMetadata> {
+        self.shared.metadata.borrow().clone()
+    }
+
+    /// The task's stream time: the largest record timestamp it has seen.
+    pub fn stream_time(&self) -> i64 {
+        self.shared.stream_time.get()
+    }
+
+    /// The wall-clock time in ms (mocked by the test driver).
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.shared.wall_clock.get()
+    }
+
+    /// Schedules [`super::Processor::punctuate`] every `interval` of stream time or
+    /// wall-clock time.
+    pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> PunctuatorId {
+        let id = PunctuatorId(self.shared.next_punctuator.get());
+        self.shared.next_punctuator.set(id.0 + 1);
+        self.shared.schedules.borrow_mut().push(Schedule {
+            id,
+            node: self.node.index,
+            interval: interval.max(Duration::from_millis(1)),
+            kind,
+            next: None,
+        });
+        id
+    }
+
+    pub fn cancel(&mut self, punctuator: PunctuatorId) {
+        self.shared.schedules.borrow_mut().retain(|s| s.id != punctuator);
+    }
+
+    /// Asks the runtime to commit soon after this record.
+    pub fn commit(&mut self) {
+        self.shared.commit_requested.set(true);
+    }
+
+    /// The state store `name`, which must have been connected to this processor, read and
+    /// written as `K`/`V` with the serdes it was declared with.
+    pub fn get_state_store<K: 'static, V: 'static>(&self, name: &str) -> Result<KeyValueStore<K, V>> {
+        let denied = |reason: &str| StreamsError::StoreAccess {
+            processor: self.node.name.to_string(),
+            store: name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if !self.node.stores.iter().any(|s| s == name) {
+            return Err(denied("the store is not connected to this processor"));
+        }
+        let store = self
+            .shared
+            .stores
+            .borrow()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| denied("the task has no such store"))?;
+        KeyValueStore::open(store, self.shared.clone())
+            .ok_or_else(|| denied("the store was declared with other key or value types"))
+    }
+}

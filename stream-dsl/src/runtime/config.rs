@@ -1,0 +1,178 @@
+//! `StreamsConfig`: the application's settings, with Kafka Streams' names and defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Result, StreamsError};
+
+/// `processing.guarantee`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessingGuarantee {
+    /// Commit after processing: after a crash some records are processed again.
+    #[default]
+    AtLeastOnce,
+}
+
+/// `default.deserialization.exception.handler`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeserializationHandler {
+    /// Stop the application with the error (Kafka's default, `LogAndFailExceptionHandler`).
+    #[default]
+    LogAndFail,
+    /// Log the record's coordinates and the error, skip it, count it.
+    LogAndContinue,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamsConfig {
+    /// `application.id`: the consumer group, and the prefix of internal topics and of the
+    /// state directory.
+    pub application_id: String,
+    /// `num.stream.threads` (default 1).
+    pub num_stream_threads: usize,
+    /// `commit.interval.ms` (default 30 s under at-least-once).
+    pub commit_interval: Duration,
+    pub processing_guarantee: ProcessingGuarantee,
+    /// `state.dir` (default `<tmp>/runnel-streams`).
+    pub state_dir: PathBuf,
+    /// `statestore.cache.max.bytes` (default 10 MiB), per stream thread, divided between its
+    /// tasks' cached stores.
+    pub cache_max_bytes: usize,
+    pub deserialization_handler: DeserializationHandler,
+    /// `poll.ms` (default 100 ms): how long a thread waits for records.
+    pub poll: Duration,
+    /// `max.poll.records` of the stream threads' consumers (Kafka Streams: 1000).
+    pub max_poll_records: usize,
+    /// The consumers' `session.timeout.ms` (45 s) and `heartbeat.interval.ms` (3 s): how
+    /// soon a crashed instance's tasks move, and how soon a rebalance is noticed.
+    pub session_timeout: Duration,
+    pub heartbeat_interval: Duration,
+}
+
+impl StreamsConfig {
+    pub fn new(application_id: impl Into<String>) -> StreamsConfig {
+        StreamsConfig {
+            application_id: application_id.into(),
+            num_stream_threads: 1,
+            commit_interval: Duration::from_secs(30),
+            processing_guarantee: ProcessingGuarantee::AtLeastOnce,
+            state_dir: std::env::temp_dir().join("runnel-streams"),
+            cache_max_bytes: 10 << 20,
+            deserialization_handler: DeserializationHandler::LogAndFail,
+            poll: Duration::from_millis(100),
+            max_poll_records: 1000,
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+        }
+    }
+
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
+        self
+    }
+
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.num_stream_threads = threads;
+        self
+    }
+
+    pub fn with_commit_interval(mut self, interval: Duration) -> Self {
+        self.commit_interval = interval;
+        self
+    }
+
+    pub fn with_cache_max_bytes(mut self, bytes: usize) -> Self {
+        self.cache_max_bytes = bytes;
+        self
+    }
+
+    pub fn with_deserialization_handler(mut self, handler: DeserializationHandler) -> Self {
+        self.deserialization_handler = handler;
+        self
+    }
+
+    pub fn with_group_timeouts(mut self, session_timeout: Duration, heartbeat_interval: Duration) -> Self {
+        self.session_timeout = session_timeout;
+        self.heartbeat_interval = heartbeat_interval;
+        self
+    }
+
+    /// Sets a value by its Kafka Streams name.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let bad = |reason: &str| StreamsError::Config {
+            key: key.into(),
+            value: value.into(),
+            reason: reason.into(),
+        };
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| bad("not a non-negative integer"))
+        };
+        match key {
+            "application.id" if !value.is_empty() => self.application_id = value.into(),
+            "application.id" => return Err(bad("must not be empty")),
+            "num.stream.threads" => {
+                self.num_stream_threads = usize::try_from(number()?).map_err(|_| bad("too large"))?.max(1)
+            }
+            "commit.interval.ms" => self.commit_interval = Duration::from_millis(number()?),
+            "state.dir" => self.state_dir = value.into(),
+            "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
+                self.cache_max_bytes = usize::try_from(number()?).map_err(|_| bad("too large"))?
+            }
+            "session.timeout.ms" => self.session_timeout = Duration::from_millis(number()?),
+            "heartbeat.interval.ms" => self.heartbeat_interval = Duration::from_millis(number()?),
+            "poll.ms" => self.poll = Duration::from_millis(number()?),
+            "max.poll.records" => {
+                self.max_poll_records = usize::try_from(number()?).map_err(|_| bad("too large"))?.max(1)
+            }
+            "processing.guarantee" => match value {
+                "at_least_once" => self.processing_guarantee = ProcessingGuarantee::AtLeastOnce,
+                "exactly_once_v2" | "exactly_once" => {
+                    return Err(bad(
+                        "exactly-once needs transactions, which this broker does not offer yet",
+                    ));
+                }
+                _ => return Err(bad("expected at_least_once")),
+            },
+            "default.deserialization.exception.handler" => {
+                self.deserialization_handler = match value.rsplit('.').next().unwrap_or(value) {
+                    "LogAndContinueExceptionHandler" | "log_and_continue" => {
+                        DeserializationHandler::LogAndContinue
+                    }
+                    "LogAndFailExceptionHandler" | "log_and_fail" => DeserializationHandler::LogAndFail,
+                    _ => {
+                        return Err(bad(
+                            "expected LogAndContinueExceptionHandler or LogAndFailExceptionHandler",
+                        ));
+                    }
+                }
+            }
+            _ => return Err(bad("unknown setting")),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_take_kafka_names_and_reject_unknown_ones() {
+        let mut c = StreamsConfig::new("app");
+        c.set("num.stream.threads", "2").unwrap();
+        c.set("commit.interval.ms", "100").unwrap();
+        c.set(
+            "default.deserialization.exception.handler",
+            "org.apache.kafka.streams.errors.LogAndContinueExceptionHandler",
+        )
+        .unwrap();
+        assert_eq!(c.num_stream_threads, 2);
+        assert_eq!(c.commit_interval, Duration::from_millis(100));
+        assert_eq!(c.deserialization_handler, DeserializationHandler::LogAndContinue);
+        assert!(c.set("no.such.thing", "1").is_err());
+        assert!(c.set("commit.interval.ms", "soon").is_err());
+        assert!(c.set("processing.guarantee", "exactly_once_v2").is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Topic preparation at start: source topics checked, repartition and changelog topics
+//! created with the partition counts the topology implies.
+
+use std::collections::BTreeMap;
+
+use stream_core::Cluster;
+use stream_core::error::BrokerError;
+
+use crate::error::{Result, StreamsError};
+use crate::state::changelog_topic;
+use crate::topology::{NodeKind, Topology};
+
+/// Partitions per sub-topology: its task count.
+pub(crate) fn prepare(topology: &Topology, application_id: &str, cluster: &Cluster) -> Result<Vec<i32>> {
+    let admin = cluster.admin();
+    let existing = |topic: &str| -> Result<Option<i32>> {
+        match admin.describe_topic(topic) {
+            Ok(d) => Ok(Some(d.partitions.len() as i32)),
+            Err(BrokerError::UnknownTopicOrPartition { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    };
+    let mut repartition: BTreeMap<String, i32> = BTreeMap::new();
+    let mut counts = Vec::with_capacity(topology.subtopologies.len());
+    // Sub-topologies are numbered upstream first (a repartition source is created after its
+    // sink), so one pass in order sees every repartition topic's writer before its reader.
+    for sub in &topology.subtopologies {
+        let mut external = Vec::new();
+        let mut internal = Vec::new();
+        for t in &sub.sources {
+            if t.internal {
+                let asked = topology.internal_topics.get(&t.name).and_then(|i| i.partitions);
+                internal.push(asked.or_else(|| repartition.get(&t.name).copied()).unwrap_or(1));
+            } else {
+                let n = existing(&t.name)?.ok_or_else(|| StreamsError::MissingSourceTopic {
+                    topic: t.name.clone(),
+                })?;
+                external.push((t.name.clone(), n));
+            }
+        }
+        let source_nodes = sub
+            .nodes
+            .iter()
+            .filter(|&&i| matches!(topology.nodes[i].kind, NodeKind::Source { .. }))
+            .count();
+        if source_nodes > 1 && !sub.stores.is_empty() && external.windows(2).any(|w| w[0].1 != w[1].1) {
+            return Err(StreamsError::NotCopartitioned {
+                topics: external.iter().map(|(t, _)| t.clone()).collect(),
+                counts: external.iter().map(|(_, n)| *n).collect(),
+            });
+        }
+        let count = external
+            .iter()
+            .map(|(_, n)| *n)
+            .chain(internal)
+            .max()
+            .unwrap_or(1);
+        for t in &sub.sinks {
+            if t.internal {
+                let asked = topology.internal_topics.get(&t.name).and_then(|i| i.partitions);
+                repartition.insert(t.name.clone(), asked.unwrap_or(count));
+            }
+        }
+        counts.push(count);
+    }
+    for (name, partitions) in &repartition {
+        ensure(
+            cluster,
+            &format!("{application_id}-{name}"),
+            *partitions,
+            &[("cleanup.policy", "delete"), ("retention.ms", "-1")],
+        )?;
+    }
+    for (sub, &count) in topology.subtopologies.iter().zip(&counts) {
+        for store in &sub.stores {
+            if topology.stores.get(store).is_some_and(|s| s.logging) {
+                let topic = format!("{application_id}-{}", changelog_topic(store));
+                ensure(cluster, &topic, count, &[("cleanup.policy", "compact")])?;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// Creates `topic` unless it exists with `partitions` partitions.
+fn ensure(cluster: &Cluster, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()> {
+    let admin = cluster.admin();
+    match admin.describe_topic(topic) {
+        Ok(d) if d.partitions.len() as i32 == partitions => Ok(()),
+        Ok(d) => Err(StreamsError::Topology(format!(
+            "internal topic {topic} has {} partitions, the topology needs {partitions}",
+            d.partitions.len()
+        ))),
+        Err(BrokerError::UnknownTopicOrPartition { .. }) => {
+            match admin.create_topic(topic, partitions, configs.iter().copied()) {
+                Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,142 @@
+//! The primitive serdes, byte-compatible with Kafka's Java serializers of the same types.
+
+use bytes::Bytes;
+
+use super::{Serde, SerdeError};
+
+/// Implements `Serde<Option<T>>` from `Serde<T>`: null ↔ `None`.
+macro_rules! nullable {
+    ($serde:ty, $t:ty) => {
+        impl Serde<Option<$t>> for $serde {
+            fn serialize(&self, topic: &str, value: &Option<$t>) -> Option<Bytes> {
+                value
+                    .as_ref()
+                    .and_then(|v| <Self as Serde<$t>>::serialize(self, topic, v))
+            }
+            fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<$t>, SerdeError> {
+                match data {
+                    None => Ok(None),
+                    Some(_) => <Self as Serde<$t>>::deserialize(self, topic, data).map(Some),
+                }
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StringSerde;
+
+impl Serde<String> for StringSerde {
+    fn serialize(&self, _topic: &str, value: &String) -> Option<Bytes> {
+        Some(Bytes::copy_from_slice(value.as_bytes()))
+    }
+    fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<String, SerdeError> {
+        let data = data.ok_or(SerdeError::Null { ty: "String" })?;
+        Ok(std::str::from_utf8(data)?.to_owned())
+    }
+}
+nullable!(StringSerde, String);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesSerde;
+
+impl Serde<Bytes> for BytesSerde {
+    fn serialize(&self, _topic: &str, value: &Bytes) -> Option<Bytes> {
+        Some(value.clone())
+    }
+    fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Bytes, SerdeError> {
+        let data = data.ok_or(SerdeError::Null { ty: "Bytes" })?;
+        Ok(Bytes::copy_from_slice(data))
+    }
+}
+nullable!(BytesSerde, Bytes);
+
+macro_rules! fixed {
+    ($serde:ident, $t:ty, $name:literal) => {
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $serde;
+
+        impl Serde<$t> for $serde {
+            fn serialize(&self, _topic: &str, value: &$t) -> Option<Bytes> {
+                Some(Bytes::copy_from_slice(&value.to_be_bytes()))
+            }
+            fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<$t, SerdeError> {
+                let data = data.ok_or(SerdeError::Null { ty: $name })?;
+                let bytes: [u8; std::mem::size_of::<$t>()] =
+                    data.try_into().map_err(|_| SerdeError::Size {
+                        ty: $name,
+                        expected: std::mem::size_of::<$t>(),
+                        got: data.len(),
+                    })?;
+                Ok(<$t>::from_be_bytes(bytes))
+            }
+        }
+        nullable!($serde, $t);
+    };
+}
+
+fixed!(I32Serde, i32, "i32");
+fixed!(I64Serde, i64, "i64");
+fixed!(U64Serde, u64, "u64");
+fixed!(F64Serde, f64, "f64");
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnitSerde;
+
+impl Serde<()> for UnitSerde {
+    fn serialize(&self, _topic: &str, _value: &()) -> Option<Bytes> {
+        None
+    }
+    fn deserialize(&self, _topic: &str, _data: Option<&[u8]>) -> Result<(), SerdeError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: PartialEq + std::fmt::Debug, S: Serde<T>>(serde: S, value: T) {
+        let bytes = serde.serialize("t", &value);
+        assert_eq!(serde.deserialize("t", bytes.as_deref()).unwrap(), value);
+    }
+
+    #[test]
+    fn integers_are_big_endian_like_the_java_serializers() {
+        assert_eq!(&I32Serde.serialize("t", &1).unwrap()[..], &[0, 0, 0, 1]);
+        assert_eq!(
+            &I64Serde.serialize("t", &258i64).unwrap()[..],
+            &[0, 0, 0, 0, 0, 0, 1, 2]
+        );
+        round_trip(I64Serde, -5i64);
+        round_trip(F64Serde, 2.5f64);
+        round_trip(U64Serde, u64::MAX);
+    }
+
+    #[test]
+    fn null_is_an_error_for_plain_types_and_none_for_options() {
+        assert!(matches!(
+            <StringSerde as Serde<String>>::deserialize(&StringSerde, "t", None),
+            Err(SerdeError::Null { .. })
+        ));
+        round_trip::<Option<String>, _>(StringSerde, None);
+        round_trip::<Option<String>, _>(StringSerde, Some("x".into()));
+        round_trip::<Option<i64>, _>(I64Serde, None);
+    }
+
+    #[test]
+    fn wrong_width_is_a_size_error() {
+        let err = <I64Serde as Serde<i64>>::deserialize(&I64Serde, "t", Some(&[1, 2, 3])).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SerdeError::Size {
+                    expected: 8,
+                    got: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}

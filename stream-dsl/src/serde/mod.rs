@@ -1,0 +1,97 @@
+//! Serdes: how keys and values become bytes on a topic and in a store.
+//!
+//! A Kafka record's key and value may be null; here a serde decides what null means for its
+//! type. The built-in serdes read null as an error for plain types and as `None` for
+//! `Option<T>` — every built-in serde implements both `Serde<T>` and `Serde<Option<T>>`, so
+//! `KStream<Option<String>, String>` (a topic of lines without keys) and
+//! `KStream<String, Option<i64>>` (a table's changes as a stream, deletes as `None`) take the
+//! same `Serdes::string()` / `Serdes::i64()` as their plain forms.
+
+mod builtin;
+pub(crate) mod change;
+mod json;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use builtin::{BytesSerde, F64Serde, I32Serde, I64Serde, StringSerde, U64Serde, UnitSerde};
+pub use json::JsonSerde;
+
+/// Why bytes could not become a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SerdeError {
+    /// A null key or value where the type has no null.
+    #[error("null where a {ty} was expected (use an Option type to accept nulls)")]
+    Null { ty: &'static str },
+    #[error("{ty} needs {expected} bytes, got {got}")]
+    Size {
+        ty: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("invalid UTF-8 in a string")]
+    Utf8(#[from] std::str::Utf8Error),
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Turns values of `T` into record bytes and back. `None` from [`Serde::serialize`] is a
+/// null key or value (a tombstone, for a value).
+pub trait Serde<T>: Send + Sync + 'static {
+    fn serialize(&self, topic: &str, value: &T) -> Option<Bytes>;
+    fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
+}
+
+impl<T, S: Serde<T> + ?Sized> Serde<T> for Arc<S> {
+    fn serialize(&self, topic: &str, value: &T) -> Option<Bytes> {
+        (**self).serialize(topic, value)
+    }
+    fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
+        (**self).deserialize(topic, data)
+    }
+}
+
+/// A shared, type-erased serde, as the topology keeps them.
+pub type SharedSerde<T> = Arc<dyn Serde<T>>;
+
+/// Constructors for the built-in serdes, named as Kafka's `Serdes`.
+#[derive(Debug, Clone, Copy)]
+pub struct Serdes;
+
+impl Serdes {
+    /// UTF-8 strings.
+    pub fn string() -> StringSerde {
+        StringSerde
+    }
+    /// Raw bytes, as `bytes::Bytes`.
+    pub fn bytes() -> BytesSerde {
+        BytesSerde
+    }
+    /// Big-endian 4-byte integers, as Kafka's IntegerSerializer.
+    pub fn i32() -> I32Serde {
+        I32Serde
+    }
+    /// Big-endian 8-byte integers, as Kafka's LongSerializer.
+    pub fn i64() -> I64Serde {
+        I64Serde
+    }
+    /// Big-endian 8-byte unsigned integers.
+    pub fn u64() -> U64Serde {
+        U64Serde
+    }
+    /// IEEE-754 doubles, big-endian, as Kafka's DoubleSerializer.
+    pub fn f64() -> F64Serde {
+        F64Serde
+    }
+    /// `()`: always null on the wire; any bytes read back as `()` (a topic without keys).
+    pub fn unit() -> UnitSerde {
+        UnitSerde
+    }
+    /// JSON through `serde`.
+    pub fn json<T>() -> JsonSerde<T> {
+        JsonSerde::new()
+    }
+}

@@ -1,0 +1,175 @@
+//! The typed store handle processors use.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::StoreSerdes;
+use super::cache::DirtyEntry;
+use super::store::StateStore;
+use crate::error::{Result, StreamsError};
+use crate::processor::TaskShared;
+
+/// A key-value state store read and written as `K`/`V`, as Kafka Streams' `KeyValueStore`.
+/// Writes go through the store's record cache (when enabled) to the local store and its
+/// changelog topic.
+pub struct KeyValueStore<K, V> {
+    store: Rc<RefCell<StateStore>>,
+    serdes: StoreSerdes<K, V>,
+    shared: Rc<TaskShared>,
+    /// The serdes' topic argument: the changelog's (Kafka passes the changelog topic too).
+    topic: Rc<str>,
+}
+
+impl<K, V> std::fmt::Debug for KeyValueStore<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyValueStore")
+            .field("store", &self.store.borrow().name)
+            .finish()
+    }
+}
+
+impl<K: 'static, V: 'static> KeyValueStore<K, V> {
+    /// `None` when the store was declared with other types.
+    pub(crate) fn open(
+        store: Rc<RefCell<StateStore>>,
+        shared: Rc<TaskShared>,
+    ) -> Option<KeyValueStore<K, V>> {
+        let serdes = store.borrow().serdes.downcast_ref::<StoreSerdes<K, V>>()?.clone();
+        let topic: Rc<str> = {
+            let s = store.borrow();
+            match s.changelog() {
+                Some((t, _)) => Rc::from(&**t),
+                None => Rc::from(s.name.as_str()),
+            }
+        };
+        Some(KeyValueStore {
+            store,
+            serdes,
+            shared,
+            topic,
+        })
+    }
+
+    pub fn name(&self) -> String {
+        self.store.borrow().name.clone()
+    }
+
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        let kb = self.key_bytes(key)?;
+        let raw = self.get_raw(&kb)?;
+        self.value(raw.as_deref())
+    }
+
+    pub fn put(&self, key: &K, value: &V) -> Result<()> {
+        let kb = self.key_bytes(key)?;
+        let vb = self.serdes.value.serialize(&self.topic, value);
+        self.put_raw(kb, vb).map(drop)
+    }
+
+    /// Writes `value` only when `key` has none; returns the value that was there.
+    pub fn put_if_absent(&self, key: &K, value: &V) -> Result<Option<V>> {
+        let old = self.get(key)?;
+        if old.is_none() {
+            self.put(key, value)?;
+        }
+        Ok(old)
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn delete(&self, key: &K) -> Result<Option<V>> {
+        let kb = self.key_bytes(key)?;
+        let old = self.get_raw(&kb)?;
+        self.put_raw(kb, None)?;
+        self.value(old.as_deref())
+    }
+
+    /// Entries with `from <= key <= to` in the order of the serialized keys (Kafka's range
+    /// is by serialized bytes too).
+    pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>> {
+        let (f, t) = (self.key_bytes(from)?, self.key_bytes(to)?);
+        self.decode_all(self.store.borrow_mut().range(Some(&f), Some(&t))?)
+    }
+
+    pub fn all(&self) -> Result<Vec<(K, V)>> {
+        self.decode_all(self.store.borrow_mut().range(None, None)?)
+    }
+
+    pub fn approximate_num_entries(&self) -> Result<u64> {
+        self.store.borrow().approximate_num_entries()
+    }
+
+    fn decode_all(&self, raw: Vec<(Bytes, Bytes)>) -> Result<Vec<(K, V)>> {
+        raw.into_iter()
+            .map(|(k, v)| {
+                let key = self.key(&k)?;
+                let value = self.present_value(&v)?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    /// The key's bytes; `None` for a key that serializes to null (such records are dropped
+    /// by tables and aggregations, as in Kafka).
+    pub(crate) fn try_key_bytes(&self, key: &K) -> Option<Bytes> {
+        self.serdes.key.serialize(&self.topic, key)
+    }
+
+    pub(crate) fn key_bytes(&self, key: &K) -> Result<Bytes> {
+        self.serdes
+            .key
+            .serialize(&self.topic, key)
+            .ok_or_else(|| StreamsError::StoreValue {
+                store: self.store.borrow().name.clone(),
+                what: "key",
+                source: crate::serde::SerdeError::Other("a store key cannot be null".into()),
+            })
+    }
+
+    pub(crate) fn key(&self, data: &[u8]) -> Result<K> {
+        self.serdes
+            .key
+            .deserialize(&self.topic, Some(data))
+            .map_err(|source| StreamsError::StoreValue {
+                store: self.store.borrow().name.clone(),
+                what: "key",
+                source,
+            })
+    }
+
+    /// A stored value; `None` for an absent one.
+    pub(crate) fn value(&self, data: Option<&[u8]>) -> Result<Option<V>> {
+        data.map(|d| self.present_value(d)).transpose()
+    }
+
+    fn present_value(&self, data: &[u8]) -> Result<V> {
+        self.serdes
+            .value
+            .deserialize(&self.topic, Some(data))
+            .map_err(|source| StreamsError::StoreValue {
+                store: self.store.borrow().name.clone(),
+                what: "value",
+                source,
+            })
+    }
+
+    pub(crate) fn value_bytes(&self, value: &V) -> Option<Bytes> {
+        self.serdes.value.serialize(&self.topic, value)
+    }
+
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.store.borrow_mut().get(key)
+    }
+
+    /// See [`StateStore::put`].
+    pub(crate) fn put_raw(&self, key: Bytes, value: Option<Bytes>) -> Result<Vec<DirtyEntry>> {
+        let ts = self.shared.timestamp.get();
+        self.store.borrow_mut().put(key, value, ts)
+    }
+
+    pub(crate) fn flush_raw(&self) -> Result<Vec<DirtyEntry>> {
+        let ts = self.shared.stream_time.get().max(0);
+        self.store.borrow_mut().flush_cache(ts)
+    }
+}

@@ -1,0 +1,80 @@
+//! State stores as the DSL sees them: typed handles over the byte stores of
+//! [`storage::store`], with a write-back record cache in front and a changelog topic behind.
+//!
+//! ```text
+//!  processor ──put/get──▶ KeyValueStore<K, V> (serdes)
+//!                             │
+//!                             ▼
+//!                         StateStore ──▶ RecordCache (write-back, collapses updates)
+//!                             │ on flush / eviction
+//!                             ├────────▶ RocksDB or in-memory store
+//!                             └────────▶ changelog topic <application.id>-<store>-changelog
+//! ```
+
+pub mod cache;
+mod handle;
+mod materialized;
+mod store;
+pub(crate) mod table;
+
+use std::any::Any;
+use std::sync::Arc;
+
+pub use handle::KeyValueStore;
+pub use materialized::{Materialized, StoreBuilder, Stores};
+pub(crate) use store::StateStore;
+
+use crate::serde::SharedSerde;
+
+/// Where a store keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreType {
+    /// RocksDB in the task's state directory: survives restarts, so only the changelog's
+    /// tail is replayed. Kafka Streams' default.
+    #[default]
+    RocksDb,
+    /// A sorted map in memory: rebuilt from the changelog whenever its task starts.
+    InMemory,
+}
+
+/// A store's definition in a topology, shared by every task that instantiates it.
+#[derive(Clone)]
+pub(crate) struct StoreSpec {
+    pub name: String,
+    pub store_type: StoreType,
+    pub caching: bool,
+    pub logging: bool,
+    /// A `StoreSerdes<K, V>`, downcast when a processor opens the store with its types.
+    pub serdes: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSpec")
+            .field("name", &self.name)
+            .field("store_type", &self.store_type)
+            .field("caching", &self.caching)
+            .field("logging", &self.logging)
+            .finish()
+    }
+}
+
+/// The serdes a store was declared with.
+pub(crate) struct StoreSerdes<K, V> {
+    pub key: SharedSerde<K>,
+    pub value: SharedSerde<V>,
+}
+
+impl<K, V> Clone for StoreSerdes<K, V> {
+    fn clone(&self) -> Self {
+        StoreSerdes {
+            key: self.key.clone(),
+            value: self.value.clone(),
+        }
+    }
+}
+
+/// The changelog topic of a store, before the application-id prefix.
+pub(crate) fn changelog_topic(store: &str) -> String {
+    format!("{store}-changelog")
+}

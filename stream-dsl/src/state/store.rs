@@ -1,0 +1,157 @@
+//! A task's instance of a store: cache, byte store and changelog together.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use storage::store::KeyValueStore as ByteStore;
+
+use super::cache::{DirtyEntry, RecordCache};
+use crate::error::{Result, StreamsError};
+use crate::processor::OutRecord;
+
+pub(crate) struct StateStore {
+    pub name: String,
+    inner: Box<dyn ByteStore>,
+    cache: Option<RecordCache>,
+    /// The changelog topic (resolved) and the task's partition of it.
+    changelog: Option<(Arc<str>, i32)>,
+    output: Rc<RefCell<Vec<OutRecord>>>,
+    /// The spec's `StoreSerdes<K, V>`.
+    pub serdes: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("name", &self.name)
+            .field("cached", &self.cache.is_some())
+            .field("changelog", &self.changelog)
+            .finish()
+    }
+}
+
+impl StateStore {
+    pub fn new(
+        name: String,
+        inner: Box<dyn ByteStore>,
+        cache_bytes: Option<usize>,
+        changelog: Option<(Arc<str>, i32)>,
+        output: Rc<RefCell<Vec<OutRecord>>>,
+        serdes: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> StateStore {
+        StateStore {
+            name,
+            inner,
+            cache: cache_bytes.map(RecordCache::new),
+            changelog,
+            output,
+            serdes,
+        }
+    }
+
+    pub fn changelog(&self) -> Option<&(Arc<str>, i32)> {
+        self.changelog.as_ref()
+    }
+
+    pub fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+
+    fn err(&self, source: storage::store::StoreError) -> StreamsError {
+        StreamsError::store(&self.name, source)
+    }
+
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>> {
+        if let Some(cache) = &mut self.cache
+            && let Some(hit) = cache.get(key)
+        {
+            return Ok(hit.clone());
+        }
+        let value = self.inner.get(key).map_err(|e| self.err(e))?.map(Bytes::from);
+        if let Some(cache) = &mut self.cache {
+            let evicted = cache.put_clean(Bytes::copy_from_slice(key), value.clone());
+            let ts = 0;
+            self.write(&evicted, ts)?;
+        }
+        Ok(value)
+    }
+
+    /// Writes `value` (`None` deletes) for `key`. Returns the entries that reached the store
+    /// and the changelog by this call: this entry itself without a cache, evicted ones with.
+    pub fn put(&mut self, key: Bytes, value: Option<Bytes>, timestamp: i64) -> Result<Vec<DirtyEntry>> {
+        let written = match &mut self.cache {
+            Some(cache) => cache.put(key, value),
+            None => vec![DirtyEntry { key, value }],
+        };
+        self.write(&written, timestamp)?;
+        Ok(written)
+    }
+
+    /// Writes every dirty cached entry to the store and changelog; returns them.
+    pub fn flush_cache(&mut self, timestamp: i64) -> Result<Vec<DirtyEntry>> {
+        let Some(cache) = &mut self.cache else {
+            return Ok(Vec::new());
+        };
+        let dirty = cache.flush();
+        self.write(&dirty, timestamp)?;
+        Ok(dirty)
+    }
+
+    /// Makes the byte store durable up to now (RocksDB: memtables to disk).
+    pub fn flush_store(&mut self) -> Result<()> {
+        self.inner.flush().map_err(|e| self.err(e))
+    }
+
+    fn write(&mut self, entries: &[DirtyEntry], timestamp: i64) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut iter = entries.iter().map(|e| (&e.key[..], e.value.as_deref()));
+        self.inner.write_batch(&mut iter).map_err(|e| self.err(e))?;
+        if let Some((topic, partition)) = &self.changelog {
+            let mut out = self.output.borrow_mut();
+            for e in entries {
+                out.push(OutRecord {
+                    topic: topic.clone(),
+                    partition: Some(*partition),
+                    key: Some(e.key.clone()),
+                    value: e.value.clone(),
+                    timestamp,
+                    headers: Vec::new(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies changelog records during restore: straight to the byte store, no cache, no
+    /// changelog.
+    pub fn restore(&mut self, entries: &[(Bytes, Option<Bytes>)]) -> Result<()> {
+        let mut iter = entries.iter().map(|(k, v)| (&k[..], v.as_deref()));
+        self.inner.write_batch(&mut iter).map_err(|e| self.err(e))
+    }
+
+    /// Entries with `from <= key <= to`, cache merged over the store, ascending.
+    pub fn range(&mut self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        let mut merged = std::collections::BTreeMap::new();
+        for item in self.inner.range(from, to).map_err(|e| self.err(e))? {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            merged.insert(Bytes::from(k), Some(Bytes::from(v)));
+        }
+        if let Some(cache) = &self.cache {
+            for (k, v) in cache.dirty_and_cached_in_range(from, to) {
+                merged.insert(k, v);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
+    pub fn approximate_num_entries(&self) -> Result<u64> {
+        self.inner.approximate_num_entries().map_err(|e| self.err(e))
+    }
+}

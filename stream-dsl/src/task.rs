@@ -1,0 +1,245 @@
+//! A task: one sub-topology instantiated for one partition, with its stores. The runtime and
+//! the test driver both drive tasks; only where records come from and go to differs.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use storage::store::KeyValueStore as ByteStore;
+
+use crate::error::{Result, StreamsError};
+use crate::processor::node::{BuiltNode, Lifecycle, SourceError, SourceInput};
+use crate::processor::{OutRecord, PunctuationType, TaskId, TaskShared};
+use crate::record::{Header, RecordMetadata};
+use crate::state::{StateStore, StoreSpec, changelog_topic};
+use crate::topology::{NodeKind, Topology};
+
+pub(crate) struct Task {
+    pub id: TaskId,
+    pub shared: Rc<TaskShared>,
+    sources: HashMap<String, Rc<RefCell<dyn SourceInput>>>,
+    /// In topological order: a flush reaches upstream caches first, so what they let out is
+    /// in downstream caches before those flush.
+    lifecycles: Vec<(usize, Rc<RefCell<dyn Lifecycle>>)>,
+    pub stores: BTreeMap<String, Rc<RefCell<StateStore>>>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("stores", &self.stores.keys())
+            .finish()
+    }
+}
+
+/// Opens the byte store behind a store spec for a task.
+pub(crate) type OpenStore<'a> = &'a mut dyn FnMut(&StoreSpec) -> Result<Box<dyn ByteStore>>;
+
+impl Task {
+    /// Builds the task's nodes and stores. Stores are restored (by the caller) before
+    /// [`Task::init`] runs the processors' `init`.
+    pub fn new(
+        topology: &Topology,
+        id: TaskId,
+        application_id: &str,
+        cache_bytes: usize,
+        open_store: OpenStore<'_>,
+    ) -> Result<Task> {
+        let sub = topology
+            .subtopologies
+            .get(id.subtopology)
+            .ok_or_else(|| StreamsError::Topology(format!("no sub-topology {}", id.subtopology)))?;
+        let shared = Rc::new(TaskShared::new(id, application_id.to_owned()));
+        let mut stores = BTreeMap::new();
+        for name in &sub.stores {
+            let spec = topology
+                .stores
+                .get(name)
+                .ok_or_else(|| StreamsError::Topology(format!("state store {name} is not defined")))?;
+            let changelog = spec.logging.then(|| {
+                (
+                    Arc::from(format!("{application_id}-{}", changelog_topic(name))),
+                    id.partition,
+                )
+            });
+            let store = Rc::new(RefCell::new(StateStore::new(
+                name.clone(),
+                open_store(spec)?,
+                spec.caching.then_some(cache_bytes),
+                changelog,
+                shared.output.clone(),
+                spec.serdes.clone(),
+            )));
+            stores.insert(name.clone(), store);
+        }
+        *shared.stores.borrow_mut() = stores.clone();
+        for &i in &sub.nodes {
+            if let NodeKind::Sink { topic } = &topology.nodes[i].kind {
+                shared
+                    .sink_topics
+                    .borrow_mut()
+                    .insert(i, Arc::from(topic.resolve(application_id)));
+            }
+        }
+        let mut built: HashMap<usize, BuiltNode> = HashMap::new();
+        for &i in sub.nodes.iter().rev() {
+            let def = &topology.nodes[i];
+            let children = def
+                .children
+                .iter()
+                .map(|c| {
+                    built.get(c).and_then(|b| b.input.as_deref()).ok_or_else(|| {
+                        StreamsError::Topology(format!("node {} has a child that takes no input", def.name))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let info = crate::processor::context_info(i, def.name.clone(), def.stores.clone());
+            let node = def.factory.build(&children, &shared, info)?;
+            built.insert(i, node);
+        }
+        let mut sources = HashMap::new();
+        let mut lifecycles = Vec::new();
+        for &i in &sub.nodes {
+            let Some(node) = built.remove(&i) else { continue };
+            if let (NodeKind::Source { topics }, Some(source)) = (&topology.nodes[i].kind, &node.source) {
+                for t in topics {
+                    sources.insert(t.resolve(application_id), source.clone());
+                }
+            }
+            lifecycles.push((i, node.lifecycle));
+        }
+        Ok(Task {
+            id,
+            shared,
+            sources,
+            lifecycles,
+            stores,
+        })
+    }
+
+    /// Runs the processors' `init` (opening stores, scheduling punctuations).
+    pub fn init(&mut self) -> Result<()> {
+        for (_, node) in &self.lifecycles {
+            node.borrow_mut().init()?;
+        }
+        Ok(())
+    }
+
+    /// Processes one input record.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: Vec<Header>,
+    ) -> Result<()> {
+        let source = self
+            .sources
+            .get(topic)
+            .ok_or_else(|| StreamsError::Topology(format!("task {} does not read topic {topic}", self.id)))?
+            .clone();
+        *self.shared.metadata.borrow_mut() = Some(RecordMetadata {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+        });
+        self.shared.timestamp.set(timestamp);
+        if timestamp > self.shared.stream_time.get() {
+            self.shared.stream_time.set(timestamp);
+        }
+        let result = source
+            .borrow_mut()
+            .process_raw(topic, key, value, timestamp, headers);
+        *self.shared.metadata.borrow_mut() = None;
+        match result {
+            Ok(()) => Ok(()),
+            Err(SourceError::Deserialize { part, source }) => Err(StreamsError::Deserialization {
+                topic: topic.to_owned(),
+                partition,
+                offset,
+                part,
+                source,
+            }),
+            Err(SourceError::Downstream(e)) => Err(e),
+        }
+    }
+
+    /// Fires the due punctuations of `kind` at `now` (stream time or wall-clock ms).
+    pub fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<bool> {
+        if kind == PunctuationType::StreamTime && now == i64::MIN {
+            return Ok(false);
+        }
+        let due: Vec<_> = {
+            let mut schedules = self.shared.schedules.borrow_mut();
+            let mut due = Vec::new();
+            for s in schedules.iter_mut().filter(|s| s.kind == kind) {
+                let interval = i64::try_from(s.interval.as_millis()).unwrap_or(i64::MAX);
+                match s.next {
+                    // Stream time: the first record after scheduling fires it (Kafka's rule);
+                    // wall-clock: one interval after scheduling.
+                    None if kind == PunctuationType::StreamTime => {
+                        due.push((s.node, s.id));
+                        s.next = Some(now.saturating_add(interval));
+                    }
+                    None => s.next = Some(now.saturating_add(interval)),
+                    Some(next) if now >= next => {
+                        due.push((s.node, s.id));
+                        s.next = Some(now.saturating_add(interval));
+                    }
+                    Some(_) => {}
+                }
+            }
+            due
+        };
+        for (node, id) in &due {
+            if let Some((_, l)) = self.lifecycles.iter().find(|(i, _)| i == node) {
+                self.shared.timestamp.set(now);
+                l.borrow_mut().punctuate(*id, now)?;
+            }
+        }
+        Ok(!due.is_empty())
+    }
+
+    /// Lets every cache out: processors flush (materialized tables forward what they held),
+    /// then every store writes its dirty entries to the local store and the changelog.
+    pub fn flush(&mut self) -> Result<()> {
+        for (_, node) in &self.lifecycles {
+            node.borrow_mut().flush()?;
+        }
+        let ts = self.shared.stream_time.get().max(0);
+        for store in self.stores.values() {
+            store.borrow_mut().flush_cache(ts)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the local stores durable (after their changelog writes were acknowledged).
+    pub fn flush_stores(&mut self) -> Result<()> {
+        for store in self.stores.values() {
+            store.borrow_mut().flush_store()?;
+        }
+        Ok(())
+    }
+
+    /// Records waiting to be sent.
+    pub fn take_output(&self) -> Vec<OutRecord> {
+        std::mem::take(&mut *self.shared.output.borrow_mut())
+    }
+
+    pub fn take_commit_request(&self) -> bool {
+        self.shared.commit_requested.replace(false)
+    }
+
+    pub fn close(&mut self) -> Result<()> {
+        for (_, node) in &self.lifecycles {
+            node.borrow_mut().close()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,407 @@
+//! `TopologyTestDriver`: runs a topology synchronously, with no broker, as Kafka Streams'
+//! test driver — for unit tests of pipelines.
+//!
+//! Each sub-topology runs as one task (partition 0). Records written to a topic that the
+//! topology reads (its repartition topics, say) are fed back at once; after every input
+//! record the driver commits, so record caches flush and outputs appear right away. Every
+//! store is kept in memory whatever its declared type, so tests need no disk.
+//!
+//! ```
+//! use stream_dsl::prelude::*;
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+//!     .map_values(|v| v.to_uppercase())
+//!     .to("out", Produced::with(Serdes::string(), Serdes::string()));
+//! let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+//! let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+//! let output = driver.create_output_topic("out", Serdes::string(), Serdes::string());
+//! input.pipe_input("k".to_string(), "hello".to_string());
+//! assert_eq!(output.read_key_value(), Some(("k".to_string(), "HELLO".to_string())));
+//! assert!(output.is_empty());
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{Result, StreamsError};
+use crate::processor::{OutRecord, PunctuationType, TaskId};
+use crate::record::{Header, Record};
+use crate::serde::{Serde, SharedSerde};
+use crate::state::KeyValueStore;
+use crate::task::Task;
+use crate::topology::Topology;
+
+/// See the module docs.
+pub struct TopologyTestDriver {
+    inner: Rc<RefCell<Driver>>,
+}
+
+impl std::fmt::Debug for TopologyTestDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TopologyTestDriver")
+    }
+}
+
+struct Driver {
+    topology: Topology,
+    application_id: String,
+    tasks: Vec<Task>,
+    outputs: HashMap<String, VecDeque<OutRecord>>,
+    offsets: HashMap<String, i64>,
+    wall_clock: i64,
+}
+
+/// The `application.id` the driver runs under (it prefixes internal topic names).
+pub const TEST_APPLICATION_ID: &str = "test-driver";
+
+impl TopologyTestDriver {
+    pub fn new(topology: Topology) -> Result<TopologyTestDriver> {
+        TopologyTestDriver::with_wall_clock(topology, 0)
+    }
+
+    /// A driver whose mocked wall clock starts at `wall_clock_ms`.
+    pub fn with_wall_clock(topology: Topology, wall_clock_ms: i64) -> Result<TopologyTestDriver> {
+        let application_id = TEST_APPLICATION_ID.to_string();
+        let mut tasks = Vec::new();
+        for sub in &topology.subtopologies {
+            let mut open =
+                |spec: &crate::state::StoreSpec| -> Result<Box<dyn storage::store::KeyValueStore>> {
+                    Ok(Box::new(storage::store::InMemoryStore::new(&spec.name)))
+                };
+            let mut task = Task::new(
+                &topology,
+                TaskId {
+                    subtopology: sub.id,
+                    partition: 0,
+                },
+                &application_id,
+                10 << 20,
+                &mut open,
+            )?;
+            task.shared.wall_clock.set(wall_clock_ms);
+            task.init()?;
+            tasks.push(task);
+        }
+        let driver = Driver {
+            topology,
+            application_id,
+            tasks,
+            outputs: HashMap::new(),
+            offsets: HashMap::new(),
+            wall_clock: wall_clock_ms,
+        };
+        Ok(TopologyTestDriver {
+            inner: Rc::new(RefCell::new(driver)),
+        })
+    }
+
+    pub fn create_input_topic<K, V>(
+        &self,
+        topic: &str,
+        key: impl Serde<K>,
+        value: impl Serde<V>,
+    ) -> TestInputTopic<K, V> {
+        TestInputTopic {
+            driver: self.inner.clone(),
+            topic: topic.to_owned(),
+            key: Arc::new(key),
+            value: Arc::new(value),
+            time: Cell::new(0),
+        }
+    }
+
+    pub fn create_output_topic<K, V>(
+        &self,
+        topic: &str,
+        key: impl Serde<K>,
+        value: impl Serde<V>,
+    ) -> TestOutputTopic<K, V> {
+        TestOutputTopic {
+            driver: self.inner.clone(),
+            topic: topic.to_owned(),
+            key: Arc::new(key),
+            value: Arc::new(value),
+        }
+    }
+
+    /// The store `name` of the task that holds it, read and written as `K`/`V`.
+    pub fn key_value_store<K: 'static, V: 'static>(&self, name: &str) -> Result<KeyValueStore<K, V>> {
+        let d = self.inner.borrow();
+        for task in &d.tasks {
+            if let Some(store) = task.stores.get(name) {
+                return KeyValueStore::open(store.clone(), task.shared.clone()).ok_or_else(|| {
+                    StreamsError::StoreAccess {
+                        processor: "TopologyTestDriver".into(),
+                        store: name.into(),
+                        reason: "the store was declared with other key or value types".into(),
+                    }
+                });
+            }
+        }
+        Err(StreamsError::StoreAccess {
+            processor: "TopologyTestDriver".into(),
+            store: name.into(),
+            reason: "no such store".into(),
+        })
+    }
+
+    /// Moves the mocked wall clock on, firing wall-clock punctuations that fall due.
+    pub fn advance_wall_clock_time(&self, by: Duration) -> Result<()> {
+        let mut d = self.inner.borrow_mut();
+        d.wall_clock = d
+            .wall_clock
+            .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        let now = d.wall_clock;
+        for i in 0..d.tasks.len() {
+            d.tasks[i].shared.wall_clock.set(now);
+            d.tasks[i].punctuate(PunctuationType::WallClockTime, now)?;
+        }
+        d.settle(VecDeque::new())
+    }
+
+    /// The topology's description.
+    pub fn describe(&self) -> String {
+        self.inner.borrow().topology.describe()
+    }
+}
+
+struct Pending {
+    topic: String,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    timestamp: i64,
+    headers: Vec<Header>,
+}
+
+impl Driver {
+    fn task_for(&self, topic: &str) -> Option<usize> {
+        self.topology.subtopology_of(&self.application_id, topic)
+    }
+
+    /// Processes `queue` and everything it leads to, then commits until nothing moves.
+    fn settle(&mut self, mut queue: VecDeque<Pending>) -> Result<()> {
+        loop {
+            while let Some(p) = queue.pop_front() {
+                let Some(t) = self.task_for(&p.topic) else {
+                    continue;
+                };
+                let offset = {
+                    let o = self.offsets.entry(p.topic.clone()).or_insert(0);
+                    *o += 1;
+                    *o - 1
+                };
+                let task = &mut self.tasks[t];
+                task.process(
+                    &p.topic,
+                    0,
+                    offset,
+                    p.key.as_deref(),
+                    p.value.as_deref(),
+                    p.timestamp,
+                    p.headers,
+                )?;
+                let st = task.shared.stream_time.get();
+                task.punctuate(PunctuationType::StreamTime, st)?;
+                self.route(t, &mut queue);
+            }
+            for t in 0..self.tasks.len() {
+                self.tasks[t].flush()?;
+                self.route(t, &mut queue);
+            }
+            if queue.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn route(&mut self, task: usize, queue: &mut VecDeque<Pending>) {
+        for r in self.tasks[task].take_output() {
+            if self.task_for(&r.topic).is_some() {
+                queue.push_back(Pending {
+                    topic: r.topic.to_string(),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    timestamp: r.timestamp,
+                    headers: r.headers.clone(),
+                });
+            }
+            self.outputs.entry(r.topic.to_string()).or_default().push_back(r);
+        }
+    }
+}
+
+/// Feeds records to a topic of the driver, as Kafka's `TestInputTopic`. Records get the
+/// topic's current time (0 at first; see [`TestInputTopic::advance_time`]) unless given
+/// one.
+pub struct TestInputTopic<K, V> {
+    driver: Rc<RefCell<Driver>>,
+    topic: String,
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+    time: Cell<i64>,
+}
+
+impl<K, V> std::fmt::Debug for TestInputTopic<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestInputTopic")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl<K: 'static, V: 'static> TestInputTopic<K, V> {
+    /// Pipes a record and processes it (and all it causes) before returning.
+    ///
+    /// # Panics
+    /// When processing fails; [`TestInputTopic::try_pipe_record`] returns the error instead.
+    pub fn pipe_input(&self, key: K, value: V) {
+        self.pipe_input_at(key, value, self.time.get());
+    }
+
+    /// # Panics
+    /// As [`TestInputTopic::pipe_input`].
+    pub fn pipe_input_at(&self, key: K, value: V, timestamp: i64) {
+        if let Err(e) = self.try_pipe_record(Record::new(key, value, timestamp)) {
+            panic!("processing a record piped to {}: {e}", self.topic);
+        }
+    }
+
+    /// Pipes each pair in order.
+    pub fn pipe_key_value_list(&self, records: impl IntoIterator<Item = (K, V)>) {
+        for (k, v) in records {
+            self.pipe_input(k, v);
+        }
+    }
+
+    pub fn try_pipe_record(&self, record: Record<K, V>) -> Result<()> {
+        let key = self.key.serialize(&self.topic, &record.key);
+        let value = self.value.serialize(&self.topic, &record.value);
+        self.try_pipe_raw(key, value, record.timestamp, record.headers)
+    }
+
+    /// Pipes bytes as they are, e.g. to test a deserialization error.
+    pub fn try_pipe_raw(
+        &self,
+        key: Option<Bytes>,
+        value: Option<Bytes>,
+        timestamp: i64,
+        headers: Vec<Header>,
+    ) -> Result<()> {
+        let mut d = self.driver.borrow_mut();
+        if d.task_for(&self.topic).is_none() {
+            return Err(StreamsError::Topology(format!(
+                "the topology does not read topic {}",
+                self.topic
+            )));
+        }
+        let queue = VecDeque::from([Pending {
+            topic: self.topic.clone(),
+            key,
+            value,
+            timestamp,
+            headers,
+        }]);
+        d.settle(queue)
+    }
+
+    /// Moves this topic's clock on for later records.
+    pub fn advance_time(&self, by: Duration) {
+        self.time.set(
+            self.time
+                .get()
+                .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX)),
+        );
+    }
+}
+
+/// Reads what a topology wrote to a topic, as Kafka's `TestOutputTopic`. Reads consume.
+pub struct TestOutputTopic<K, V> {
+    driver: Rc<RefCell<Driver>>,
+    topic: String,
+    key: SharedSerde<K>,
+    value: SharedSerde<V>,
+}
+
+impl<K, V> std::fmt::Debug for TestOutputTopic<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestOutputTopic")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl<K: 'static, V: 'static> TestOutputTopic<K, V> {
+    fn pop(&self) -> Option<OutRecord> {
+        self.driver
+            .borrow_mut()
+            .outputs
+            .get_mut(&self.topic)
+            .and_then(|q| q.pop_front())
+    }
+
+    /// The next record, or `None` when the topic has no more.
+    ///
+    /// # Panics
+    /// When the record does not deserialize with this topic's serdes (a test failure).
+    pub fn read_record(&self) -> Option<Record<K, V>> {
+        let r = self.pop()?;
+        let key = self.key.deserialize(&self.topic, r.key.as_deref());
+        let value = self.value.deserialize(&self.topic, r.value.as_deref());
+        match (key, value) {
+            (Ok(key), Ok(value)) => Some(Record {
+                key,
+                value,
+                timestamp: r.timestamp,
+                headers: r.headers,
+            }),
+            (Err(e), _) | (_, Err(e)) => panic!("a record of {} does not deserialize: {e}", self.topic),
+        }
+    }
+
+    pub fn read_key_value(&self) -> Option<(K, V)> {
+        self.read_record().map(|r| (r.key, r.value))
+    }
+
+    pub fn read_value(&self) -> Option<V> {
+        self.read_record().map(|r| r.value)
+    }
+
+    pub fn read_records_to_list(&self) -> Vec<Record<K, V>> {
+        std::iter::from_fn(|| self.read_record()).collect()
+    }
+
+    pub fn read_key_values_to_list(&self) -> Vec<(K, V)> {
+        std::iter::from_fn(|| self.read_key_value()).collect()
+    }
+
+    pub fn read_values_to_list(&self) -> Vec<V> {
+        std::iter::from_fn(|| self.read_value()).collect()
+    }
+
+    /// The latest value per key (a table's final state, when the topic is its changes).
+    pub fn read_key_values_to_map(&self) -> BTreeMap<K, V>
+    where
+        K: Ord,
+    {
+        std::iter::from_fn(|| self.read_key_value()).collect()
+    }
+
+    pub fn queue_size(&self) -> usize {
+        self.driver
+            .borrow()
+            .outputs
+            .get(&self.topic)
+            .map_or(0, VecDeque::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue_size() == 0
+    }
+}
