@@ -11,7 +11,7 @@ use storage::store::KeyValueStore as ByteStore;
 use crate::error::{Result, StreamsError};
 use crate::processor::node::{BuiltNode, Lifecycle, SourceError, SourceInput};
 use crate::processor::{OutRecord, PunctuationType, TaskId, TaskShared};
-use crate::record::{Header, RecordMetadata};
+use crate::record::Header;
 use crate::state::{StateStore, StoreSpec, changelog_topic};
 use crate::topology::{NodeKind, Topology};
 
@@ -127,6 +127,11 @@ impl Task {
         Ok(())
     }
 
+    /// The source reading `topic`.
+    pub fn source(&self, topic: &str) -> Option<Rc<RefCell<dyn SourceInput>>> {
+        self.sources.get(topic).cloned()
+    }
+
     /// Processes one input record.
     #[allow(clippy::too_many_arguments)]
     pub fn process(
@@ -140,15 +145,34 @@ impl Task {
         headers: Vec<Header>,
     ) -> Result<()> {
         let source = self
-            .sources
-            .get(topic)
-            .ok_or_else(|| StreamsError::Topology(format!("task {} does not read topic {topic}", self.id)))?
-            .clone();
-        *self.shared.metadata.borrow_mut() = Some(RecordMetadata {
-            topic: topic.to_owned(),
+            .source(topic)
+            .ok_or_else(|| StreamsError::Topology(format!("task {} does not read topic {topic}", self.id)))?;
+        self.process_from(
+            &source,
+            &Arc::from(topic),
             partition,
             offset,
-        });
+            key,
+            value,
+            timestamp,
+            headers,
+        )
+    }
+
+    /// Processes one input record through `source` (from [`Task::source`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn process_from(
+        &mut self,
+        source: &Rc<RefCell<dyn SourceInput>>,
+        topic: &Arc<str>,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: Vec<Header>,
+    ) -> Result<()> {
+        self.shared.set_metadata(topic, partition, offset);
         self.shared.timestamp.set(timestamp);
         if timestamp > self.shared.stream_time.get() {
             self.shared.stream_time.set(timestamp);
@@ -156,11 +180,11 @@ impl Task {
         let result = source
             .borrow_mut()
             .process_raw(topic, key, value, timestamp, headers);
-        *self.shared.metadata.borrow_mut() = None;
+        self.shared.clear_metadata();
         match result {
             Ok(()) => Ok(()),
             Err(SourceError::Deserialize { part, source }) => Err(StreamsError::Deserialization {
-                topic: topic.to_owned(),
+                topic: topic.to_string(),
                 partition,
                 offset,
                 part,

@@ -250,6 +250,10 @@ struct Inner {
     producer_id: i64,
     producer_epoch: i16,
     acc: Mutex<Accumulator>,
+    /// The first batch failure since [`Producer::take_failure`] last looked: how senders that
+    /// do not keep a future per record learn of failures (Kafka Streams' RecordCollector
+    /// keeps the first send exception the same way).
+    first_failure: Mutex<Option<SendError>>,
 }
 
 /// See the module docs.
@@ -286,6 +290,7 @@ impl Producer {
                 last: None,
                 rng: Xorshift::seeded(),
             }),
+            first_failure: Mutex::new(None),
         });
         let weak = Arc::downgrade(&inner);
         let linger = inner.config.linger.max(Duration::from_millis(1));
@@ -313,6 +318,33 @@ impl Producer {
         self.inner.send(record).map_err(Arc::new)
     }
 
+    /// Queues a record without a future for its outcome: a failure shows in
+    /// [`Producer::take_failure`]. For senders of many records that only need to know, at
+    /// their next commit, whether all were stored.
+    pub fn send_unobserved(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        timestamp: Option<i64>,
+    ) -> Result<(), SendError> {
+        self.inner
+            .append(topic, partition, key, value, headers, timestamp)
+            .map(drop)
+            .map_err(Arc::new)
+    }
+
+    /// The first batch that failed since the last call, if any.
+    pub fn take_failure(&self) -> Option<SendError> {
+        self.inner
+            .first_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     /// Sends every queued batch now and waits until all are stored.
     pub async fn flush(&self) {
         self.inner.send_due(Duration::ZERO);
@@ -338,8 +370,34 @@ impl Drop for Producer {
 
 impl Inner {
     fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, BrokerError> {
-        let timestamp = record.timestamp.unwrap_or_else(|| self.broker.clock().now_ms());
-        let size = record.key.as_ref().map_or(0, |k| k.len()) + record.value.as_ref().map_or(0, |v| v.len());
+        let (slot, delta, timestamp) = self.append(
+            &record.topic,
+            record.partition,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            &record.headers,
+            record.timestamp,
+        )?;
+        Ok(DeliveryFuture {
+            slot,
+            delta,
+            timestamp,
+        })
+    }
+
+    /// Appends one record to its partition's open batch: (the batch's slot, the record's
+    /// offset delta in it, its timestamp).
+    fn append(
+        &self,
+        topic_name: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        timestamp: Option<i64>,
+    ) -> Result<(Arc<BatchSlot>, i32, i64), BrokerError> {
+        let timestamp = timestamp.unwrap_or_else(|| self.broker.clock().now_ms());
+        let size = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
         if size + 100 > self.config.max_request_size {
             return Err(BrokerError::Storage(storage::StorageError::MessageTooLarge {
                 position: 0,
@@ -348,13 +406,13 @@ impl Inner {
             }));
         }
         let mut acc = self.acc.lock().unwrap_or_else(|p| p.into_inner());
-        let ti = acc.topic_index(&self.broker, &record.topic)?;
+        let ti = acc.topic_index(&self.broker, topic_name)?;
         let count = acc.topics[ti].partitions.len() as i32;
-        let partition = match (record.partition, &record.key) {
+        let partition = match (partition, key) {
             (Some(p), _) if (0..count).contains(&p) => p,
             (Some(p), _) => {
                 return Err(BrokerError::UnknownTopicOrPartition {
-                    topic: record.topic,
+                    topic: topic_name.to_string(),
                     partition: p,
                 });
             }
@@ -388,21 +446,12 @@ impl Inner {
             }),
             created: Instant::now(),
         });
-        let delta = open.builder.append(
-            timestamp,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &record.headers,
-        );
-        let future = DeliveryFuture {
-            slot: open.slot.clone(),
-            delta,
-            timestamp,
-        };
+        let delta = open.builder.append(timestamp, key, value, headers);
+        let slot = open.slot.clone();
         if open.builder.estimated_size() >= self.config.batch_size {
             self.send_batch(&mut acc, ti, pi);
         }
-        Ok(future)
+        Ok((slot, delta, timestamp))
     }
 
     /// Appends the open batch of a partition (holding the accumulator lock, so batches of a
@@ -438,6 +487,12 @@ impl Inner {
             .produce(&tp, &mut bytes, self.config.acks)
             .map(|r| (r.base_offset, r.log_append_time))
             .map_err(Arc::new);
+        if let Err(e) = &result {
+            self.first_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| e.clone());
+        }
         if result.is_err() && self.producer_id >= 0 {
             // The broker took none of it: the sequence continues where it was.
             let queue = &mut topic.partitions[pi];

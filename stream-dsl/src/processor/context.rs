@@ -32,7 +32,10 @@ pub(crate) struct OutRecord {
 pub(crate) struct TaskShared {
     pub task: TaskId,
     pub application_id: String,
-    pub metadata: RefCell<Option<RecordMetadata>>,
+    /// Where the record being processed came from: the topic is only replaced when it
+    /// changes, so processing a record allocates nothing for it.
+    meta_topic: RefCell<Option<Arc<str>>>,
+    meta_position: Cell<Option<(i32, i64)>>,
     /// The timestamp of the record being processed (or of the punctuation).
     pub timestamp: Cell<i64>,
     /// The largest record timestamp seen: Kafka's stream time.
@@ -53,7 +56,8 @@ impl TaskShared {
         TaskShared {
             task,
             application_id,
-            metadata: RefCell::new(None),
+            meta_topic: RefCell::new(None),
+            meta_position: Cell::new(None),
             timestamp: Cell::new(0),
             stream_time: Cell::new(i64::MIN),
             wall_clock: Cell::new(0),
@@ -64,6 +68,28 @@ impl TaskShared {
             commit_requested: Cell::new(false),
             sink_topics: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    pub fn set_metadata(&self, topic: &Arc<str>, partition: i32, offset: i64) {
+        let mut current = self.meta_topic.borrow_mut();
+        if !current.as_ref().is_some_and(|t| Arc::ptr_eq(t, topic)) {
+            *current = Some(topic.clone());
+        }
+        self.meta_position.set(Some((partition, offset)));
+    }
+
+    pub fn clear_metadata(&self) {
+        self.meta_position.set(None);
+    }
+
+    pub fn metadata(&self) -> Option<RecordMetadata> {
+        let (partition, offset) = self.meta_position.get()?;
+        let topic = self.meta_topic.borrow().as_deref()?.to_owned();
+        Some(RecordMetadata {
+            topic,
+            partition,
+            offset,
+        })
     }
 
     pub fn sink_topic(&self, node: usize) -> Arc<str> {
@@ -135,7 +161,7 @@ impl<KOut, VOut> ProcessorContext<KOut, VOut> {
     /// The topic, partition and offset of the input record being processed; `None` inside a
     /// punctuation.
     pub fn record_metadata(&self) -> Option<RecordMetadata> {
-        self.shared.metadata.borrow().clone()
+        self.shared.metadata()
     }
 
     /// The task's stream time: the largest record timestamp it has seen.

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use stream_core::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
-use stream_core::client::producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+use stream_core::client::producer::{Producer, ProducerConfig};
 use stream_core::group::PartitionOffset;
 use stream_core::{Cluster, TopicName, TopicPartition};
 use tokio::runtime::Handle;
@@ -49,8 +49,6 @@ pub(crate) struct StreamThread {
     producer: Producer,
     tasks: BTreeMap<TaskId, ActiveTask>,
     subtopology_of: HashMap<String, usize>,
-    /// The last send to each partition: awaited at commit.
-    in_flight: HashMap<(Arc<str>, i32), DeliveryFuture>,
     last_commit: Instant,
     cache_bytes: usize,
 }
@@ -104,7 +102,6 @@ impl StreamThread {
             producer,
             tasks: BTreeMap::new(),
             subtopology_of,
-            in_flight: HashMap::new(),
             last_commit: Instant::now(),
             cache_bytes: 0,
         })
@@ -154,43 +151,60 @@ impl StreamThread {
     fn process(&mut self, records: Vec<ConsumerRecord>) -> Result<()> {
         let mut processed = 0u64;
         let mut skipped = 0u64;
-        for r in records {
-            let Some(&sub) = self.subtopology_of.get(r.topic.as_str()) else {
-                continue;
-            };
-            let id = TaskId {
+        let mut records = records.into_iter().peekable();
+        // Records come in runs of one partition: the task and its source are looked up once
+        // per run, and the offset to commit recorded at its end.
+        while let Some(first) = records.next() {
+            let (topic, partition) = (first.topic.clone(), first.partition);
+            let task = self.subtopology_of.get(topic.as_str()).map(|&sub| TaskId {
                 subtopology: sub,
-                partition: r.partition,
-            };
-            let Some(active) = self.tasks.get_mut(&id) else {
+                partition,
+            });
+            let mut run = vec![first];
+            while let Some(r) = records.next_if(|r| r.partition == partition && r.topic == topic) {
+                run.push(r);
+            }
+            let Some(active) = task.and_then(|id| self.tasks.get_mut(&id)) else {
                 continue;
             };
-            let next = r.offset + 1;
-            let tp = TopicPartition::new(r.topic.clone(), r.partition);
-            match active.task.process(
-                r.topic.as_str(),
-                r.partition,
-                r.offset,
-                r.key.as_deref(),
-                r.value.as_deref(),
-                r.timestamp,
-                r.headers,
-            ) {
-                Ok(()) => processed += 1,
-                Err(e @ StreamsError::Deserialization { .. })
-                    if self.config.deserialization_handler == DeserializationHandler::LogAndContinue =>
-                {
-                    tracing::warn!(thread = %self.name, error = %e, "skipping a record that does not deserialize");
-                    skipped += 1;
+            let Some(source) = active.task.source(topic.as_str()) else {
+                continue;
+            };
+            let topic_name: Arc<str> = Arc::from(topic.as_str());
+            let mut next = None;
+            for r in run {
+                next = Some(r.offset + 1);
+                let result = active.task.process_from(
+                    &source,
+                    &topic_name,
+                    partition,
+                    r.offset,
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    r.timestamp,
+                    r.headers,
+                );
+                match result {
+                    Ok(()) => processed += 1,
+                    Err(e @ StreamsError::Deserialization { .. })
+                        if self.config.deserialization_handler == DeserializationHandler::LogAndContinue =>
+                    {
+                        tracing::warn!(thread = %self.name, error = %e, "skipping a record that does not deserialize");
+                        skipped += 1;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+                if !active.task.shared.schedules.borrow().is_empty() {
+                    let st = active.task.shared.stream_time.get();
+                    active.task.punctuate(PunctuationType::StreamTime, st)?;
+                }
             }
-            if !active.task.shared.schedules.borrow().is_empty() {
-                let st = active.task.shared.stream_time.get();
-                active.task.punctuate(PunctuationType::StreamTime, st)?;
+            if let Some(next) = next {
+                active
+                    .consumed
+                    .insert(TopicPartition::new(topic, partition), next);
+                active.dirty = true;
             }
-            active.consumed.insert(tp, next);
-            active.dirty = true;
         }
         self.shared
             .metrics
@@ -204,22 +218,19 @@ impl StreamThread {
     fn send_output(&mut self) -> Result<()> {
         for active in self.tasks.values_mut() {
             for r in active.task.take_output() {
-                let record = ProducerRecord {
-                    topic: r.topic.to_string(),
-                    partition: r.partition,
-                    key: r.key,
-                    value: r.value,
-                    headers: r.headers,
-                    timestamp: Some(r.timestamp),
-                };
-                let future = self.producer.send(record).map_err(|e| StreamsError::Send {
-                    topic: r.topic.to_string(),
-                    reason: e.to_string(),
-                })?;
-                // Batches of one partition are stored in order: the last send's outcome
-                // stands for the ones before it.
-                self.in_flight
-                    .insert((r.topic.clone(), r.partition.unwrap_or(-1)), future);
+                self.producer
+                    .send_unobserved(
+                        &r.topic,
+                        r.partition,
+                        r.key.as_deref(),
+                        r.value.as_deref(),
+                        &r.headers,
+                        Some(r.timestamp),
+                    )
+                    .map_err(|e| StreamsError::Send {
+                        topic: r.topic.to_string(),
+                        reason: e.to_string(),
+                    })?;
             }
         }
         Ok(())
@@ -233,11 +244,11 @@ impl StreamThread {
         self.send_output()?;
         let handle = self.handle.clone();
         handle.block_on(self.producer.flush());
-        for ((topic, _), future) in self.in_flight.drain() {
-            handle.block_on(future).map_err(|e| StreamsError::Send {
-                topic: topic.to_string(),
+        if let Some(e) = self.producer.take_failure() {
+            return Err(StreamsError::Send {
+                topic: "a sink, repartition or changelog topic".into(),
                 reason: e.to_string(),
-            })?;
+            });
         }
         let mut offsets = Vec::new();
         for active in self.tasks.values_mut() {

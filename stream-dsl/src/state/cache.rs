@@ -38,12 +38,14 @@
 //!   since the last flush, for O(1) mark/unmark and an O(dirty) flush with no stale entries to
 //!   skip.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::mem;
 use std::ops::Bound;
 
 use bytes::Bytes;
+
+use super::{FastMap, fast_map};
 
 /// Kafka Streams' default `statestore.cache.max.bytes`: 10 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 10 * 1024 * 1024;
@@ -109,7 +111,7 @@ pub struct RecordCache {
     max_bytes: usize,
     size_bytes: usize,
     /// Key → slot, for point reads and writes.
-    slots: HashMap<Bytes, usize>,
+    slots: FastMap<Bytes, usize>,
     /// The same keys in order, for range reads.
     ordered: BTreeMap<Bytes, usize>,
     nodes: Vec<Node>,
@@ -131,7 +133,7 @@ impl RecordCache {
         Self {
             max_bytes,
             size_bytes: 0,
-            slots: HashMap::new(),
+            slots: fast_map(),
             ordered: BTreeMap::new(),
             nodes: Vec::new(),
             free: NIL,

@@ -3,8 +3,6 @@
 //! consecutive updates of one key between two commits reach the next processor once, as in
 //! Kafka Streams with `statestore.cache.max.bytes` > 0.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 
 use super::KeyValueStore;
@@ -17,14 +15,14 @@ pub(crate) struct TableStore<K, V> {
     pub store: KeyValueStore<K, V>,
     /// For each key written since it last left the cache: the value it had before (what
     /// downstream last saw) and the timestamp of its latest update.
-    pending: HashMap<Bytes, (Option<Bytes>, i64)>,
+    pending: super::FastMap<Bytes, (Option<Bytes>, i64)>,
 }
 
 impl<K: Data, V: Data> TableStore<K, V> {
     pub fn new(store: KeyValueStore<K, V>) -> TableStore<K, V> {
         TableStore {
             store,
-            pending: HashMap::new(),
+            pending: super::fast_map(),
         }
     }
 
