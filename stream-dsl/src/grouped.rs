@@ -40,6 +40,23 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     }
 
     /// Counts the records per key.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, String>("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key(Grouped::default())
+    ///     .count(Materialized::as_("clicks-per-user"));
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let clicks = driver.create_input_topic("clicks", Serdes::string(), Serdes::string());
+    /// for (user, page) in [("ann", "/a"), ("bob", "/b"), ("ann", "/c")] {
+    ///     clicks.pipe_input(user.to_string(), page.to_string());
+    /// }
+    /// let store = driver.key_value_store::<String, i64>("clicks-per-user").unwrap();
+    /// assert_eq!(store.all().unwrap(), [("ann".to_string(), 2), ("bob".to_string(), 1)]);
+    /// ```
     pub fn count(self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
         self.aggregate_with(
             Arc::new(|_k, _v, agg: Option<i64>| agg.unwrap_or(0) + 1),
@@ -51,6 +68,23 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
 
     /// Combines the values per key with `reducer(aggregate, value)`; the first value of a key
     /// is its first aggregate.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, i64>("payments", Consumed::with(Serdes::string(), Serdes::i64()))
+    ///     .group_by_key(Grouped::default())
+    ///     .reduce(|total, amount| total + amount, Materialized::as_("totals"))
+    ///     .to_stream()
+    ///     .to("totals", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let payments = driver.create_input_topic::<String, i64>("payments", Serdes::string(), Serdes::i64());
+    /// let totals = driver.create_output_topic::<String, i64>("totals", Serdes::string(), Serdes::i64());
+    /// payments.pipe_key_value_list([("ann".to_string(), 5), ("ann".to_string(), 7)]);
+    /// assert_eq!(totals.read_key_values_to_list(), [("ann".to_string(), 5), ("ann".to_string(), 12)]);
+    /// ```
     pub fn reduce(
         self,
         reducer: impl Fn(V, V) -> V + Send + Sync + 'static,
@@ -65,6 +99,29 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     }
 
     /// Folds the values per key into an aggregate that starts as `initializer()`.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, String>("visits", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key(Grouped::default())
+    ///     .aggregate(
+    ///         String::new,
+    ///         |_user, page, trail| trail + &page,
+    ///         Materialized::as_("trails").with_value_serde(Serdes::string()),
+    ///     )
+    ///     .to_stream()
+    ///     .to("trails", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let visits = driver.create_input_topic("visits", Serdes::string(), Serdes::string());
+    /// let trails =
+    ///     driver.create_output_topic::<String, String>("trails", Serdes::string(), Serdes::string());
+    /// visits.pipe_input("ann".to_string(), "/a".to_string());
+    /// visits.pipe_input("ann".to_string(), "/b".to_string());
+    /// assert_eq!(trails.read_values_to_list(), ["/a", "/a/b"]);
+    /// ```
     pub fn aggregate<VA: Data>(
         self,
         initializer: impl Fn() -> VA + Send + Sync + 'static,
@@ -172,6 +229,28 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
     }
 
     /// Counts the rows per key: +1 when a row joins the group, −1 when it leaves.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::i64());
+    /// let by_team = builder // players "a1", "a2", ... play in team "a"
+    ///     .table::<String, i64>("scores", consumed, Materialized::as_("scores"))
+    ///     .group_by(
+    ///         |player, score| (player[..1].to_string(), *score),
+    ///         Grouped::with(Serdes::string(), Serdes::i64()),
+    ///     );
+    /// by_team.count(Materialized::as_("players")).to_stream().to("players", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let scores =
+    ///     driver.create_input_topic::<String, Option<i64>>("scores", Serdes::string(), Serdes::i64());
+    /// let players = driver.create_output_topic::<String, i64>("players", Serdes::string(), Serdes::i64());
+    /// scores.pipe_input("a1".to_string(), Some(10));
+    /// scores.pipe_input("a2".to_string(), Some(20));
+    /// scores.pipe_input("a1".to_string(), None); // a1 leaves team a
+    /// assert_eq!(players.read_values_to_list(), [1, 2, 1]);
+    /// ```
     pub fn count(self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
         let f: TableAggFn<K, V, i64> = Arc::new(|_k, change, agg| {
             let mut n = agg.unwrap_or(0);
@@ -188,6 +267,31 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
 
     /// Keeps one value per key: `adder(aggregate, new)` when a row joins, and
     /// `subtractor(aggregate, old)` when one leaves.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::i64());
+    /// let by_team = builder // players "a1", "a2", ... play in team "a"
+    ///     .table::<String, i64>("scores", consumed, Materialized::as_("scores"))
+    ///     .group_by(
+    ///         |player, score| (player[..1].to_string(), *score),
+    ///         Grouped::with(Serdes::string(), Serdes::i64()),
+    ///     );
+    /// by_team
+    ///     .reduce(|sum, score| sum + score, |sum, score| sum - score, Materialized::as_("team-totals"))
+    ///     .to_stream()
+    ///     .to("totals", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let scores =
+    ///     driver.create_input_topic::<String, Option<i64>>("scores", Serdes::string(), Serdes::i64());
+    /// let totals = driver.create_output_topic::<String, i64>("totals", Serdes::string(), Serdes::i64());
+    /// scores.pipe_input("a1".to_string(), Some(10));
+    /// scores.pipe_input("a2".to_string(), Some(20));
+    /// scores.pipe_input("a1".to_string(), Some(15)); // 30 - 10 + 15
+    /// assert_eq!(totals.read_values_to_list(), [10, 30, 35]);
+    /// ```
     pub fn reduce(
         self,
         adder: impl Fn(V, V) -> V + Send + Sync + 'static,
@@ -213,6 +317,37 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
 
     /// Folds rows into an aggregate per key: `adder` when a row joins the group,
     /// `subtractor` when it leaves (an update of a row is a leave then a join).
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::i64());
+    /// let by_team = builder // players "a1", "a2", ... play in team "a"
+    ///     .table::<String, i64>("scores", consumed, Materialized::as_("scores"))
+    ///     .group_by(
+    ///         |player, score| (player[..1].to_string(), *score),
+    ///         Grouped::with(Serdes::string(), Serdes::i64()),
+    ///     );
+    /// by_team
+    ///     .aggregate(
+    ///         || (0, 0), // (players, total score)
+    ///         |_team, score, (n, sum)| (n + 1, sum + score),
+    ///         |_team, score, (n, sum)| (n - 1, sum - score),
+    ///         Materialized::as_("team-stats").with_value_serde(Serdes::json::<(i64, i64)>()),
+    ///     )
+    ///     .to_stream()
+    ///     .to("stats", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let scores =
+    ///     driver.create_input_topic::<String, Option<i64>>("scores", Serdes::string(), Serdes::i64());
+    /// let stats =
+    ///     driver.create_output_topic::<String, (i64, i64)>("stats", Serdes::string(), Serdes::json());
+    /// scores.pipe_input("a1".to_string(), Some(10));
+    /// scores.pipe_input("a2".to_string(), Some(20));
+    /// scores.pipe_input("a1".to_string(), None);
+    /// assert_eq!(stats.read_values_to_list(), [(1, 10), (2, 30), (1, 20)]);
+    /// ```
     pub fn aggregate<VA: Data>(
         self,
         initializer: impl Fn() -> VA + Send + Sync + 'static,

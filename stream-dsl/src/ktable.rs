@@ -130,6 +130,26 @@ impl<K: Data, V: Data> KTable<K, V> {
 
     /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
     /// downstream.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string());
+    /// builder
+    ///     .table::<String, String>("users", consumed, Materialized::as_("users"))
+    ///     .filter(|_user, region| region == "eu")
+    ///     .to_stream()
+    ///     .to("out", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let users =
+    ///     driver.create_input_topic::<String, Option<String>>("users", Serdes::string(), Serdes::string());
+    /// let out =
+    ///     driver.create_output_topic::<String, Option<String>>("out", Serdes::string(), Serdes::string());
+    /// users.pipe_input("ann".to_string(), Some("eu".to_string()));
+    /// users.pipe_input("ann".to_string(), Some("us".to_string())); // no longer matches: deleted downstream
+    /// assert_eq!(out.read_values_to_list(), [Some("eu".to_string()), None]);
+    /// ```
     pub fn filter(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
         let f = Arc::new(predicate);
         let node = self.stream.add_child(
@@ -143,6 +163,28 @@ impl<K: Data, V: Data> KTable<K, V> {
         self.derive(node, self.value_serde.clone())
     }
 
+    /// Drops the rows for which `predicate` holds; a row that starts matching is deleted
+    /// downstream.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string());
+    /// builder
+    ///     .table::<String, String>("users", consumed, Materialized::as_("users"))
+    ///     .filter_not(|_user, region| region == "eu")
+    ///     .to_stream()
+    ///     .to("out", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let users =
+    ///     driver.create_input_topic::<String, Option<String>>("users", Serdes::string(), Serdes::string());
+    /// let out =
+    ///     driver.create_output_topic::<String, Option<String>>("out", Serdes::string(), Serdes::string());
+    /// users.pipe_input("ann".to_string(), Some("us".to_string()));
+    /// users.pipe_input("ann".to_string(), Some("eu".to_string())); // now matches: deleted downstream
+    /// assert_eq!(out.read_values_to_list(), [Some("us".to_string()), None]);
+    /// ```
     pub fn filter_not(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
         let f = Arc::new(predicate);
         let node = self.stream.add_child(
@@ -157,6 +199,26 @@ impl<K: Data, V: Data> KTable<K, V> {
     }
 
     /// Maps every row's value.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string());
+    /// builder
+    ///     .table::<String, String>("users", consumed, Materialized::as_("users"))
+    ///     .map_values(|region| region.to_uppercase())
+    ///     .to_stream()
+    ///     .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let users =
+    ///     driver.create_input_topic::<String, Option<String>>("users", Serdes::string(), Serdes::string());
+    /// let out =
+    ///     driver.create_output_topic::<String, Option<String>>("out", Serdes::string(), Serdes::string());
+    /// users.pipe_input("ann".to_string(), Some("eu".to_string()));
+    /// users.pipe_input("ann".to_string(), None);
+    /// assert_eq!(out.read_values_to_list(), [Some("EU".to_string()), None]);
+    /// ```
     pub fn map_values<V2: Data>(self, f: impl Fn(V) -> V2 + Send + Sync + 'static) -> KTable<K, V2> {
         let f = Arc::new(f);
         let node = self.stream.add_child(
@@ -171,6 +233,26 @@ impl<K: Data, V: Data> KTable<K, V> {
     }
 
     /// The table's updates as a stream: the new value, `None` for a delete.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string());
+    /// builder
+    ///     .table::<String, String>("users", consumed, Materialized::as_("users"))
+    ///     .to_stream()
+    ///     .to("out", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let users =
+    ///     driver.create_input_topic::<String, Option<String>>("users", Serdes::string(), Serdes::string());
+    /// let out =
+    ///     driver.create_output_topic::<String, Option<String>>("out", Serdes::string(), Serdes::string());
+    /// users.pipe_input("ann".to_string(), Some("eu".to_string()));
+    /// users.pipe_input("ann".to_string(), Some("us".to_string()));
+    /// users.pipe_input("ann".to_string(), None); // a tombstone deletes the row
+    /// assert_eq!(out.read_values_to_list(), [Some("eu".to_string()), Some("us".to_string()), None]);
+    /// ```
     pub fn to_stream(self) -> KStream<K, Option<V>> {
         let node = self
             .stream
@@ -190,6 +272,30 @@ impl<K: Data, V: Data> KTable<K, V> {
 
     /// Re-keys the table for an aggregation: each row becomes the `(K2, V2)` of `selector`;
     /// when a row changes, its old pair is subtracted from its group and the new one added.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string());
+    /// builder
+    ///     .table::<String, String>("users", consumed, Materialized::as_("users"))
+    ///     .group_by(
+    ///         |user, region| (region.clone(), user.clone()),
+    ///         Grouped::with(Serdes::string(), Serdes::string()),
+    ///     )
+    ///     .count(Materialized::as_("users-per-region"))
+    ///     .to_stream()
+    ///     .to("counts", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let users =
+    ///     driver.create_input_topic::<String, Option<String>>("users", Serdes::string(), Serdes::string());
+    /// let counts = driver.create_output_topic::<String, i64>("counts", Serdes::string(), Serdes::i64());
+    /// users.pipe_input("ann".to_string(), Some("eu".to_string()));
+    /// users.pipe_input("ann".to_string(), Some("us".to_string())); // ann moves: eu -1, us +1
+    /// let expected = [("eu".to_string(), 1), ("eu".to_string(), 0), ("us".to_string(), 1)];
+    /// assert_eq!(counts.read_key_values_to_list(), expected);
+    /// ```
     pub fn group_by<K2: Data, V2: Data>(
         self,
         selector: impl Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,

@@ -204,20 +204,14 @@ impl Task {
             let mut due = Vec::new();
             for s in schedules.iter_mut().filter(|s| s.kind == kind) {
                 let interval = i64::try_from(s.interval.as_millis()).unwrap_or(i64::MAX);
-                match s.next {
-                    // Stream time: the first record after scheduling fires it (Kafka's rule);
-                    // wall-clock: one interval after scheduling.
-                    None if kind == PunctuationType::StreamTime => {
-                        due.push((s.node, s.id));
-                        s.next = Some(now.saturating_add(interval));
-                    }
-                    None => s.next = Some(now.saturating_add(interval)),
-                    Some(next) if now >= next => {
-                        due.push((s.node, s.id));
-                        s.next = Some(now.saturating_add(interval));
-                    }
-                    Some(_) => {}
+                if now < s.next {
+                    continue;
                 }
+                due.push((s.node, s.id));
+                // Kafka's PunctuationSchedule::next: stay on the grid; after a gap, skip the
+                // missed firings rather than firing them all at once.
+                let missed = (now - s.next) / interval;
+                s.next = s.next.saturating_add(interval.saturating_mul(missed + 1));
             }
             due
         };

@@ -179,12 +179,20 @@ impl<KOut, VOut> ProcessorContext<KOut, VOut> {
     pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> PunctuatorId {
         let id = PunctuatorId(self.shared.next_punctuator.get());
         self.shared.next_punctuator.set(id.0 + 1);
+        let interval = interval.max(Duration::from_millis(1));
+        let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        // Kafka's alignment: stream-time punctuations on a grid from 0 (so the first record
+        // fires one), wall-clock ones one interval after scheduling.
+        let next = match kind {
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => self.shared.wall_clock.get().saturating_add(ms),
+        };
         self.shared.schedules.borrow_mut().push(Schedule {
             id,
             node: self.node.index,
-            interval: interval.max(Duration::from_millis(1)),
+            interval,
             kind,
-            next: None,
+            next,
         });
         id
     }

@@ -74,8 +74,8 @@ pub(crate) struct Schedule {
     pub node: usize,
     pub interval: Duration,
     pub kind: PunctuationType,
-    /// When it fires next (ms); set at the first opportunity after scheduling.
-    pub next: Option<i64>,
+    /// When it fires next (ms).
+    pub next: i64,
 }
 
 /// Identifies a task: one sub-topology working on one partition of its input topics.

@@ -18,6 +18,9 @@ pub(crate) struct StateStore {
     /// The changelog topic (resolved) and the task's partition of it.
     changelog: Option<(Arc<str>, i32)>,
     output: Rc<RefCell<Vec<OutRecord>>>,
+    /// Dirty entries a read pushed out of the cache (already in the store and changelog):
+    /// handed to the caller of the next `put` or `flush_cache`, so a table forwards them.
+    evicted_by_reads: Vec<DirtyEntry>,
     /// The spec's `StoreSerdes<K, V>`.
     pub serdes: Arc<dyn std::any::Any + Send + Sync>,
 }
@@ -47,6 +50,7 @@ impl StateStore {
             cache: cache_bytes.map(RecordCache::new),
             changelog,
             output,
+            evicted_by_reads: Vec::new(),
             serdes,
         }
     }
@@ -72,8 +76,10 @@ impl StateStore {
         let value = self.inner.get(key).map_err(|e| self.err(e))?.map(Bytes::from);
         if let Some(cache) = &mut self.cache {
             let evicted = cache.put_clean(Bytes::copy_from_slice(key), value.clone());
-            let ts = 0;
-            self.write(&evicted, ts)?;
+            if !evicted.is_empty() {
+                self.write(&evicted, 0)?;
+                self.evicted_by_reads.extend(evicted);
+            }
         }
         Ok(value)
     }
@@ -86,7 +92,7 @@ impl StateStore {
             None => vec![DirtyEntry { key, value }],
         };
         self.write(&written, timestamp)?;
-        Ok(written)
+        Ok(self.with_read_evictions(written))
     }
 
     /// Writes every dirty cached entry to the store and changelog; returns them.
@@ -96,7 +102,18 @@ impl StateStore {
         };
         let dirty = cache.flush();
         self.write(&dirty, timestamp)?;
-        Ok(dirty)
+        Ok(self.with_read_evictions(dirty))
+    }
+
+    /// `written`, preceded by what reads evicted since the last call (those left the cache
+    /// first).
+    fn with_read_evictions(&mut self, written: Vec<DirtyEntry>) -> Vec<DirtyEntry> {
+        if self.evicted_by_reads.is_empty() {
+            return written;
+        }
+        let mut all = std::mem::take(&mut self.evicted_by_reads);
+        all.extend(written);
+        all
     }
 
     /// Makes the byte store durable up to now (RocksDB: memtables to disk).

@@ -72,6 +72,19 @@ impl Graph {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> usize {
+        for t in &topics {
+            let taken = self.nodes.iter().any(|n| match &n.kind {
+                NodeKind::Source { topics } => topics.contains(t),
+                _ => false,
+            });
+            if taken {
+                // Kafka: "Topic ... has already been registered by another source".
+                self.errors.push(format!(
+                    "topic {} has already been registered by another source",
+                    t.name
+                ));
+            }
+        }
         let name = self.next_name("KSTREAM-SOURCE");
         self.add_node(
             name,
