@@ -140,6 +140,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         default_value_serde: Option<SharedSerde<VA>>,
         prefix: &str,
     ) -> KTable<K, VA> {
+        let f: AggFn<K, V, VA> = Arc::new(move |k, v, agg| Some(f(k, v, agg)));
         let graph = self.stream.graph.clone();
         let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
         let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
@@ -157,7 +158,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         let name = store.clone();
         let node = upstream.add_child(
             prefix,
-            move || StreamAggregate {
+            move || Aggregate {
                 store: name.clone(),
                 f: f.clone(),
                 table: None,
@@ -172,19 +173,23 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     }
 }
 
-struct StreamAggregate<K, V, VA> {
+/// Both groupings' aggregation: `f` folds a record (a value, or a table update) into the
+/// key's aggregate; `None` deletes the row.
+type AggFn<K, In, VA> = Arc<dyn Fn(&K, In, Option<VA>) -> Option<VA> + Send + Sync>;
+
+struct Aggregate<K, In, VA> {
     store: String,
-    f: StreamAggFn<K, V, VA>,
+    f: AggFn<K, In, VA>,
     table: Option<TableStore<K, VA>>,
 }
 
-impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggregate<K, V, VA> {
+impl<K: Data, In: Data, VA: Data> Processor<K, In, K, Change<VA>> for Aggregate<K, In, VA> {
     fn init(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
         self.table = Some(TableStore::new(ctx.get_state_store(&self.store)?));
         Ok(())
     }
 
-    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>, r: Record<K, V>) -> Result<()> {
+    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>, r: Record<K, In>) -> Result<()> {
         let Some(table) = &mut self.table else {
             return Ok(());
         };
@@ -194,7 +199,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggreg
         };
         let old = table.store.get_raw(&key)?;
         let agg = (self.f)(&r.key, r.value, table.store.value(old.as_deref())?);
-        let new = table.store.value_bytes(&agg);
+        let new = agg.as_ref().and_then(|a| table.store.value_bytes(a));
         table.put(ctx, key, old, new, r.timestamp)
     }
 
@@ -221,7 +226,7 @@ impl<K, V> std::fmt::Debug for KGroupedTable<K, V> {
 }
 
 /// `(key, update, current aggregate) → new aggregate` (`None`: the row is deleted).
-type TableAggFn<K, V, VA> = Arc<dyn Fn(&K, Change<V>, Option<VA>) -> Option<VA> + Send + Sync>;
+type TableAggFn<K, V, VA> = AggFn<K, Change<V>, VA>;
 
 impl<K: Data, V: Data> KGroupedTable<K, V> {
     pub(crate) fn new(stream: KStream<K, Change<V>>, grouped: Grouped<K, V>) -> Self {
@@ -399,7 +404,7 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
         let store_name = store.clone();
         let node = upstream.add_child(
             prefix,
-            move || TableAggregate {
+            move || Aggregate {
                 store: store_name.clone(),
                 f: f.clone(),
                 table: None,
@@ -410,40 +415,6 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
             stream: KStream::new(graph, node, key, None, false),
             value_serde: value,
             store: Some(store),
-        }
-    }
-}
-
-struct TableAggregate<K, V, VA> {
-    store: String,
-    f: TableAggFn<K, V, VA>,
-    table: Option<TableStore<K, VA>>,
-}
-
-impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>> for TableAggregate<K, V, VA> {
-    fn init(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
-        self.table = Some(TableStore::new(ctx.get_state_store(&self.store)?));
-        Ok(())
-    }
-
-    fn process(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>, r: Record<K, Change<V>>) -> Result<()> {
-        let Some(table) = &mut self.table else {
-            return Ok(());
-        };
-        let Some(key) = table.store.try_key_bytes(&r.key) else {
-            tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
-            return Ok(());
-        };
-        let old = table.store.get_raw(&key)?;
-        let agg = (self.f)(&r.key, r.value, table.store.value(old.as_deref())?);
-        let new = agg.as_ref().and_then(|a| table.store.value_bytes(a));
-        table.put(ctx, key, old, new, r.timestamp)
-    }
-
-    fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
-        match &mut self.table {
-            Some(t) => t.flush(ctx),
-            None => Ok(()),
         }
     }
 }

@@ -27,11 +27,20 @@ pub(crate) trait Node<K, V> {
 pub(crate) type Child<K, V> = Rc<RefCell<dyn Node<K, V>>>;
 
 /// A node's untyped lifecycle, driven by the task.
+/// The defaults do nothing: sources and sinks have no lifecycle of their own.
 pub(crate) trait Lifecycle {
-    fn init(&mut self) -> Result<()>;
-    fn punctuate(&mut self, id: PunctuatorId, timestamp: i64) -> Result<()>;
-    fn flush(&mut self) -> Result<()>;
-    fn close(&mut self) -> Result<()>;
+    fn init(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn punctuate(&mut self, _id: PunctuatorId, _timestamp: i64) -> Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A source's input: raw bytes from a topic.
@@ -204,20 +213,7 @@ impl<K: Data, V: Data> SourceInput for SourceNode<K, V> {
     }
 }
 
-impl<K, V> Lifecycle for SourceNode<K, V> {
-    fn init(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn punctuate(&mut self, _id: PunctuatorId, _timestamp: i64) -> Result<()> {
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn close(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
+impl<K, V> Lifecycle for SourceNode<K, V> {}
 
 pub(crate) struct SourceFactory<K, V> {
     pub key_serde: SharedSerde<K>,
@@ -268,20 +264,7 @@ impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     }
 }
 
-impl<K, V> Lifecycle for SinkNode<K, V> {
-    fn init(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn punctuate(&mut self, _id: PunctuatorId, _timestamp: i64) -> Result<()> {
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn close(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
+impl<K, V> Lifecycle for SinkNode<K, V> {}
 
 pub(crate) struct SinkFactory<K, V> {
     pub key_serde: SharedSerde<K>,

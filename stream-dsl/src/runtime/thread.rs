@@ -443,8 +443,6 @@ fn write_checkpoint(cluster: &Cluster, active: &ActiveTask) -> Result<()> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    use storage::clock::Clock;
+    storage::clock::SystemClock.now_ms()
 }
