@@ -2,7 +2,7 @@
 //! clients. Dropping it, or [`Cluster::shutdown`], stops background work and closes the logs.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::broker::{Broker, BrokerConfig};
 use crate::client::admin::Admin;
@@ -11,12 +11,15 @@ use crate::client::producer::{Producer, ProducerConfig};
 use crate::error::Result;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::offsets_log::{BrokerOffsetsLog, read_offsets_topic};
+use crate::registry::{Registry, RegistryError};
 
 /// An in-process cluster of one broker.
 #[derive(Debug, Clone)]
 pub struct Cluster {
     broker: Broker,
     groups: Arc<GroupCoordinator>,
+    /// The schema registry, opened on first use (shared by every clone of the cluster).
+    registry: Arc<Mutex<Option<Arc<Registry>>>>,
 }
 
 impl Cluster {
@@ -45,7 +48,11 @@ impl Cluster {
             );
         }
         broker.start_background_tasks();
-        Ok(Cluster { broker, groups })
+        Ok(Cluster {
+            broker,
+            groups,
+            registry: Arc::default(),
+        })
     }
 
     pub fn broker(&self) -> &Broker {
@@ -62,6 +69,19 @@ impl Cluster {
 
     pub fn consumer(&self, config: ConsumerConfig) -> Consumer {
         Consumer::new(self.broker.clone(), self.groups.clone(), config)
+    }
+
+    /// The schema registry over this broker's `_schemas` topic, opened (the topic created if
+    /// missing, its records replayed) on the first call; later calls return the same one.
+    /// Blocking file I/O on the first call: from async code, call it on the blocking pool.
+    pub fn schema_registry(&self) -> std::result::Result<Arc<Registry>, RegistryError> {
+        let mut slot = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.clone());
+        }
+        let registry = Arc::new(Registry::open(&self.broker)?);
+        *slot = Some(registry.clone());
+        Ok(registry)
     }
 
     pub fn admin(&self) -> Admin {

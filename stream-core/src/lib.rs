@@ -62,6 +62,7 @@ pub mod group;
 pub mod metadata;
 pub mod offsets_log;
 pub mod partition;
+pub mod registry;
 pub mod server;
 pub mod topic;
 
