@@ -40,10 +40,13 @@ if [ ${#need_debs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${need_debs[@]}" >/dev/null
 fi
 
-# Python: kafka-python and confluent-kafka for tests/wire_python.rs (which skips without them),
-# installed into whichever python3 is on PATH. Never fatal: a missing client skips those tests.
-if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import kafka, confluent_kafka' >/dev/null 2>&1; then
-  py_pkgs=(kafka-python confluent-kafka)
+# Python: kafka-python and confluent-kafka for tests/wire_python.rs, and confluent-kafka's
+# schema-registry client and Avro serdes (fastavro, httpx, attrs, cachetools, authlib) for
+# tests/registry_python.rs (both skip without them), installed into whichever python3 is on
+# PATH. Never fatal: a missing client skips those tests.
+py_check='import kafka, confluent_kafka, confluent_kafka.schema_registry.avro, fastavro'
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "$py_check" >/dev/null 2>&1; then
+  py_pkgs=(kafka-python "confluent-kafka[avro,schemaregistry]")
   if python3 -m pip --version >/dev/null 2>&1; then
     echo "installing python packages: ${py_pkgs[*]}" >&2
     if ! python3 -m pip install --quiet "${py_pkgs[@]}"; then
@@ -52,7 +55,7 @@ if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import kafka, confluent_k
         || echo "warning: could not install ${py_pkgs[*]}; run: python3 -m pip install ${py_pkgs[*]}" >&2
     fi
   else
-    echo "warning: pip is not available for python3; the Python wire tests will be skipped" >&2
+    echo "warning: pip is not available for python3; the Python client tests will be skipped" >&2
     echo "run:   sudo apt-get install -y python3-pip && python3 -m pip install --quiet ${py_pkgs[*]}" >&2
   fi
 fi

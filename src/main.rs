@@ -43,6 +43,9 @@ enum Command {
     /// List consumer groups, and describe their members, offsets and lag.
     #[command(subcommand)]
     Groups(cli::groups::GroupsCommand),
+    /// Register, list, get and check Avro schemas in a schema registry.
+    #[command(subcommand)]
+    Schemas(cli::schemas::SchemasCommand),
 }
 
 /// Rust ignores SIGPIPE, so `println!` into a closed pipe (`runnel dump-log … | head`)
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
         Command::Groups(command) => cli::groups::run(command),
+        Command::Schemas(command) => cli::schemas::run(command),
     }
 }
 

@@ -1,10 +1,12 @@
-//! `runnel serve`: a single-node broker speaking the Kafka protocol.
+//! `runnel serve`: a single-node broker speaking the Kafka protocol, and optionally the schema
+//! registry's REST API (`--registry-listen`) over the same broker's `_schemas` topic.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use runnel::stream_core::group::GroupConfig;
+use runnel::stream_core::registry::rest;
 use runnel::stream_core::server::{ServerConfig, serve};
 use runnel::stream_core::{BrokerConfig, Cluster};
 
@@ -19,6 +21,10 @@ pub struct ServeArgs {
     /// The HOST:PORT clients are told to connect to (default: the listen address).
     #[arg(long)]
     advertised_listener: Option<String>,
+    /// Also serve the schema registry's REST API (Confluent's) on this address, e.g.
+    /// `127.0.0.1:8081`.
+    #[arg(long, value_name = "HOST:PORT")]
+    registry_listen: Option<SocketAddr>,
     /// A Kafka server config, e.g. `num.partitions=3` or `log.retention.ms=3600000`
     /// (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE")]
@@ -75,19 +81,73 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     tracing::info!(%bound, advertised = %format!("{host}:{port}"), "runnel broker listening");
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on {bound}");
+
+    // One signal stops both listeners; the registry also stops if the Kafka server ends.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let registry = match args.registry_listen {
+        Some(addr) => match start_registry(&cluster, addr, stopped.clone()).await {
+            Ok(task) => Some(task),
+            Err(e) => {
+                cluster.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let mut kafka_stopped = stopped;
     let result = serve(
         listener,
         cluster.clone(),
         ServerConfig::new(host, port),
-        shutdown_signal(),
+        async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = kafka_stopped.wait_for(|s| *s) => {}
+            }
+        },
     )
     .await;
+    let _ = stop.send(true);
+    let registry_result = match registry {
+        Some(task) => task
+            .await
+            .map_err(|e| anyhow::anyhow!("schema registry task failed: {e}")),
+        None => Ok(Ok(())),
+    };
     cluster.shutdown().await;
     if let Err(e) = result {
         bail!("serving failed: {e}");
     }
+    match registry_result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => bail!("serving the schema registry failed: {e}"),
+        Err(e) => return Err(e),
+    }
     tracing::info!("runnel broker stopped cleanly");
     Ok(())
+}
+
+/// Opens the schema registry (replaying `_schemas`) and serves its REST API on `addr` until
+/// `stopped` turns true. Prints `schema registry listening on ADDR` for tests and scripts.
+async fn start_registry(
+    cluster: &Cluster,
+    addr: SocketAddr,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} for the schema registry"))?;
+    let bound = listener.local_addr()?;
+    let opener = cluster.clone();
+    let registry = tokio::task::spawn_blocking(move || opener.schema_registry())
+        .await
+        .context("opening the schema registry")?
+        .context("opening the schema registry")?;
+    tracing::info!(%bound, "schema registry listening");
+    println!("schema registry listening on {bound}");
+    Ok(tokio::spawn(rest::serve(registry, listener, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })))
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,18 +1,22 @@
 //! The client subcommands of `runnel` (`topics`, `produce`, `consume`, `groups`), built on
 //! librdkafka through the `rdkafka` crate, so the CLI talks to `runnel serve` exactly as any
-//! Kafka application would: over the wire, with no shortcut into the broker.
+//! Kafka application would: over the wire, with no shortcut into the broker. `schemas` talks
+//! to the schema registry's REST API the same way, through its HTTP client.
 //!
 //! ```text
 //!   runnel topics|produce|consume|groups --bootstrap HOST:PORT
 //!        │
 //!        ▼  rdkafka (librdkafka)          Kafka protocol
 //!   AdminClient / BaseProducer / BaseConsumer ─────────────▶ runnel serve
+//!
+//!   runnel schemas --registry URL ──▶ HttpRegistryClient ──HTTP──▶ runnel serve --registry-listen
 //! ```
 
 pub mod consume;
 pub mod groups;
 pub mod produce;
 mod progress;
+pub mod schemas;
 pub mod topics;
 
 use std::future::Future;
