@@ -21,13 +21,21 @@ pub enum StreamsError {
         #[source]
         source: SerdeError,
     },
+    /// A record's key or value could not be written (Kafka's `SerializationException`).
+    #[error("cannot serialize the {part} of a record for {topic}: {source}")]
+    Serialization {
+        topic: String,
+        part: &'static str,
+        #[source]
+        source: SerdeError,
+    },
     #[error("state store {store}: {source}")]
     Store {
         store: String,
         #[source]
         source: storage::store::StoreError,
     },
-    #[error("state store {store}: cannot read its {what}: {source}")]
+    #[error("state store {store}: cannot convert its {what}: {source}")]
     StoreValue {
         store: String,
         what: &'static str,

@@ -193,13 +193,16 @@ impl<K: Data, In: Data, VA: Data> Processor<K, In, K, Change<VA>> for Aggregate<
         let Some(table) = &mut self.table else {
             return Ok(());
         };
-        let Some(key) = table.store.try_key_bytes(&r.key) else {
+        let Some(key) = table.store.try_key_bytes(&r.key)? else {
             tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
             return Ok(());
         };
         let old = table.store.get_raw(&key)?;
         let agg = (self.f)(&r.key, r.value, table.store.value(old.as_deref())?);
-        let new = agg.as_ref().and_then(|a| table.store.value_bytes(a));
+        let new = match &agg {
+            Some(a) => table.store.value_bytes(a)?,
+            None => None,
+        };
         table.put(ctx, key, old, new, r.timestamp)
     }
 

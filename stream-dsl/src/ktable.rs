@@ -330,12 +330,15 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         let Some(table) = &mut self.table else {
             return Ok(());
         };
-        let Some(key) = table.store.try_key_bytes(&r.key) else {
+        let Some(key) = table.store.try_key_bytes(&r.key)? else {
             tracing::warn!(store = %self.store, "dropping a table record with a null key");
             return Ok(());
         };
         let old = table.store.get_raw(&key)?;
-        let new = r.value.as_ref().and_then(|v| table.store.value_bytes(v));
+        let new = match &r.value {
+            Some(v) => table.store.value_bytes(v)?,
+            None => None,
+        };
         table.put(ctx, key, old, new, r.timestamp)
     }
 

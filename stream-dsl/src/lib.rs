@@ -11,6 +11,9 @@
 //!
 //! Every operator is a [`processor::Processor`]; state lives in [`state`] stores, backed by
 //! RocksDB (or memory) and a changelog topic.
+//! Keys and values become bytes through [`serde`]s: primitives as Kafka's Java serializers
+//! write them, JSON, and Avro in Confluent's wire format with a schema registry
+//! ([`serde::avro`]).
 //!
 //! ```
 //! use stream_dsl::prelude::*;
@@ -87,7 +90,7 @@ pub mod prelude {
     pub use crate::processor::{Processor, ProcessorContext, PunctuationType, PunctuatorId};
     pub use crate::record::{Change, Record};
     pub use crate::runtime::{DeserializationHandler, State, Streams, StreamsConfig, StreamsMetrics};
-    pub use crate::serde::{Serde, Serdes};
+    pub use crate::serde::{AvroConfig, AvroSerde, GenericAvroSerde, Serde, Serdes};
     pub use crate::state::{KeyValueStore, Materialized, StoreType, Stores};
     pub use crate::test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
     pub use crate::topology::{Consumed, Grouped, Produced, Repartitioned, StreamsBuilder, Topology};

@@ -281,8 +281,18 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
     }
 
     pub fn try_pipe_record(&self, record: Record<K, V>) -> Result<()> {
-        let key = self.key.serialize(&self.topic, &record.key);
-        let value = self.value.serialize(&self.topic, &record.value);
+        let serialization = |part| {
+            let topic = self.topic.clone();
+            move |source| StreamsError::Serialization { topic, part, source }
+        };
+        let key = self
+            .key
+            .serialize(&self.topic, &record.key)
+            .map_err(serialization("key"))?;
+        let value = self
+            .value
+            .serialize(&self.topic, &record.value)
+            .map_err(serialization("value"))?;
         self.try_pipe_raw(key, value, record.timestamp, record.headers)
     }
 

@@ -315,6 +315,28 @@ fn to_writes_with_the_source_serdes_when_produced_has_none() {
 }
 
 #[test]
+fn a_value_the_sink_serde_cannot_write_is_a_serialization_error_not_a_null() {
+    // JSON objects need string keys: this map cannot be written as JSON.
+    type Tally = BTreeMap<(i32, i32), i32>;
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("in", strings())
+        .map_values(|v: String| Tally::from([((v.len() as i32, 0), 1)]))
+        .to("out", Produced::with(Serdes::string(), Serdes::json::<Tally>()));
+    let driver = driver(&builder);
+    let input = string_input(&driver, "in");
+    let err = input
+        .try_pipe_record(Record::new("k".to_string(), "abc".to_string(), 1))
+        .unwrap_err();
+    assert!(
+        matches!(&err, StreamsError::Serialization { topic, part: "value", .. } if topic == "out"),
+        "{err}"
+    );
+    let output = driver.create_output_topic::<String, String>("out", Serdes::string(), Serdes::string());
+    assert!(output.read_records_to_list().is_empty(), "nothing was written");
+}
+
+#[test]
 fn to_after_a_type_change_without_serdes_is_a_build_error() {
     let builder = StreamsBuilder::new();
     builder

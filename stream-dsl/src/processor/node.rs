@@ -250,8 +250,22 @@ struct SinkNode<K, V> {
 
 impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     fn process(&mut self, record: Record<K, V>) -> Result<()> {
-        let key: Option<Bytes> = self.key_serde.serialize(&self.topic, &record.key);
-        let value: Option<Bytes> = self.value_serde.serialize(&self.topic, &record.value);
+        let key: Option<Bytes> = self
+            .key_serde
+            .serialize(&self.topic, &record.key)
+            .map_err(|source| StreamsError::Serialization {
+                topic: self.topic.to_string(),
+                part: "key",
+                source,
+            })?;
+        let value: Option<Bytes> =
+            self.value_serde
+                .serialize(&self.topic, &record.value)
+                .map_err(|source| StreamsError::Serialization {
+                    topic: self.topic.to_string(),
+                    part: "value",
+                    source,
+                })?;
         self.shared.output.borrow_mut().push(super::OutRecord {
             topic: self.topic.clone(),
             partition: None,

@@ -8,10 +8,11 @@ use super::{Serde, SerdeError};
 macro_rules! nullable {
     ($serde:ty, $t:ty) => {
         impl Serde<Option<$t>> for $serde {
-            fn serialize(&self, topic: &str, value: &Option<$t>) -> Option<Bytes> {
-                value
-                    .as_ref()
-                    .and_then(|v| <Self as Serde<$t>>::serialize(self, topic, v))
+            fn serialize(&self, topic: &str, value: &Option<$t>) -> Result<Option<Bytes>, SerdeError> {
+                match value {
+                    Some(v) => <Self as Serde<$t>>::serialize(self, topic, v),
+                    None => Ok(None),
+                }
             }
             fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<$t>, SerdeError> {
                 match data {
@@ -27,8 +28,8 @@ macro_rules! nullable {
 pub struct StringSerde;
 
 impl Serde<String> for StringSerde {
-    fn serialize(&self, _topic: &str, value: &String) -> Option<Bytes> {
-        Some(Bytes::copy_from_slice(value.as_bytes()))
+    fn serialize(&self, _topic: &str, value: &String) -> Result<Option<Bytes>, SerdeError> {
+        Ok(Some(Bytes::copy_from_slice(value.as_bytes())))
     }
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<String, SerdeError> {
         let data = data.ok_or(SerdeError::Null { ty: "String" })?;
@@ -41,8 +42,8 @@ nullable!(StringSerde, String);
 pub struct BytesSerde;
 
 impl Serde<Bytes> for BytesSerde {
-    fn serialize(&self, _topic: &str, value: &Bytes) -> Option<Bytes> {
-        Some(value.clone())
+    fn serialize(&self, _topic: &str, value: &Bytes) -> Result<Option<Bytes>, SerdeError> {
+        Ok(Some(value.clone()))
     }
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Bytes, SerdeError> {
         let data = data.ok_or(SerdeError::Null { ty: "Bytes" })?;
@@ -57,8 +58,8 @@ macro_rules! fixed {
         pub struct $serde;
 
         impl Serde<$t> for $serde {
-            fn serialize(&self, _topic: &str, value: &$t) -> Option<Bytes> {
-                Some(Bytes::copy_from_slice(&value.to_be_bytes()))
+            fn serialize(&self, _topic: &str, value: &$t) -> Result<Option<Bytes>, SerdeError> {
+                Ok(Some(Bytes::copy_from_slice(&value.to_be_bytes())))
             }
             fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<$t, SerdeError> {
                 let data = data.ok_or(SerdeError::Null { ty: $name })?;
@@ -84,8 +85,8 @@ fixed!(F64Serde, f64, "f64");
 pub struct UnitSerde;
 
 impl Serde<()> for UnitSerde {
-    fn serialize(&self, _topic: &str, _value: &()) -> Option<Bytes> {
-        None
+    fn serialize(&self, _topic: &str, _value: &()) -> Result<Option<Bytes>, SerdeError> {
+        Ok(None)
     }
     fn deserialize(&self, _topic: &str, _data: Option<&[u8]>) -> Result<(), SerdeError> {
         Ok(())
@@ -97,15 +98,15 @@ mod tests {
     use super::*;
 
     fn round_trip<T: PartialEq + std::fmt::Debug, S: Serde<T>>(serde: S, value: T) {
-        let bytes = serde.serialize("t", &value);
+        let bytes = serde.serialize("t", &value).unwrap();
         assert_eq!(serde.deserialize("t", bytes.as_deref()).unwrap(), value);
     }
 
     #[test]
     fn integers_are_big_endian_like_the_java_serializers() {
-        assert_eq!(&I32Serde.serialize("t", &1).unwrap()[..], &[0, 0, 0, 1]);
+        assert_eq!(&I32Serde.serialize("t", &1).unwrap().unwrap()[..], &[0, 0, 0, 1]);
         assert_eq!(
-            &I64Serde.serialize("t", &258i64).unwrap()[..],
+            &I64Serde.serialize("t", &258i64).unwrap().unwrap()[..],
             &[0, 0, 0, 0, 0, 0, 1, 2]
         );
         round_trip(I64Serde, -5i64);

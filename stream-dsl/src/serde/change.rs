@@ -14,9 +14,19 @@ use crate::record::Change;
 pub(crate) struct ChangeSerde<V>(pub Arc<dyn Serde<V>>);
 
 impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
-    fn serialize(&self, topic: &str, change: &Change<V>) -> Option<Bytes> {
-        let new = change.new.as_ref().and_then(|v| self.0.serialize(topic, v));
-        let old = change.old.as_ref().and_then(|v| self.0.serialize(topic, v));
+    fn serialize(&self, topic: &str, change: &Change<V>) -> Result<Option<Bytes>, SerdeError> {
+        let new = change
+            .new
+            .as_ref()
+            .map(|v| self.0.serialize(topic, v))
+            .transpose()?
+            .flatten();
+        let old = change
+            .old
+            .as_ref()
+            .map(|v| self.0.serialize(topic, v))
+            .transpose()?
+            .flatten();
         let mut out = BytesMut::with_capacity(
             5 + new.as_ref().map_or(0, |b| b.len()) + old.as_ref().map_or(0, |b| b.len()),
         );
@@ -27,7 +37,7 @@ impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
         if let Some(old) = old {
             out.put_slice(&old);
         }
-        Some(out.freeze())
+        Ok(Some(out.freeze()))
     }
 
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Change<V>, SerdeError> {
@@ -55,8 +65,11 @@ impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
 pub(crate) struct NullableSerde<V>(pub Arc<dyn Serde<V>>);
 
 impl<V: 'static> Serde<Option<V>> for NullableSerde<V> {
-    fn serialize(&self, topic: &str, value: &Option<V>) -> Option<Bytes> {
-        value.as_ref().and_then(|v| self.0.serialize(topic, v))
+    fn serialize(&self, topic: &str, value: &Option<V>) -> Result<Option<Bytes>, SerdeError> {
+        match value {
+            Some(v) => self.0.serialize(topic, v),
+            None => Ok(None),
+        }
     }
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<V>, SerdeError> {
         data.map(|d| self.0.deserialize(topic, Some(d))).transpose()
@@ -77,7 +90,7 @@ mod tests {
             Change::new(Some(String::new()), None),
             Change::new(None, None),
         ] {
-            let bytes = serde.serialize("t", &change);
+            let bytes = serde.serialize("t", &change).unwrap();
             assert_eq!(serde.deserialize("t", bytes.as_deref()).unwrap(), change);
         }
         assert!(serde.deserialize("t", Some(&[1, 0, 0])).is_err());

@@ -38,14 +38,8 @@ impl<T> std::fmt::Debug for JsonSerde<T> {
 }
 
 impl<T: Serialize + DeserializeOwned + 'static> Serde<T> for JsonSerde<T> {
-    fn serialize(&self, topic: &str, value: &T) -> Option<Bytes> {
-        match serde_json::to_vec(value) {
-            Ok(v) => Some(Bytes::from(v)),
-            Err(e) => {
-                tracing::error!(topic, error = %e, "value cannot be written as JSON; writing null");
-                None
-            }
-        }
+    fn serialize(&self, _topic: &str, value: &T) -> Result<Option<Bytes>, SerdeError> {
+        Ok(Some(Bytes::from(serde_json::to_vec(value)?)))
     }
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
         let data = data.ok_or(SerdeError::Null {
@@ -56,10 +50,11 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<T> for JsonSerde<T> {
 }
 
 impl<T: Serialize + DeserializeOwned + 'static> Serde<Option<T>> for JsonSerde<T> {
-    fn serialize(&self, topic: &str, value: &Option<T>) -> Option<Bytes> {
-        value
-            .as_ref()
-            .and_then(|v| <Self as Serde<T>>::serialize(self, topic, v))
+    fn serialize(&self, topic: &str, value: &Option<T>) -> Result<Option<Bytes>, SerdeError> {
+        match value {
+            Some(v) => <Self as Serde<T>>::serialize(self, topic, v),
+            None => Ok(None),
+        }
     }
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<T>, SerdeError> {
         match data {
@@ -83,7 +78,7 @@ mod tests {
     fn structs_round_trip_and_garbage_is_a_json_error() {
         let serde = JsonSerde::<Order>::new();
         let order = Order { id: 7, amount: 1.5 };
-        let bytes = serde.serialize("t", &order).unwrap();
+        let bytes = serde.serialize("t", &order).unwrap().unwrap();
         assert_eq!(&bytes[..], br#"{"id":7,"amount":1.5}"#);
         let read: Order = serde.deserialize("t", Some(&bytes)).unwrap();
         assert_eq!(read, order);

@@ -7,6 +7,7 @@
 //! `KStream<String, Option<i64>>` (a table's changes as a stream, deletes as `None`) take the
 //! same `Serdes::string()` / `Serdes::i64()` as their plain forms.
 
+pub mod avro;
 mod builtin;
 pub(crate) mod change;
 mod json;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use avro::{AvroConfig, AvroSerde, GenericAvroSerde, SubjectNameStrategy};
 pub use builtin::{BytesSerde, F64Serde, I32Serde, I64Serde, StringSerde, U64Serde, UnitSerde};
 pub use json::JsonSerde;
 
@@ -34,19 +36,32 @@ pub enum SerdeError {
     Utf8(#[from] std::str::Utf8Error),
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// Avro in Confluent's wire format: a bad header, an unknown schema id, a corrupt datum,
+    /// a schema the registry refused. Boxed: its variants carry registry errors and subjects,
+    /// and every `Result` of the runtime would otherwise grow to their size.
+    #[error(transparent)]
+    Avro(Box<avro::AvroError>),
     #[error("{0}")]
     Other(String),
 }
 
-/// Turns values of `T` into record bytes and back. `None` from [`Serde::serialize`] is a
-/// null key or value (a tombstone, for a value).
+impl From<avro::AvroError> for SerdeError {
+    fn from(e: avro::AvroError) -> SerdeError {
+        SerdeError::Avro(Box::new(e))
+    }
+}
+
+/// Turns values of `T` into record bytes and back. `Ok(None)` from [`Serde::serialize`] is a
+/// null key or value (a tombstone, for a value). Serializing can fail (a value JSON cannot
+/// express, a schema registry that refuses the schema): the error stops the stream thread, as
+/// a `SerializationException` does in Kafka Streams, rather than writing a wrong record.
 pub trait Serde<T>: Send + Sync + 'static {
-    fn serialize(&self, topic: &str, value: &T) -> Option<Bytes>;
+    fn serialize(&self, topic: &str, value: &T) -> Result<Option<Bytes>, SerdeError>;
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
 }
 
 impl<T, S: Serde<T> + ?Sized> Serde<T> for Arc<S> {
-    fn serialize(&self, topic: &str, value: &T) -> Option<Bytes> {
+    fn serialize(&self, topic: &str, value: &T) -> Result<Option<Bytes>, SerdeError> {
         (**self).serialize(topic, value)
     }
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
@@ -93,5 +108,13 @@ impl Serdes {
     /// JSON through `serde`.
     pub fn json<T>() -> JsonSerde<T> {
         JsonSerde::new()
+    }
+    /// Avro in Confluent's wire format through `serde`, with the Avro JSON `schema`.
+    pub fn avro<T>(config: AvroConfig, schema: &str) -> Result<AvroSerde<T>, SerdeError> {
+        AvroSerde::new(config, schema)
+    }
+    /// Avro in Confluent's wire format as generic values, read as their writer wrote them.
+    pub fn avro_generic(config: AvroConfig) -> GenericAvroSerde {
+        GenericAvroSerde::new(config)
     }
 }

@@ -64,7 +64,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
 
     pub fn put(&self, key: &K, value: &V) -> Result<()> {
         let kb = self.key_bytes(key)?;
-        let vb = self.serdes.value.serialize(&self.topic, value);
+        let vb = self.value_bytes(value)?;
         self.put_raw(kb, vb).map(drop)
     }
 
@@ -112,19 +112,23 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
 
     /// The key's bytes; `None` for a key that serializes to null (such records are dropped
     /// by tables and aggregations, as in Kafka).
-    pub(crate) fn try_key_bytes(&self, key: &K) -> Option<Bytes> {
-        self.serdes.key.serialize(&self.topic, key)
-    }
-
-    pub(crate) fn key_bytes(&self, key: &K) -> Result<Bytes> {
+    pub(crate) fn try_key_bytes(&self, key: &K) -> Result<Option<Bytes>> {
         self.serdes
             .key
             .serialize(&self.topic, key)
-            .ok_or_else(|| StreamsError::StoreValue {
+            .map_err(|source| StreamsError::StoreValue {
                 store: self.store.borrow().name.clone(),
                 what: "key",
-                source: crate::serde::SerdeError::Other("a store key cannot be null".into()),
+                source,
             })
+    }
+
+    pub(crate) fn key_bytes(&self, key: &K) -> Result<Bytes> {
+        self.try_key_bytes(key)?.ok_or_else(|| StreamsError::StoreValue {
+            store: self.store.borrow().name.clone(),
+            what: "key",
+            source: crate::serde::SerdeError::Other("a store key cannot be null".into()),
+        })
     }
 
     pub(crate) fn key(&self, data: &[u8]) -> Result<K> {
@@ -154,8 +158,15 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
             })
     }
 
-    pub(crate) fn value_bytes(&self, value: &V) -> Option<Bytes> {
-        self.serdes.value.serialize(&self.topic, value)
+    pub(crate) fn value_bytes(&self, value: &V) -> Result<Option<Bytes>> {
+        self.serdes
+            .value
+            .serialize(&self.topic, value)
+            .map_err(|source| StreamsError::StoreValue {
+                store: self.store.borrow().name.clone(),
+                what: "value",
+                source,
+            })
     }
 
     pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Bytes>> {

@@ -1,0 +1,290 @@
+//! Runnel's Avro serde and confluent-kafka's Python `AvroSerializer`/`AvroDeserializer` read
+//! each other's records, exchanged over real topics on `runnel serve` (Python `Producer` and
+//! `Consumer` on one side, the `rdkafka` crate on the other) with the schemas in the same
+//! `runnel serve --registry-listen` registry, reached over HTTP by both (`HttpRegistryClient`
+//! here). The script `tests/python/sr_serde.py` checks its side and prints a JSON summary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use runnel::stream_core::registry::{HttpRegistryClient, SchemaRegistryClient};
+use runnel::stream_dsl::serde::avro::apache_avro::types::Value;
+use runnel::stream_dsl::serde::{AvroConfig, AvroSerde, GenericAvroSerde, Serde};
+use serde::{Deserialize, Serialize};
+
+const RECORDS: usize = 500;
+
+/// Runnel's type: the Python side's `USER_V1` plus an optional email (a compatible change), so
+/// reading Python's records exercises schema resolution (the email takes its default).
+const USER_V2: &str = r#"{"type": "record", "name": "User", "namespace": "runnel.test",
+  "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"},
+             {"name": "email", "type": ["null", "string"], "default": null}]}"#;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct User {
+    name: String,
+    age: i32,
+    email: Option<String>,
+}
+
+/// The i-th user as `sr_serde.py` derives it (`email` only on records Runnel writes).
+fn user(i: usize, with_email: bool) -> User {
+    User {
+        name: format!("user-{i}"),
+        age: (i % 90) as i32,
+        email: (with_email && i % 2 == 0).then(|| format!("user{i}@example.com")),
+    }
+}
+
+/// Whether `python3` has confluent-kafka with its schema-registry and Avro extras.
+fn python_client_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import confluent_kafka.schema_registry.avro, fastavro"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// `runnel serve` with the registry on ephemeral ports; killed on drop.
+struct Serve {
+    child: Child,
+    // Kept open: the server prints to stdout, and a closed pipe would fail its writes.
+    _stdout: BufReader<ChildStdout>,
+    bootstrap: String,
+    registry_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Serve {
+    fn start() -> Serve {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--registry-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--config", "num.partitions=3"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut bootstrap, mut registry_url) = (None, None);
+        let mut line = String::new();
+        while bootstrap.is_none() || registry_url.is_none() {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "runnel serve ended before listening"
+            );
+            let line = line.trim();
+            if let Some(addr) = line.strip_prefix("schema registry listening on ") {
+                registry_url = Some(format!("http://{addr}"));
+            } else if let Some(addr) = line.strip_prefix("listening on ") {
+                bootstrap = Some(addr.to_string());
+            }
+        }
+        Serve {
+            child,
+            _stdout: out,
+            bootstrap: bootstrap.unwrap(),
+            registry_url: registry_url.unwrap(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `sr_serde.py args...`; panics with its output unless it succeeds within 90 s.
+/// Returns its JSON summary.
+fn python(args: &[&str]) -> serde_json::Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/sr_serde.py");
+    let started = Instant::now();
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    eprintln!(
+        "sr_serde.py {args:?} took {:.2} s: {}",
+        started.elapsed().as_secs_f64(),
+        out.trim()
+    );
+    let status =
+        status.unwrap_or_else(|| panic!("sr_serde.py {args:?} did not finish in 90 s\n{out}\n{err}"));
+    assert!(
+        status.success(),
+        "sr_serde.py {args:?} failed ({status})\nstdout: {out}\nstderr: {err}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    summary
+}
+
+/// Every record of `topic` (keys "k<i>"), by index, read with a fresh consumer group.
+fn consume_all(bootstrap: &str, topic: &str, n: usize) -> BTreeMap<usize, Vec<u8>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("rust-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut seen = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records of {topic} in 60 s",
+            seen.len()
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = message.unwrap();
+        let key = std::str::from_utf8(m.key().unwrap()).unwrap();
+        let i: usize = key.strip_prefix('k').unwrap().parse().unwrap();
+        assert!(
+            seen.insert(i, m.payload().unwrap().to_vec()).is_none(),
+            "{key} twice"
+        );
+    }
+    seen
+}
+
+fn produce_all(bootstrap: &str, topic: &str, records: &[(String, bytes::Bytes)]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    for (key, value) in records {
+        let mut record = BaseRecord::to(topic).key(key).payload(&value[..]);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+#[test]
+fn python_avro_records_are_read_by_the_runnel_serde_and_the_other_way_round() {
+    if !python_client_available() {
+        eprintln!(
+            "SKIPPED: python3 cannot import confluent_kafka.schema_registry.avro and fastavro \
+             (pip install \"confluent-kafka[avro,schemaregistry]\"; scripts/deps.sh installs it)"
+        );
+        return;
+    }
+    let serve = Serve::start();
+    let http: Arc<dyn SchemaRegistryClient> = Arc::new(HttpRegistryClient::new(&serve.registry_url));
+    let n = RECORDS.to_string();
+
+    // Python → Runnel: AvroSerializer registers its v1 schema and writes; Runnel reads v1
+    // records into its v2 type (email: its default, null) and as generic values.
+    let summary = python(&["produce", &serve.bootstrap, &serve.registry_url, "py-users", &n]);
+    let python_id = summary["schema_id"].as_u64().unwrap() as u32;
+    let records = consume_all(&serve.bootstrap, "py-users", RECORDS);
+    let specific = AvroSerde::<User>::new(AvroConfig::new(http.clone()), USER_V2).unwrap();
+    let generic = GenericAvroSerde::new(AvroConfig::new(http.clone()));
+    for (i, bytes) in &records {
+        assert_eq!(bytes[0], 0, "magic byte of record {i}");
+        assert_eq!(u32::from_be_bytes(bytes[1..5].try_into().unwrap()), python_id);
+        let read: User = specific.deserialize("py-users", Some(bytes)).unwrap();
+        assert_eq!(read, user(*i, false), "record {i}");
+        let value: Value = generic.deserialize("py-users", Some(bytes)).unwrap();
+        assert_eq!(
+            value,
+            Value::Record(vec![
+                ("name".into(), Value::String(format!("user-{i}"))),
+                ("age".into(), Value::Int((i % 90) as i32)),
+            ]),
+            "record {i} as written"
+        );
+    }
+
+    // Runnel → Python: the serde registers v2 under rust-users-value over HTTP and writes;
+    // Python's AvroDeserializer reads it as written and resolved into v1.
+    let writer = AvroSerde::<User>::new(AvroConfig::new(http.clone()), USER_V2).unwrap();
+    let out: Vec<(String, bytes::Bytes)> = (0..RECORDS)
+        .map(|i| {
+            (
+                format!("k{i}"),
+                writer.serialize("rust-users", &user(i, true)).unwrap().unwrap(),
+            )
+        })
+        .collect();
+    produce_all(&serve.bootstrap, "rust-users", &out);
+    let summary = python(&["consume", &serve.bootstrap, &serve.registry_url, "rust-users", &n]);
+    assert_eq!(summary["consumed"], RECORDS, "{summary}");
+    let registered = http.latest("rust-users-value").unwrap();
+    assert_eq!(
+        out[0].1[1..5],
+        registered.id.to_be_bytes(),
+        "records carry the registered id"
+    );
+}
