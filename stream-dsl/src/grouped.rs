@@ -203,7 +203,7 @@ impl<K: Data, In: Data, VA: Data> Processor<K, In, K, Change<VA>> for Aggregate<
             Some(a) => table.store.value_bytes(a)?,
             None => None,
         };
-        table.put(ctx, key, old, new, r.timestamp)
+        table.put(ctx, key, new, r.timestamp)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {

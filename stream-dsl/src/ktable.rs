@@ -334,12 +334,11 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
             tracing::warn!(store = %self.store, "dropping a table record with a null key");
             return Ok(());
         };
-        let old = table.store.get_raw(&key)?;
         let new = match &r.value {
             Some(v) => table.store.value_bytes(v)?,
             None => None,
         };
-        table.put(ctx, key, old, new, r.timestamp)
+        table.put(ctx, key, new, r.timestamp)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<V>>) -> Result<()> {

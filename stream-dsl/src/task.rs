@@ -230,9 +230,8 @@ impl Task {
         for (_, node) in &self.lifecycles {
             node.borrow_mut().flush()?;
         }
-        let ts = self.shared.stream_time.get().max(0);
         for store in self.stores.values() {
-            store.borrow_mut().flush_cache(ts)?;
+            store.borrow_mut().flush_cache()?;
         }
         Ok(())
     }

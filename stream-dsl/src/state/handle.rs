@@ -6,8 +6,8 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::StoreSerdes;
-use super::cache::DirtyEntry;
 use super::store::StateStore;
+use super::store::Written;
 use crate::error::{Result, StreamsError};
 use crate::processor::TaskShared;
 
@@ -174,13 +174,25 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     }
 
     /// See [`StateStore::put`].
-    pub(crate) fn put_raw(&self, key: Bytes, value: Option<Bytes>) -> Result<Vec<DirtyEntry>> {
-        let ts = self.shared.timestamp.get();
-        self.store.borrow_mut().put(key, value, ts)
+    pub(crate) fn put_raw(&self, key: Bytes, value: Option<Bytes>) -> Result<Vec<Written>> {
+        self.put_raw_at(key, value, self.shared.timestamp.get())
     }
 
-    pub(crate) fn flush_raw(&self) -> Result<Vec<DirtyEntry>> {
-        let ts = self.shared.stream_time.get().max(0);
-        self.store.borrow_mut().flush_cache(ts)
+    pub(crate) fn put_raw_at(
+        &self,
+        key: Bytes,
+        value: Option<Bytes>,
+        timestamp: i64,
+    ) -> Result<Vec<Written>> {
+        self.store.borrow_mut().put(key, value, timestamp)
+    }
+
+    pub(crate) fn flush_raw(&self) -> Result<Vec<Written>> {
+        self.store.borrow_mut().flush_cache()
+    }
+
+    /// See [`StateStore::send_old_values`].
+    pub(crate) fn send_old_values(&self) {
+        self.store.borrow_mut().send_old_values();
     }
 }

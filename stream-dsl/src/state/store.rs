@@ -11,6 +11,15 @@ use super::cache::{DirtyEntry, RecordCache};
 use crate::error::{Result, StreamsError};
 use crate::processor::OutRecord;
 
+/// A write that reached the store (and the changelog): what a table forwards downstream.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub entry: DirtyEntry,
+    /// The value it replaced in the store; always `None` unless the store was asked to
+    /// [`send_old_values`](StateStore::send_old_values).
+    pub old: Option<Bytes>,
+}
+
 pub(crate) struct StateStore {
     pub name: String,
     inner: Box<dyn ByteStore>,
@@ -20,7 +29,9 @@ pub(crate) struct StateStore {
     output: Rc<RefCell<Vec<OutRecord>>>,
     /// Dirty entries a read pushed out of the cache (already in the store and changelog):
     /// handed to the caller of the next `put` or `flush_cache`, so a table forwards them.
-    evicted_by_reads: Vec<DirtyEntry>,
+    evicted_by_reads: Vec<Written>,
+    /// Whether writes report the value they replace in the store ([`Written::old`]).
+    send_old_values: bool,
     /// The spec's `StoreSerdes<K, V>`.
     pub serdes: Arc<dyn std::any::Any + Send + Sync>,
 }
@@ -51,8 +62,17 @@ impl StateStore {
             changelog,
             output,
             evicted_by_reads: Vec::new(),
+            send_old_values: false,
             serdes,
         }
+    }
+
+    /// Makes writes report the value each one replaces in the store, for a table that
+    /// forwards `Change { new, old }` (Kafka's `sendOldValues`). The old value is read from the
+    /// store as the entry leaves the cache, as Kafka's caching store does: it is what was last
+    /// forwarded, and reading it once per flushed entry is cheaper than tracking it per update.
+    pub fn send_old_values(&mut self) {
+        self.send_old_values = true;
     }
 
     pub fn changelog(&self) -> Option<&(Arc<str>, i32)> {
@@ -77,8 +97,8 @@ impl StateStore {
         if let Some(cache) = &mut self.cache {
             let evicted = cache.put_clean(Bytes::copy_from_slice(key), value.clone());
             if !evicted.is_empty() {
-                self.write(&evicted, 0)?;
-                self.evicted_by_reads.extend(evicted);
+                let written = self.write(evicted)?;
+                self.evicted_by_reads.extend(written);
             }
         }
         Ok(value)
@@ -86,28 +106,32 @@ impl StateStore {
 
     /// Writes `value` (`None` deletes) for `key`. Returns the entries that reached the store
     /// and the changelog by this call: this entry itself without a cache, evicted ones with.
-    pub fn put(&mut self, key: Bytes, value: Option<Bytes>, timestamp: i64) -> Result<Vec<DirtyEntry>> {
-        let written = match &mut self.cache {
-            Some(cache) => cache.put(key, value),
-            None => vec![DirtyEntry { key, value }],
+    pub fn put(&mut self, key: Bytes, value: Option<Bytes>, timestamp: i64) -> Result<Vec<Written>> {
+        let out = match &mut self.cache {
+            Some(cache) => cache.put(key, value, timestamp),
+            None => vec![DirtyEntry {
+                key,
+                value,
+                timestamp,
+            }],
         };
-        self.write(&written, timestamp)?;
+        let written = self.write(out)?;
         Ok(self.with_read_evictions(written))
     }
 
     /// Writes every dirty cached entry to the store and changelog; returns them.
-    pub fn flush_cache(&mut self, timestamp: i64) -> Result<Vec<DirtyEntry>> {
+    pub fn flush_cache(&mut self) -> Result<Vec<Written>> {
         let Some(cache) = &mut self.cache else {
             return Ok(Vec::new());
         };
         let dirty = cache.flush();
-        self.write(&dirty, timestamp)?;
-        Ok(self.with_read_evictions(dirty))
+        let written = self.write(dirty)?;
+        Ok(self.with_read_evictions(written))
     }
 
     /// `written`, preceded by what reads evicted since the last call (those left the cache
     /// first).
-    fn with_read_evictions(&mut self, written: Vec<DirtyEntry>) -> Vec<DirtyEntry> {
+    fn with_read_evictions(&mut self, written: Vec<Written>) -> Vec<Written> {
         if self.evicted_by_reads.is_empty() {
             return written;
         }
@@ -121,26 +145,42 @@ impl StateStore {
         self.inner.flush().map_err(|e| self.err(e))
     }
 
-    fn write(&mut self, entries: &[DirtyEntry], timestamp: i64) -> Result<()> {
+    fn write(&mut self, entries: Vec<DirtyEntry>) -> Result<Vec<Written>> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let olds = if self.send_old_values {
+            let mut olds = Vec::with_capacity(entries.len());
+            for e in &entries {
+                olds.push(self.inner.get(&e.key).map_err(|e| self.err(e))?.map(Bytes::from));
+            }
+            olds
+        } else {
+            Vec::new()
+        };
         let mut iter = entries.iter().map(|e| (&e.key[..], e.value.as_deref()));
         self.inner.write_batch(&mut iter).map_err(|e| self.err(e))?;
         if let Some((topic, partition)) = &self.changelog {
             let mut out = self.output.borrow_mut();
-            for e in entries {
+            for e in &entries {
                 out.push(OutRecord {
                     topic: topic.clone(),
                     partition: Some(*partition),
                     key: Some(e.key.clone()),
                     value: e.value.clone(),
-                    timestamp,
+                    timestamp: e.timestamp,
                     headers: Vec::new(),
                 });
             }
         }
-        Ok(())
+        let mut olds = olds.into_iter();
+        Ok(entries
+            .into_iter()
+            .map(|entry| Written {
+                entry,
+                old: olds.next().flatten(),
+            })
+            .collect())
     }
 
     /// Applies changelog records during restore: straight to the byte store, no cache, no

@@ -6,41 +6,33 @@
 use bytes::Bytes;
 
 use super::KeyValueStore;
-use super::cache::DirtyEntry;
+use super::store::Written;
 use crate::error::Result;
 use crate::processor::{Data, ProcessorContext};
 use crate::record::{Change, Record};
 
 pub(crate) struct TableStore<K, V> {
     pub store: KeyValueStore<K, V>,
-    /// For each key written since it last left the cache: the value it had before (what
-    /// downstream last saw) and the timestamp of its latest update.
-    pending: super::FastMap<Bytes, (Option<Bytes>, i64)>,
 }
 
 impl<K: Data, V: Data> TableStore<K, V> {
     pub fn new(store: KeyValueStore<K, V>) -> TableStore<K, V> {
-        TableStore {
-            store,
-            pending: super::fast_map(),
-        }
+        // What downstream last saw of a key is what the store holds until the key leaves
+        // the cache again: the store reads it then (Kafka's `sendOldValues`).
+        store.send_old_values();
+        TableStore { store }
     }
 
-    /// Writes `new` for a key whose current stored bytes are `old`; forwards whatever the
-    /// write pushed out of the cache.
+    /// Writes `new` for a key (stamped `timestamp`); forwards whatever the write pushed out
+    /// of the cache.
     pub fn put(
         &mut self,
         ctx: &mut ProcessorContext<K, Change<V>>,
         key: Bytes,
-        old: Option<Bytes>,
         new: Option<Bytes>,
         timestamp: i64,
     ) -> Result<()> {
-        self.pending
-            .entry(key.clone())
-            .and_modify(|p| p.1 = timestamp)
-            .or_insert((old, timestamp));
-        let out = self.store.put_raw(key, new)?;
+        let out = self.store.put_raw_at(key, new, timestamp)?;
         self.forward(ctx, out)
     }
 
@@ -49,9 +41,8 @@ impl<K: Data, V: Data> TableStore<K, V> {
         self.forward(ctx, out)
     }
 
-    fn forward(&mut self, ctx: &mut ProcessorContext<K, Change<V>>, entries: Vec<DirtyEntry>) -> Result<()> {
-        for entry in entries {
-            let (old, timestamp) = self.pending.remove(&entry.key).unwrap_or((None, 0));
+    fn forward(&mut self, ctx: &mut ProcessorContext<K, Change<V>>, written: Vec<Written>) -> Result<()> {
+        for Written { entry, old } in written {
             // KIP-557 (emit on change): an update that leaves the row as it was is not news.
             if old == entry.value {
                 continue;
@@ -64,7 +55,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
             ctx.forward(Record {
                 key,
                 value: change,
-                timestamp,
+                timestamp: entry.timestamp,
                 headers: Vec::new(),
             })?;
         }
