@@ -213,28 +213,30 @@ fn main() {
         if !run_stateless {
             return;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let cluster = cluster(dir.path()).await;
-        cluster.admin().create_topic("lines", 2, []).unwrap();
-        produce(&cluster, "lines", &input).await;
-        let (startup, t, close) = run(
-            &cluster,
-            stateless(),
-            "sl",
-            &dir.path().join("state"),
-            1,
-            n as u64,
-        )
-        .await;
-        rows.push((
-            "stateless map+filter, 1 thread".into(),
-            n as f64 / t.as_secs_f64(),
-            "records/s",
-            plain_stateless.as_secs_f64() / t.as_secs_f64(),
-            startup,
-            close,
-        ));
-        cluster.shutdown().await;
+        for threads in [1usize, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let cluster = cluster(dir.path()).await;
+            cluster.admin().create_topic("lines", 2, []).unwrap();
+            produce(&cluster, "lines", &input).await;
+            let (startup, t, close) = run(
+                &cluster,
+                stateless(),
+                "sl",
+                &dir.path().join("state"),
+                threads,
+                n as u64,
+            )
+            .await;
+            rows.push((
+                format!("stateless map+filter, {threads} thread(s)"),
+                n as f64 / t.as_secs_f64(),
+                "records/s",
+                plain_stateless.as_secs_f64() / t.as_secs_f64(),
+                startup,
+                close,
+            ));
+            cluster.shutdown().await;
+        }
     });
 
     println!("{n} lines, {words} words, vocabulary {VOCABULARY}");

@@ -43,25 +43,28 @@
 //! here, so no second RocksDB build is needed). 1 M lines of 10 words (vocabulary 10 000)
 //! on the embedded cluster, at-least-once, default commit interval and cache; throughput
 //! from the first processed record; the plain loop is a single-threaded `HashMap` word
-//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 3
-//! runs on the 2-core box, load 1.9 at the start (2026-11-25):
+//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 6
+//! runs (3 for the 2-thread stateless row) on the 2-core box, load 0.8–1.5 at the start, no
+//! compiler running (2026-11-25; the plain loop ran 10.4–16.0 M words/s):
 //!
-//! | pipeline | throughput | vs plain loop | target |
+//! | pipeline | throughput (range) | vs plain loop | target |
 //! |---|---|---|---|
-//! | word count, RocksDB, 1 thread | 0.50 M words/s | 4.6 % | ≥ 1 M words/s, ≥ 20 % |
-//! | word count, RocksDB, 2 threads | 0.93 M words/s | 8.6 % | ≥ 1 M words/s, ≥ 20 % |
-//! | stateless map + filter, 1 thread | 1.28 M records/s (1.25–1.80) | 6.4 % | ≥ 2 M records/s |
+//! | word count, RocksDB, 1 thread | 0.81 M words/s (0.64–0.94) | 5.8–7.9 % | ≥ 1 M words/s, ≥ 20 % |
+//! | word count, RocksDB, 2 threads | 1.48 M words/s (1.10–1.78) | 10.2–14.2 % | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | stateless map + filter, 1 thread | 1.82 M records/s (1.47–2.02) | 5.9–8.2 % | ≥ 2 M records/s |
+//! | stateless map + filter, 2 threads | 2.34 M records/s (1.74–2.46) | 7.2–11.4 % | ≥ 2 M records/s met |
 //!
-//! All three targets are missed. The plain loop ran 10.4–12.2 M words/s. A word passes
-//! through two topics (the repartition topic is produced and fetched: ~2 M records/s at
-//! most on one thread per direction, see `stream_core`'s embedded bench) plus the cache, so
-//! a 20 % ratio would need ~2.2 M words/s. Profiles (perf) after the first round of fixes
-//! show no single hot spot: the rest is spread over hashing and key compares in the record
-//! cache and the table's old-value map, allocation (a `String` per word, `Bytes` per
-//! serialized key and value), record-batch encoding and decoding on the repartition topic,
-//! and the producer's accumulator. Next steps: serialize straight into the producer's batch
-//! instead of through `Bytes`, keep the old value inside the cache entry, and skip the
-//! repartition topic's encode/decode round trip when producer and consumer share a process.
+//! The ratio target is missed. A word passes through two topics (the repartition topic is
+//! produced and fetched) plus the cache, so a 20 % ratio would need ~2.2 M words/s. The last
+//! round of profiling found three hash probes per aggregated record (cache get, the table's
+//! old-value map, cache put) taking ~40 % of the stream thread; now there is one (the cache
+//! remembers the last slot, and tables read old values from the store when entries leave
+//! the cache, as Kafka's caching store does), which took 1-thread word count from 0.59 to
+//! 0.76 M words/s in a same-load comparison. What remains is spread thin: allocation (a
+//! `String` per word, `Bytes` per serialized key and value), record-batch encoding and
+//! decoding on the repartition topic, the producer's accumulator. Next steps: serialize
+//! straight into the producer's batch instead of through `Bytes`, and skip the repartition
+//! topic's decode when producer and consumer share a process.
 //!
 pub mod error;
 pub mod grouped;
