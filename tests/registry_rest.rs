@@ -686,6 +686,15 @@ fn bad_input_gets_documented_codes_and_stores_nothing() {
     let _ = writer.join();
     assert_eq!(status, 413, "{text}");
 
+    // A path segment that is not percent-encoded UTF-8 is rejected by the router itself:
+    // still Confluent's JSON error shape, which clients parse for every error.
+    let (status, ct, text) = s.raw("GET", "/subjects/%FF%FE/versions", None, None);
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(ct, "application/vnd.schemaregistry.v1+json");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["error_code"], 400, "{text}");
+    assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{text}");
+
     assert_eq!(stored(), before, "nothing was stored");
     assert_eq!(
         s.ok("GET", "/subjects/good/versions/1", None)["schema"],

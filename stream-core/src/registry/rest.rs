@@ -111,7 +111,32 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .method_not_allowed_fallback(not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(axum::middleware::from_fn(refuse_declared_oversize))
+        .layer(axum::middleware::map_response(json_rejections))
         .with_state(registry)
+}
+
+/// Extractor rejections (a path segment that is not valid percent-encoded UTF-8, a query
+/// string that does not parse) come from axum as plain text; clients of Confluent's API
+/// parse every error body as `{"error_code", "message"}`, so those become that shape too.
+async fn json_rejections(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("request failed").to_owned(),
+        false => text,
+    };
+    reply(status, json!({"error_code": status.as_u16(), "message": message}))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight requests
