@@ -1373,7 +1373,6 @@ fn word_count_description_splits_sub_topologies_at_the_repartition_topic() {
       --> KSTREAM-SINK-0000000003
       <-- KSTREAM-FLATMAPVALUES-0000000001
     Sink: KSTREAM-SINK-0000000003 (topic: counts-repartition)
-      --> none
       <-- KSTREAM-KEY-SELECT-0000000002
 
    Sub-topology: 1
@@ -1386,7 +1385,6 @@ fn word_count_description_splits_sub_topologies_at_the_repartition_topic() {
       --> KSTREAM-SINK-0000000007
       <-- KSTREAM-AGGREGATE-0000000005
     Sink: KSTREAM-SINK-0000000007 (topic: word-counts)
-      --> none
       <-- KTABLE-TOSTREAM-0000000006
 
 "

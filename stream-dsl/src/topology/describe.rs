@@ -27,16 +27,20 @@ pub(super) fn describe(topology: &Topology) -> String {
                     let _ = writeln!(out, "    Sink: {} (topic: {})", node.name, topic.name);
                 }
             }
-            let children: Vec<&str> = node.children.iter().map(|&c| &*topology.nodes[c].name).collect();
-            let _ = writeln!(
-                out,
-                "      --> {}",
-                if children.is_empty() {
-                    "none".into()
-                } else {
-                    children.join(", ")
-                }
-            );
+            // Kafka prints no successors line for a sink (it can have none), and `--> none`
+            // for a processor without children.
+            if !matches!(node.kind, NodeKind::Sink { .. }) {
+                let children: Vec<&str> = node.children.iter().map(|&c| &*topology.nodes[c].name).collect();
+                let _ = writeln!(
+                    out,
+                    "      --> {}",
+                    if children.is_empty() {
+                        "none".into()
+                    } else {
+                        children.join(", ")
+                    }
+                );
+            }
             if !node.parents.is_empty() {
                 let parents: Vec<&str> = node.parents.iter().map(|&p| &*topology.nodes[p].name).collect();
                 let _ = writeln!(out, "      <-- {}", parents.join(", "));
