@@ -56,6 +56,7 @@ struct Driver {
     outputs: HashMap<String, VecDeque<OutRecord>>,
     offsets: HashMap<String, i64>,
     wall_clock: i64,
+    closed: bool,
 }
 
 /// The `application.id` the driver runs under (it prefixes internal topic names).
@@ -96,6 +97,7 @@ impl TopologyTestDriver {
             outputs: HashMap::new(),
             offsets: HashMap::new(),
             wall_clock: wall_clock_ms,
+            closed: false,
         };
         Ok(TopologyTestDriver {
             inner: Rc::new(RefCell::new(driver)),
@@ -152,9 +154,25 @@ impl TopologyTestDriver {
         })
     }
 
+    /// Closes the topology, as Kafka's `TopologyTestDriver.close()`: every processor's
+    /// `close` runs (the tasks committed after each input already). What the topology wrote
+    /// stays readable; piping or advancing the wall clock afterwards is an error. Closing
+    /// twice does nothing.
+    pub fn close(&self) -> Result<()> {
+        let mut d = self.inner.borrow_mut();
+        if std::mem::replace(&mut d.closed, true) {
+            return Ok(());
+        }
+        for task in &mut d.tasks {
+            task.close()?;
+        }
+        Ok(())
+    }
+
     /// Moves the mocked wall clock on, firing wall-clock punctuations that fall due.
     pub fn advance_wall_clock_time(&self, by: Duration) -> Result<()> {
         let mut d = self.inner.borrow_mut();
+        d.check_open()?;
         d.wall_clock = d
             .wall_clock
             .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
@@ -181,6 +199,16 @@ struct Pending {
 }
 
 impl Driver {
+    fn check_open(&self) -> Result<()> {
+        match self.closed {
+            true => Err(StreamsError::IllegalState {
+                state: crate::runtime::State::NotRunning,
+                what: "the test driver is closed",
+            }),
+            false => Ok(()),
+        }
+    }
+
     fn task_for(&self, topic: &str) -> Option<usize> {
         self.topology.subtopology_of(&self.application_id, topic)
     }
@@ -305,6 +333,7 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
         headers: Vec<Header>,
     ) -> Result<()> {
         let mut d = self.driver.borrow_mut();
+        d.check_open()?;
         if d.task_for(&self.topic).is_none() {
             return Err(StreamsError::Topology(format!(
                 "the topology does not read topic {}",

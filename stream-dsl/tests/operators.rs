@@ -487,6 +487,51 @@ fn process_runs_a_user_processor_with_its_store_and_record_metadata() {
     );
 }
 
+/// Sets its flag when closed.
+struct ClosingProcessor(Arc<Mutex<bool>>);
+
+impl Processor<String, String, String, String> for ClosingProcessor {
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<String, String>,
+        r: Record<String, String>,
+    ) -> stream_dsl::Result<()> {
+        ctx.forward(r)
+    }
+
+    fn close(&mut self, _ctx: &mut ProcessorContext<String, String>) -> stream_dsl::Result<()> {
+        *self.0.lock().unwrap() = true;
+        Ok(())
+    }
+}
+
+#[test]
+fn closing_the_driver_closes_the_processors_keeps_the_output_and_refuses_more_input() {
+    let closed = Arc::new(Mutex::new(false));
+    let builder = StreamsBuilder::new();
+    let flag = closed.clone();
+    builder
+        .stream("in", strings())
+        .process::<String, String, _, _>(move || ClosingProcessor(flag.clone()), &[])
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = driver(&builder);
+    let input = string_input(&driver, "in");
+    input.pipe_input("k".into(), "v".into());
+    assert!(!*closed.lock().unwrap());
+    driver.close().unwrap();
+    assert!(*closed.lock().unwrap(), "close ran");
+    driver.close().unwrap();
+    assert_eq!(
+        string_output(&driver, "out").read_key_values_to_list(),
+        vec![kv("k", "v")]
+    );
+    let err = input
+        .try_pipe_record(Record::new("k".to_string(), "w".to_string(), 1))
+        .unwrap_err();
+    assert!(matches!(err, StreamsError::IllegalState { .. }), "{err}");
+    assert!(driver.advance_wall_clock_time(Duration::from_secs(1)).is_err());
+}
+
 #[test]
 fn a_processor_asking_for_a_store_it_was_not_connected_to_is_refused() {
     let builder = StreamsBuilder::new();
