@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
 
 /// Whether `python3` has confluent-kafka with its schema-registry and Avro extras
 /// (`scripts/deps.sh` installs them).
@@ -33,37 +34,8 @@ fn confluent_kafka_schema_registry_client_registers_evolves_and_is_refused_incom
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_runnel"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--registry-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(serve.stdout.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "runnel serve ended before listening"
-        );
-        if let Some(addr) = line.trim().strip_prefix("schema registry listening on ") {
-            break format!("http://{addr}");
-        }
-    };
+    let serve = support::Server::start_with_registry(&[]);
+    let url = serve.registry_url();
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/sr_client.py");
     let started = Instant::now();
@@ -87,8 +59,7 @@ fn confluent_kafka_schema_registry_client_registers_evolves_and_is_refused_incom
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     let status = status.unwrap_or_else(|| panic!("sr_client.py did not finish in 60 s\n{stdout}\n{stderr}"));
     assert!(
         status.success(),

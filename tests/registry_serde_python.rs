@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,8 @@ use runnel::stream_core::registry::{HttpRegistryClient, SchemaRegistryClient};
 use runnel::stream_dsl::serde::avro::apache_avro::types::Value;
 use runnel::stream_dsl::serde::{AvroConfig, AvroSerde, GenericAvroSerde, Serde};
 use serde::{Deserialize, Serialize};
+
+mod support;
 
 const RECORDS: usize = 500;
 
@@ -55,71 +57,6 @@ fn python_client_available() -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
-}
-
-/// `runnel serve` with the registry on ephemeral ports; killed on drop.
-struct Serve {
-    child: Child,
-    // Kept open: the server prints to stdout, and a closed pipe would fail its writes.
-    _stdout: BufReader<ChildStdout>,
-    bootstrap: String,
-    registry_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Serve {
-    fn start() -> Serve {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--registry-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--config", "num.partitions=3"])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (mut bootstrap, mut registry_url) = (None, None);
-        let mut line = String::new();
-        while bootstrap.is_none() || registry_url.is_none() {
-            line.clear();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "runnel serve ended before listening"
-            );
-            let line = line.trim();
-            if let Some(addr) = line.strip_prefix("schema registry listening on ") {
-                registry_url = Some(format!("http://{addr}"));
-            } else if let Some(addr) = line.strip_prefix("listening on ") {
-                bootstrap = Some(addr.to_string());
-            }
-        }
-        Serve {
-            child,
-            _stdout: out,
-            bootstrap: bootstrap.unwrap(),
-            registry_url: registry_url.unwrap(),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs `sr_serde.py args...`; panics with its output unless it succeeds within 90 s.
@@ -240,15 +177,16 @@ fn python_avro_records_are_read_by_the_runnel_serde_and_the_other_way_round() {
         );
         return;
     }
-    let serve = Serve::start();
-    let http: Arc<dyn SchemaRegistryClient> = Arc::new(HttpRegistryClient::new(&serve.registry_url));
+    let serve = support::Server::start_with_registry(&["num.partitions=3"]);
+    let (bootstrap, registry_url) = (serve.bootstrap(), serve.registry_url());
+    let http: Arc<dyn SchemaRegistryClient> = Arc::new(HttpRegistryClient::new(&registry_url));
     let n = RECORDS.to_string();
 
     // Python → Runnel: AvroSerializer registers its v1 schema and writes; Runnel reads v1
     // records into its v2 type (email: its default, null) and as generic values.
-    let summary = python(&["produce", &serve.bootstrap, &serve.registry_url, "py-users", &n]);
+    let summary = python(&["produce", &bootstrap, &registry_url, "py-users", &n]);
     let python_id = summary["schema_id"].as_u64().unwrap() as u32;
-    let records = consume_all(&serve.bootstrap, "py-users", RECORDS);
+    let records = consume_all(&bootstrap, "py-users", RECORDS);
     let specific = AvroSerde::<User>::new(AvroConfig::new(http.clone()), USER_V2).unwrap();
     let generic = GenericAvroSerde::new(AvroConfig::new(http.clone()));
     for (i, bytes) in &records {
@@ -278,8 +216,8 @@ fn python_avro_records_are_read_by_the_runnel_serde_and_the_other_way_round() {
             )
         })
         .collect();
-    produce_all(&serve.bootstrap, "rust-users", &out);
-    let summary = python(&["consume", &serve.bootstrap, &serve.registry_url, "rust-users", &n]);
+    produce_all(&bootstrap, "rust-users", &out);
+    let summary = python(&["consume", &bootstrap, &registry_url, "rust-users", &n]);
     assert_eq!(summary["consumed"], RECORDS, "{summary}");
     let registered = http.latest("rust-users-value").unwrap();
     assert_eq!(

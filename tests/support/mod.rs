@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
+    /// The schema registry's port, when started with one.
+    pub registry_port: Option<u16>,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     configs: Vec<String>,
@@ -19,11 +21,21 @@ pub struct Server {
 impl Server {
     /// A broker in a fresh temporary directory, with `configs` as `--config` pairs.
     pub fn start(configs: &[&str]) -> Server {
+        Server::start_inner(configs, None)
+    }
+
+    /// A broker that also serves the schema registry (`--registry-listen`) on an ephemeral port.
+    pub fn start_with_registry(configs: &[&str]) -> Server {
+        Server::start_inner(configs, Some(0))
+    }
+
+    fn start_inner(configs: &[&str], registry_port: Option<u16>) -> Server {
         let temp = tempfile::tempdir().expect("tempdir");
         let dir = temp.path().join("data");
         let mut server = Server {
             child: None,
             port: 0,
+            registry_port,
             dir,
             _temp: Some(temp),
             configs: configs.iter().map(|c| c.to_string()).collect(),
@@ -42,6 +54,9 @@ impl Server {
         for c in &self.configs {
             cmd.arg("--config").arg(c);
         }
+        if let Some(rport) = self.registry_port {
+            cmd.arg("--registry-listen").arg(format!("127.0.0.1:{rport}"));
+        }
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -52,20 +67,37 @@ impl Server {
             .spawn()
             .expect("spawn runnel serve");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected: {line:?}"));
-        self.port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        let mut out = BufReader::new(stdout);
+        let port_of = |addr: &str| -> u16 { addr.rsplit(':').next().unwrap().parse().unwrap() };
+        let (mut kafka, mut registry) = (None, self.registry_port.map(|_| None));
+        while kafka.is_none() || registry == Some(None) {
+            let mut line = String::new();
+            let n = out.read_line(&mut line).expect("read the listening lines");
+            assert!(n > 0, "runnel serve ended before listening");
+            let line = line.trim();
+            if let Some(addr) = line.strip_prefix("schema registry listening on ") {
+                registry = Some(Some(port_of(addr)));
+            } else if let Some(addr) = line.strip_prefix("listening on ") {
+                kafka = Some(port_of(addr));
+            } else {
+                panic!("unexpected: {line:?}");
+            }
+        }
+        self.port = kafka.unwrap();
+        self.registry_port = registry.flatten();
         self.child = Some(child);
     }
 
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The schema registry's base URL (`start_with_registry` only).
+    pub fn registry_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}",
+            self.registry_port.expect("started with a registry")
+        )
     }
 
     pub fn data_dir(&self) -> &Path {
