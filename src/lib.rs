@@ -17,9 +17,11 @@ pub mod prelude {
     pub use storage::record::{BatchBuilder, Compression, Header, Record, TimestampType, decode_all};
     pub use storage::{AppendInfo, Log, LogConfig, StorageError};
     pub use stream_core::client::{
-        Admin, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, RebalanceListener,
+        Admin, Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, OffsetReset,
+        RebalanceListener,
     };
     pub use stream_core::client::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+    pub use stream_core::partition::IsolationLevel;
     pub use stream_core::{BrokerError, Cluster, TopicName, TopicPartition};
     // The DSL. Its `Record` (a record inside a topology) is `stream_dsl::record::Record`;
     // `Record` here stays the storage layer's decoded record.

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use runnel::stream_core::group::GroupConfig;
 use runnel::stream_core::registry::rest;
 use runnel::stream_core::server::{ServerConfig, serve};
+use runnel::stream_core::txn::TxnConfig;
 use runnel::stream_core::{BrokerConfig, Cluster};
 
 #[derive(clap::Args, Debug)]
@@ -34,6 +35,7 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<()> {
     let mut broker = BrokerConfig::new(&args.data_dir);
     let mut group = GroupConfig::default();
+    let mut txn = TxnConfig::default();
     for pair in &args.configs {
         let (key, value) = pair
             .split_once('=')
@@ -48,6 +50,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             "group.max.session.timeout.ms" => {
                 Some(value.parse().map(|v| group.group_max_session_timeout_ms = v))
             }
+            "transaction.max.timeout.ms" => Some(value.parse().map(|v| txn.max_timeout_ms = v)),
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                Some(value.parse().map(|v| txn.abort_check_interval_ms = v))
+            }
+            "transaction.state.log.num.partitions" => match value.parse::<i32>() {
+                Ok(n) if n >= 1 => Some(Ok(txn.state_log_partitions = n)),
+                Ok(n) => anyhow::bail!("--config {pair}: must be at least 1, got {n}"),
+                Err(e) => Some(Err(e)),
+            },
             _ => None,
         };
         match group_result {
@@ -75,7 +86,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let bound = listener.local_addr()?;
     let port = if port == 0 { bound.port() } else { port };
-    let cluster = Cluster::embedded_with(broker, group)
+    let cluster = Cluster::embedded_with_txn(broker, group, txn)
         .await
         .with_context(|| format!("opening {}", args.data_dir.display()))?;
     tracing::info!(%bound, advertised = %format!("{host}:{port}"), "runnel broker listening");

@@ -33,6 +33,7 @@ async fn a_waiting_fetch_wakes_when_a_record_arrives_not_at_its_deadline() {
         max_wait: Duration::from_secs(20),
         min_bytes: 1,
         max_bytes: 1 << 20,
+        isolation: Default::default(),
         partitions: vec![FetchPartition {
             tp: tp("t", 0),
             offset: 0,

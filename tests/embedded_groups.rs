@@ -71,7 +71,7 @@ fn run_member(
             }
             // At-least-once: commit only what was processed.
             let _ = consumer.commit_sync().await;
-            let generation = consumer.group_metadata().map_or(-1, |(_, g)| g);
+            let generation = consumer.group_metadata().map_or(-1, |m| m.generation_id);
             let owned: BTreeSet<TopicPartition> = consumer.assignment().into_iter().collect();
             reports
                 .lock()

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use storage::log::CleanerConfig;
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::error::{BrokerError, Result};
 use crate::metadata::{MetadataStore, TopicRecord, random_id};
-use crate::partition::{Acks, FetchedPartition, Partition, ProduceResult};
+use crate::partition::{Acks, FetchedPartition, IsolationLevel, Partition, ProduceResult};
 use crate::topic::{TopicConfig, TopicName, TopicPartition};
 
 /// Broker-wide settings, named after Kafka's server configs.
@@ -161,7 +161,16 @@ pub struct FetchRequest {
     pub max_wait: Duration,
     pub min_bytes: usize,
     pub max_bytes: usize,
+    pub isolation: IsolationLevel,
     pub partitions: Vec<FetchPartition>,
+}
+
+/// Checks that a transactional batch belongs to a transaction that is open and has added its
+/// partition (KIP-890's verification): the transaction coordinator implements it, so a late
+/// or stray write from a finished transaction is refused rather than left hanging, keeping
+/// the last stable offset from being held back forever.
+pub trait TxnVerifier: Send + Sync + std::fmt::Debug {
+    fn verify(&self, tp: &TopicPartition, producer_id: i64, producer_epoch: i16) -> Result<()>;
 }
 
 pub type FetchResponse = Vec<(TopicPartition, Result<FetchedPartition>)>;
@@ -205,6 +214,7 @@ struct Inner {
     admin: Mutex<()>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    verifier: OnceLock<Arc<dyn TxnVerifier>>,
 }
 
 /// A handle to the broker; cheap to clone.
@@ -244,6 +254,7 @@ impl Broker {
                 admin: Mutex::new(()),
                 shutdown,
                 tasks: Mutex::new(Vec::new()),
+                verifier: OnceLock::new(),
             }),
         };
         Ok(broker)
@@ -563,10 +574,22 @@ impl Broker {
 
     // ---- data ----------------------------------------------------------------------------
 
+    /// Installs the transaction coordinator's check of transactional batches (once).
+    pub fn set_txn_verifier(&self, verifier: Arc<dyn TxnVerifier>) {
+        let _ = self.inner.verifier.set(verifier);
+    }
+
     /// Appends a producer's record set to one partition.
     pub fn produce(&self, tp: &TopicPartition, records: &mut [u8], acks: Acks) -> Result<ProduceResult> {
         let topic = self.topic_or_create(tp.topic.as_str())?;
         let partition = self.partition(tp)?;
+        if let Some(verifier) = self.inner.verifier.get()
+            && let Ok(header) = storage::record::BatchHeader::parse(records)
+            && header.attributes.transactional
+            && !header.attributes.control
+        {
+            verifier.verify(tp, header.producer_id, header.producer_epoch)?;
+        }
         let min_isr = topic
             .config
             .read()
@@ -577,6 +600,32 @@ impl Broker {
             self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(result)
+    }
+
+    /// Appends a batch the group coordinator writes for a transaction (TxnOffsetCommit): no
+    /// sequence check, no verification — the transaction coordinator checked the producer.
+    pub fn produce_as_coordinator(&self, tp: &TopicPartition, records: &mut [u8]) -> Result<ProduceResult> {
+        let partition = self.partition(tp)?;
+        let result = partition.append_from(records, Acks::All, 1, crate::partition::Origin::Coordinator)?;
+        self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(result)
+    }
+
+    /// Appends a transaction marker to one partition (see [`Partition::write_marker`]) and
+    /// wakes the fetches waiting on it: a marker moves the last stable offset.
+    pub fn write_marker(
+        &self,
+        tp: &TopicPartition,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+    ) -> Result<i64> {
+        let partition = self.partition(tp)?;
+        let now = self.inner.clock.now_ms();
+        let offset = partition.write_marker(producer_id, producer_epoch, coordinator_epoch, commit, now)?;
+        self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(offset)
     }
 
     /// Reads from every requested partition; if fewer than `min_bytes` are available, waits
@@ -613,13 +662,14 @@ impl Broker {
             };
             let result = if max == 0 {
                 self.partition(&part.tp).and_then(|p| {
-                    p.fetch(part.offset, 0).map(|mut f| {
+                    p.fetch_with(part.offset, 0, request.isolation).map(|mut f| {
                         f.records = bytes::Bytes::new();
                         f
                     })
                 })
             } else {
-                self.partition(&part.tp).and_then(|p| p.fetch(part.offset, max))
+                self.partition(&part.tp)
+                    .and_then(|p| p.fetch_with(part.offset, max, request.isolation))
             };
             match &result {
                 Ok(f) => {
@@ -636,6 +686,16 @@ impl Broker {
     /// ListOffsets for one partition (see [`Partition::list_offset`]).
     pub fn list_offset(&self, tp: &TopicPartition, timestamp: i64) -> Result<(i64, i64)> {
         self.partition(tp)?.list_offset(timestamp)
+    }
+
+    /// ListOffsets under an isolation level (see [`Partition::list_offset_with`]).
+    pub fn list_offset_with(
+        &self,
+        tp: &TopicPartition,
+        timestamp: i64,
+        isolation: IsolationLevel,
+    ) -> Result<(i64, i64)> {
+        self.partition(tp)?.list_offset_with(timestamp, isolation)
     }
 
     /// DeleteRecords for one partition; returns the new log start offset.

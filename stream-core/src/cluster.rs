@@ -10,14 +10,16 @@ use crate::client::consumer::{Consumer, ConsumerConfig};
 use crate::client::producer::{Producer, ProducerConfig};
 use crate::error::Result;
 use crate::group::{GroupConfig, GroupCoordinator};
-use crate::offsets_log::{BrokerOffsetsLog, read_offsets_topic};
+use crate::offsets_log::{BrokerOffsetsLog, read_offsets_entries};
 use crate::registry::{Registry, RegistryError};
+use crate::txn::{TransactionCoordinator, TxnConfig};
 
 /// An in-process cluster of one broker.
 #[derive(Debug, Clone)]
 pub struct Cluster {
     broker: Broker,
     groups: Arc<GroupCoordinator>,
+    txns: Arc<TransactionCoordinator>,
     /// The schema registry, opened on first use (shared by every clone of the cluster).
     registry: Arc<Mutex<Option<Arc<Registry>>>>,
 }
@@ -30,6 +32,15 @@ impl Cluster {
 
     /// Opens a broker with explicit broker and group-coordinator settings.
     pub async fn embedded_with(config: BrokerConfig, group: GroupConfig) -> Result<Cluster> {
+        Cluster::embedded_with_txn(config, group, TxnConfig::default()).await
+    }
+
+    /// Opens a broker with explicit broker, group- and transaction-coordinator settings.
+    pub async fn embedded_with_txn(
+        config: BrokerConfig,
+        group: GroupConfig,
+        txn: TxnConfig,
+    ) -> Result<Cluster> {
         let broker = tokio::task::spawn_blocking(move || Broker::open(config))
             .await
             .map_err(|e| {
@@ -40,17 +51,34 @@ impl Cluster {
             broker.clock(),
             BrokerOffsetsLog::new(broker.clone()),
         ));
-        let report = groups.load(read_offsets_topic(&broker)?);
+        let report = groups.load_entries(read_offsets_entries(&broker)?);
         if report.malformed > 0 {
             tracing::warn!(
                 malformed = report.malformed,
                 "skipped malformed __consumer_offsets records"
             );
         }
+        let txns = {
+            let (broker, groups) = (broker.clone(), groups.clone());
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                let _guard = handle.enter();
+                TransactionCoordinator::start(broker, groups, txn)
+            })
+            .await
+            .map_err(|e| {
+                crate::error::BrokerError::io(
+                    "start the transaction coordinator",
+                    Path::new("."),
+                    std::io::Error::other(e),
+                )
+            })??
+        };
         broker.start_background_tasks();
         Ok(Cluster {
             broker,
             groups,
+            txns: Arc::new(txns),
             registry: Arc::default(),
         })
     }
@@ -63,8 +91,14 @@ impl Cluster {
         &self.groups
     }
 
+    pub fn transaction_coordinator(&self) -> &Arc<TransactionCoordinator> {
+        &self.txns
+    }
+
+    /// A producer; with `transactional_id` set, a transactional one (call
+    /// [`Producer::init_transactions`] first).
     pub fn producer(&self, config: ProducerConfig) -> Result<Producer> {
-        Producer::new(self.broker.clone(), config)
+        Producer::with_coordinator(self.broker.clone(), Some(self.txns.clone()), config)
     }
 
     pub fn consumer(&self, config: ConsumerConfig) -> Consumer {
@@ -90,6 +124,7 @@ impl Cluster {
 
     /// Stops the coordinator and background tasks and closes every log cleanly.
     pub async fn shutdown(self) {
+        self.txns.shutdown().await;
         self.groups.shutdown().await;
         self.broker.shutdown().await;
     }

@@ -46,6 +46,8 @@ pub enum BrokerError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Group(#[from] crate::group::GroupError),
+    #[error(transparent)]
+    Txn(crate::txn::TxnError),
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -86,6 +88,7 @@ impl BrokerError {
                 }
             },
             BrokerError::Group(e) => e.code(),
+            BrokerError::Txn(e) => e.code(),
             BrokerError::Io { .. } | BrokerError::CorruptMetadata { .. } => ResponseError::KafkaStorageError,
         }
     }

@@ -4,9 +4,16 @@
 //!
 //! ```text
 //!   Producer ─┐                         ┌─ GroupCoordinator (join/sync/heartbeat, offsets)
-//!   Consumer ─┼─► Broker ─► Topic ─► Partition (leader epoch, HW, ISR, producer state)
-//!   Admin ────┘                                   └─► storage::Log (segments on disk)
+//!   Consumer ─┼─► Broker ─► Topic ─► Partition (leader epoch, HW, ISR, producer state,
+//!   Admin ────┘      ▲                  │         LSO, aborted-transaction index)
+//!                    │                  └─► storage::Log (segments on disk)
+//!   TransactionCoordinator (txn/: __transaction_state, markers, timeouts, fencing)
 //! ```
+//!
+//! Transactions follow KIP-98: a `transactional.id` producer ([`Producer::init_transactions`],
+//! `begin_transaction`, `send_offsets_to_transaction`, `commit_transaction`) writes batches
+//! that read_committed consumers ([`ConsumerConfig::isolation_level`]) see only once the
+//! coordinator's commit marker follows them.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -65,6 +72,7 @@ pub mod partition;
 pub mod registry;
 pub mod server;
 pub mod topic;
+pub mod txn;
 
 pub use broker::{Broker, BrokerConfig};
 pub use client::{

@@ -8,7 +8,7 @@ use storage::record::{BatchBuilder, Compression, decode_all};
 
 use crate::broker::{Broker, OFFSETS_TOPIC};
 use crate::error::{BrokerError, Result};
-use crate::group::{GroupError, OffsetsLog};
+use crate::group::{GroupError, OffsetsEntry, OffsetsLog};
 use crate::partition::Acks;
 use crate::topic::TopicPartition;
 
@@ -56,6 +56,83 @@ impl OffsetsLog for BrokerOffsetsLog {
             .map(|_| ())
             .map_err(storage_error)
     }
+
+    fn append_transactional(
+        &self,
+        group_id: &str,
+        (producer_id, producer_epoch): (i64, i16),
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), GroupError> {
+        let storage_error = |e: BrokerError| GroupError::KafkaStorageError { source: Arc::new(e) };
+        let topic = self.broker.offsets_topic().map_err(storage_error)?;
+        let tp = TopicPartition::new(
+            topic.name.clone(),
+            partition_for_group(group_id, topic.partition_count()),
+        );
+        let now = self.broker.clock().now_ms();
+        let mut batch = BatchBuilder::new(Compression::None)
+            .with_producer(producer_id, producer_epoch, storage::record::NO_SEQUENCE)
+            .with_transactional(true);
+        for (key, value) in &records {
+            batch.append(now, Some(key), value.as_deref(), &[]);
+        }
+        self.broker
+            .produce_as_coordinator(&tp, &mut batch.build())
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+}
+
+/// Every entry of `__consumer_offsets` — plain records, records of transactional batches, and
+/// transaction markers — partition by partition, in log order: what the coordinator replays
+/// at startup (see [`crate::group::OffsetsEntry`]).
+pub fn read_offsets_entries(broker: &Broker) -> Result<Vec<OffsetsEntry>> {
+    let Ok(topic) = broker.topic(OFFSETS_TOPIC) else {
+        return Ok(Vec::new());
+    };
+    let corrupt = |position: usize, e| storage::StorageError::CorruptMessage { position, source: e };
+    let mut out = Vec::new();
+    for partition in topic.partitions() {
+        let mut offset = partition.log_start_offset()?;
+        let end = partition.high_watermark()?;
+        while offset < end {
+            let fetched = partition.fetch(offset, 4 << 20)?;
+            if fetched.records.is_empty() {
+                break;
+            }
+            let mut at = 0;
+            while at < fetched.records.len() {
+                let batch = fetched.records.slice(at..);
+                let header = storage::record::BatchHeader::parse(&batch).map_err(|e| corrupt(at, e))?;
+                offset = header.next_offset();
+                at += header.size();
+                if header.attributes.control {
+                    if let Some(control) = storage::record::marker_type(&batch).map_err(|e| corrupt(at, e))? {
+                        out.push(OffsetsEntry::Marker {
+                            producer_id: header.producer_id,
+                            commit: control == storage::record::ControlType::Commit,
+                        });
+                    }
+                    continue;
+                }
+                let (_, records) =
+                    storage::record::decode_records(&batch, 256 << 20).map_err(|e| corrupt(at, e))?;
+                for r in records {
+                    let Some(key) = r.key else { continue };
+                    out.push(if header.attributes.transactional {
+                        OffsetsEntry::Transactional {
+                            producer_id: header.producer_id,
+                            key,
+                            value: r.value,
+                        }
+                    } else {
+                        OffsetsEntry::Record { key, value: r.value }
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Every record of `__consumer_offsets`, partition by partition, oldest first: what the

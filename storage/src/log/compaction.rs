@@ -29,10 +29,14 @@
 //! older values it deletes may not have been removed yet. (Kafka never rewrites past the map's
 //! end, so there the question does not arise.)
 //!
-//! **Transactions**: control batches (commit/abort markers) are kept as they are, and records
-//! of aborted transactions are compacted like any other. The exactly-once work completes this:
-//! records of aborted transactions are removed, and markers get a delete horizon and are
-//! removed once no record of their transaction remains, as in Kafka.
+//! **Transactions**: the partition hands the pass its last stable offset and its aborted
+//! transactions ([`CleanTask::with_transactions`]). The offset map stops at the LSO, so an
+//! undecided transaction is never compared with anything; records of aborted transactions
+//! never enter the map (an aborted write must not shadow the committed value it would have
+//! replaced) and are removed; control batches (commit/abort markers) are kept as they are.
+//! **Departure from Kafka:** markers are never removed (Kafka removes a marker once no record
+//! of its transaction remains and its delete horizon passed). Keeping them costs one small
+//! batch per transaction and partition, and can never expose an aborted record.
 //!
 //! **Departure from Kafka**: a batch whose records are all removed is dropped whole, even when
 //! it was the last batch of an idempotent producer (Kafka keeps an empty batch to preserve the
@@ -109,6 +113,18 @@ pub struct CleanTask {
     segments: Vec<Arc<Segment>>,
     first_dirty: i64,
     now_ms: i64,
+    /// The last stable offset: the map covers nothing at or past it.
+    upper: i64,
+    aborted: Vec<AbortedRange>,
+}
+
+/// One aborted transaction of the partition: `producer_id`'s records in
+/// `first_offset..=last_offset` are aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedRange {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
 }
 
 /// A pass's output, to hand to [`Log::install_clean`].
@@ -187,6 +203,8 @@ impl Log {
             segments,
             first_dirty: self.first_dirty_offset,
             now_ms: now,
+            upper: i64::MAX,
+            aborted: Vec::new(),
         })
     }
 
@@ -278,6 +296,23 @@ pub(crate) fn swap_path(dir: &Path, base: i64) -> PathBuf {
 }
 
 impl CleanTask {
+    /// Makes the pass respect transactions: nothing at or past `last_stable_offset` is mapped,
+    /// and the records of the `aborted` transactions are removed (see the module docs).
+    pub fn with_transactions(mut self, last_stable_offset: i64, aborted: Vec<AbortedRange>) -> Self {
+        self.upper = last_stable_offset;
+        self.aborted = aborted;
+        self
+    }
+
+    fn is_aborted(&self, header: &BatchHeader) -> bool {
+        header.attributes.transactional
+            && !header.attributes.control
+            && self.aborted.iter().any(|a| {
+                a.producer_id == header.producer_id
+                    && (a.first_offset..=a.last_offset).contains(&header.base_offset)
+            })
+    }
+
     /// Builds the offset map and writes the cleaned segments. Touches only sealed segments
     /// and new `.cleaned` files, so it needs no lock on the log.
     pub fn run(self) -> Result<Cleaned> {
@@ -293,13 +328,16 @@ impl CleanTask {
                 if peek.next_offset() <= self.first_dirty {
                     continue;
                 }
+                if peek.next_offset() > self.upper {
+                    break 'mapping;
+                }
                 let (header, records) =
                     decode_records(&bytes, limit).map_err(|source| StorageError::CorruptSegment {
                         path: segment.log_path().to_path_buf(),
                         position: peek.position,
                         source,
                     })?;
-                if !header.attributes.control {
+                if !header.attributes.control && !self.is_aborted(&header) {
                     let keyed = records.iter().filter(|r| r.key.is_some()).count();
                     if !map.has_room_for(keyed) {
                         if map.len() == 0 {
@@ -412,6 +450,10 @@ impl CleanTask {
         let (header, records) = decode_records(bytes, self.config.max_decompressed_bytes)?;
         if header.attributes.control {
             return Ok(Some(bytes.clone()));
+        }
+        if header.base_offset < map_end && self.is_aborted(&header) {
+            stats.records_removed += records.len() as u64;
+            return Ok(None);
         }
         let horizon_passed = header.delete_horizon_ms().is_some_and(|h| h <= self.now_ms);
         let mut keep = Vec::with_capacity(records.len());

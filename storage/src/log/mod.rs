@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use compaction::{CleanStats, CleanerConfig};
+pub use compaction::{AbortedRange, CleanStats, CleanTask, CleanerConfig};
 pub use config::{CleanupPolicy, LogConfig};
 pub use retention::RetentionOutcome;
 pub(crate) use scan::Peek;

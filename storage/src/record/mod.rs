@@ -7,6 +7,7 @@
 mod batch;
 mod builder;
 pub mod compression;
+mod control;
 mod decode;
 pub(crate) mod varint;
 
@@ -17,6 +18,7 @@ pub use batch::{
 };
 pub use builder::BatchBuilder;
 pub use compression::Compression;
+pub use control::{ControlType, build_marker, marker_type};
 pub use decode::{Header, Record, RecordLayout, decode_all, decode_records, validate, walk_records};
 
 /// What is wrong with a batch's bytes. Positions are relative to the start of the batch, or of

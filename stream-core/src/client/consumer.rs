@@ -12,6 +12,7 @@ use storage::record::{BatchHeader, Header, decode_records};
 
 use crate::broker::{Broker, FetchPartition, FetchRequest};
 use crate::error::{BrokerError, Result};
+use crate::partition::{AbortedTxn, IsolationLevel};
 use crate::topic::{TopicName, TopicPartition};
 
 /// `auto.offset.reset`.
@@ -52,6 +53,10 @@ pub struct ConsumerConfig {
     /// `partition.assignment.strategy`, by Kafka's names, preferred first (default: range,
     /// cooperative-sticky — the Java client's default list).
     pub assignment_strategies: Vec<String>,
+    /// `isolation.level` (default read_uncommitted): `read_committed` reads only below the last
+    /// stable offset, drops records of aborted transactions, and waits for committed offsets
+    /// that an open transaction is about to change.
+    pub isolation_level: IsolationLevel,
 }
 
 impl Default for ConsumerConfig {
@@ -72,6 +77,7 @@ impl Default for ConsumerConfig {
             heartbeat_interval: Duration::from_secs(3),
             max_poll_interval: Duration::from_secs(300),
             assignment_strategies: vec!["range".into(), "cooperative-sticky".into()],
+            isolation_level: IsolationLevel::ReadUncommitted,
         }
     }
 }
@@ -85,6 +91,34 @@ impl ConsumerConfig {
     pub fn with_offset_reset(mut self, reset: OffsetReset) -> Self {
         self.auto_offset_reset = reset;
         self
+    }
+
+    pub fn with_isolation_level(mut self, isolation: IsolationLevel) -> Self {
+        self.isolation_level = isolation;
+        self
+    }
+}
+
+/// Kafka's `ConsumerGroupMetadata`: what a transactional producer sends with the offsets it
+/// commits, so the group coordinator can fence a member of an older generation (KIP-447).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerGroupMetadata {
+    pub group_id: String,
+    pub generation_id: i32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+}
+
+impl ConsumerGroupMetadata {
+    /// Metadata of a group without membership (generation -1): the coordinator checks no
+    /// member, as for clients before KIP-447.
+    pub fn new(group_id: impl Into<String>) -> ConsumerGroupMetadata {
+        ConsumerGroupMetadata {
+            group_id: group_id.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
     }
 }
 
@@ -111,14 +145,16 @@ pub(crate) struct PartitionState {
 #[derive(Debug)]
 pub(crate) struct Fetcher {
     broker: Broker,
+    isolation: IsolationLevel,
     pub assigned: BTreeMap<TopicPartition, PartitionState>,
     buffer: VecDeque<ConsumerRecord>,
 }
 
 impl Fetcher {
-    pub fn new(broker: Broker) -> Fetcher {
+    pub fn new(broker: Broker, isolation: IsolationLevel) -> Fetcher {
         Fetcher {
             broker,
+            isolation,
             assigned: BTreeMap::new(),
             buffer: VecDeque::new(),
         }
@@ -189,7 +225,7 @@ impl Fetcher {
     pub fn reset_position(&mut self, tp: &TopicPartition, reset: OffsetReset) -> Result<i64> {
         let offset = match reset {
             OffsetReset::Earliest => self.broker.list_offset(tp, -2)?.0,
-            OffsetReset::Latest => self.broker.list_offset(tp, -1)?.0,
+            OffsetReset::Latest => self.broker.list_offset_with(tp, -1, self.isolation)?.0,
             OffsetReset::None => {
                 return Err(BrokerError::Storage(storage::StorageError::OffsetOutOfRange {
                     offset: -1,
@@ -249,11 +285,14 @@ impl Fetcher {
                 max_wait: remaining.min(config.fetch_max_wait),
                 min_bytes: config.fetch_min_bytes,
                 max_bytes: config.fetch_max_bytes,
+                isolation: config.isolation_level,
                 partitions,
             };
             for (tp, result) in self.broker.fetch(&request).await {
                 match result {
-                    Ok(fetched) => self.take_batches(&tp, fetched.records)?,
+                    Ok(fetched) => {
+                        self.take_batches(&tp, fetched.records, fetched.aborted.unwrap_or_default())?
+                    }
                     Err(BrokerError::Storage(storage::StorageError::OffsetOutOfRange { .. }))
                         if config.auto_offset_reset != OffsetReset::None =>
                     {
@@ -269,9 +308,20 @@ impl Fetcher {
         }
     }
 
-    /// Decodes fetched batches into the buffer, skipping records before the position and
-    /// control batches, and moves the position past them.
-    fn take_batches(&mut self, tp: &TopicPartition, bytes: Bytes) -> Result<()> {
+    /// Decodes fetched batches into the buffer, skipping records before the position, control
+    /// batches and the batches of the `aborted` transactions, and moves the position past them.
+    ///
+    /// Aborted batches are found as Kafka's consumer finds them: a transaction of the list is
+    /// active for its producer from the first batch that reaches its first offset until that
+    /// producer's abort marker; transactional batches of an active producer are dropped.
+    fn take_batches(
+        &mut self,
+        tp: &TopicPartition,
+        bytes: Bytes,
+        mut aborted: Vec<AbortedTxn>,
+    ) -> Result<()> {
+        aborted.sort_by_key(|a| std::cmp::Reverse(a.first_offset));
+        let mut active: Vec<i64> = Vec::new();
         let Some(state) = self.assigned.get_mut(tp) else {
             return Ok(());
         };
@@ -286,10 +336,30 @@ impl Fetcher {
                 source: e,
             })?;
             at += header.size();
+            while aborted
+                .last()
+                .is_some_and(|a| a.first_offset <= header.last_offset())
+            {
+                if let Some(a) = aborted.pop() {
+                    active.push(a.producer_id);
+                }
+            }
+            if header.attributes.control && active.contains(&header.producer_id) {
+                let control = storage::record::marker_type(&batch).map_err(|e| {
+                    storage::StorageError::CorruptMessage {
+                        position: at,
+                        source: e,
+                    }
+                })?;
+                if control == Some(storage::record::ControlType::Abort) {
+                    active.retain(|&p| p != header.producer_id);
+                }
+            }
             if header.next_offset() <= position {
                 continue;
             }
-            if !header.attributes.control {
+            let aborted_batch = header.attributes.transactional && active.contains(&header.producer_id);
+            if !header.attributes.control && !aborted_batch {
                 let (_, records) =
                     decode_records(&batch, 256 << 20).map_err(|e| storage::StorageError::CorruptMessage {
                         position: at,
@@ -353,7 +423,7 @@ impl Consumer {
         config: ConsumerConfig,
     ) -> Consumer {
         Consumer {
-            fetcher: Fetcher::new(broker.clone()),
+            fetcher: Fetcher::new(broker.clone(), config.isolation_level),
             broker,
             groups,
             config,
@@ -432,11 +502,17 @@ impl Consumer {
             })
     }
 
-    /// Kafka's `ConsumerGroupMetadata`: (member id, generation) while in a group.
-    pub fn group_metadata(&self) -> Option<(String, i32)> {
+    /// Kafka's `ConsumerGroupMetadata` while in a group.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let group_id = self.config.group_id.clone()?;
         self.membership.as_ref().map(|m| {
-            let (member, generation) = m.identity();
-            (member, generation.0)
+            let (member_id, generation) = m.identity();
+            ConsumerGroupMetadata {
+                group_id,
+                generation_id: generation.0,
+                member_id,
+                group_instance_id: self.config.group_instance_id.clone(),
+            }
         })
     }
 
@@ -678,6 +754,15 @@ impl Consumer {
                     .collect(),
             ),
         };
+        // read_committed: offsets an open transaction is about to change are not "committed"
+        // yet; wait for the transaction to end (Kafka's require_stable / UNSTABLE_OFFSET_COMMIT,
+        // which its consumer retries too). A transaction cannot outlive its timeout.
+        if self.config.isolation_level == IsolationLevel::ReadCommitted {
+            let wanted = request.partitions.clone().unwrap_or_default();
+            while self.groups.has_unstable_offsets(&request.group_id, Some(&wanted)) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         let fetched = self.groups.fetch_offsets(request).await?;
         Ok(partitions
             .iter()

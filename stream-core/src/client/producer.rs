@@ -7,8 +7,14 @@
 //! `send` returns at once with a [`DeliveryFuture`]; awaiting it is optional. The per-record
 //! path allocates nothing but the record's bytes in the batch: the future shares its batch's
 //! result slot.
+//!
+//! With a `transactional.id`, the producer is transactional, as Kafka's: [`Producer::init_transactions`]
+//! once (fencing older producers of the id), then per transaction [`Producer::begin_transaction`],
+//! sends, optionally [`Producer::send_offsets_to_transaction`], and
+//! [`Producer::commit_transaction`] or [`Producer::abort_transaction`]. A partition joins the
+//! transaction (AddPartitionsToTxn) before its first batch is written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,11 +24,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use storage::record::{BatchBuilder, Compression, Header};
 
+use super::consumer::ConsumerGroupMetadata;
 use super::partitioner::{Xorshift, partition_for_key};
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::group::{Generation, PartitionOffset, TxnCommitRequest};
 use crate::partition::Acks;
 use crate::topic::{TopicName, TopicPartition};
+use crate::txn::{TransactionCoordinator, TxnError};
 
 /// Producer settings with the Java client's names and defaults.
 #[derive(Debug, Clone)]
@@ -40,6 +49,11 @@ pub struct ProducerConfig {
     pub enable_idempotence: bool,
     /// `max.request.size` (default 1 MiB): the largest record accepted.
     pub max_request_size: usize,
+    /// `transactional.id` (default none): makes the producer transactional.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (default 60 s): the coordinator aborts a transaction open
+    /// longer than this.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -52,6 +66,8 @@ impl Default for ProducerConfig {
             compression: Compression::None,
             enable_idempotence: true,
             max_request_size: 1_048_576,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -207,8 +223,32 @@ struct TopicQueues {
     sticky: i32,
 }
 
+/// Where a transactional producer is in its transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxnPhase {
+    /// `init_transactions` not called yet.
+    Uninitialized,
+    Ready,
+    InTransaction,
+    /// Fenced by a newer producer of the id: nothing more can be done with this producer.
+    Fenced,
+}
+
+#[derive(Debug)]
+struct TxnClient {
+    transactional_id: String,
+    phase: TxnPhase,
+    /// Partitions added to the open transaction.
+    added: HashSet<TopicPartition>,
+    /// Anything (a partition or offsets) was added: the transaction exists at the coordinator.
+    started: bool,
+}
+
 #[derive(Debug)]
 struct Accumulator {
+    producer_id: i64,
+    producer_epoch: i16,
+    txn: Option<TxnClient>,
     topics: Vec<TopicQueues>,
     /// Topic name → index in `topics`.
     index: HashMap<String, usize>,
@@ -246,9 +286,8 @@ impl Accumulator {
 #[derive(Debug)]
 struct Inner {
     broker: Broker,
+    coordinator: Option<Arc<TransactionCoordinator>>,
     config: ProducerConfig,
-    producer_id: i64,
-    producer_epoch: i16,
     acc: Mutex<Accumulator>,
     /// The first batch failure since [`Producer::take_failure`] last looked: how senders that
     /// do not keep a future per record learn of failures (Kafka Streams' RecordCollector
@@ -265,9 +304,59 @@ pub struct Producer {
 
 impl Producer {
     /// Creates a producer on `broker`. Must be called within a tokio runtime (the linger timer
-    /// runs on it).
+    /// runs on it). A transactional producer needs [`Producer::with_coordinator`].
     pub fn new(broker: Broker, config: ProducerConfig) -> Result<Producer, BrokerError> {
-        let (producer_id, producer_epoch) = if config.enable_idempotence {
+        Producer::with_coordinator(broker, None, config)
+    }
+
+    /// Creates a producer that may be transactional, with the cluster's transaction
+    /// coordinator.
+    pub fn with_coordinator(
+        broker: Broker,
+        coordinator: Option<Arc<TransactionCoordinator>>,
+        config: ProducerConfig,
+    ) -> Result<Producer, BrokerError> {
+        let invalid = |key: &str, value: String, reason: &str| BrokerError::InvalidConfig {
+            key: key.into(),
+            value,
+            reason: reason.into(),
+        };
+        let txn = match &config.transactional_id {
+            None => None,
+            Some(id) => {
+                if coordinator.is_none() {
+                    return Err(invalid(
+                        "transactional.id",
+                        id.clone(),
+                        "no transaction coordinator",
+                    ));
+                }
+                if !config.enable_idempotence {
+                    return Err(invalid(
+                        "enable.idempotence",
+                        "false".into(),
+                        "a transactional producer is idempotent, as in the Java client",
+                    ));
+                }
+                Some(TxnClient {
+                    transactional_id: id.clone(),
+                    phase: TxnPhase::Uninitialized,
+                    added: HashSet::new(),
+                    started: false,
+                })
+            }
+        };
+        let (producer_id, producer_epoch) = if txn.is_some() {
+            if config.acks != Acks::All {
+                return Err(invalid(
+                    "acks",
+                    format!("{:?}", config.acks),
+                    "a transactional producer requires acks=all",
+                ));
+            }
+            // Assigned by init_transactions.
+            (-1, -1)
+        } else if config.enable_idempotence {
             if config.acks != Acks::All {
                 return Err(BrokerError::InvalidConfig {
                     key: "acks".into(),
@@ -281,10 +370,12 @@ impl Producer {
         };
         let inner = Arc::new(Inner {
             broker,
+            coordinator,
             config,
-            producer_id,
-            producer_epoch,
             acc: Mutex::new(Accumulator {
+                producer_id,
+                producer_epoch,
+                txn,
                 topics: Vec::new(),
                 index: HashMap::new(),
                 last: None,
@@ -308,7 +399,97 @@ impl Producer {
     }
 
     pub fn producer_id(&self) -> (i64, i16) {
-        (self.inner.producer_id, self.inner.producer_epoch)
+        let acc = self.inner.lock_acc();
+        (acc.producer_id, acc.producer_epoch)
+    }
+
+    /// Registers the `transactional.id` with the coordinator: takes its producer id and a new
+    /// epoch, which fences every older producer of the id and aborts its open transaction.
+    pub async fn init_transactions(&self) -> Result<(), BrokerError> {
+        let (coordinator, id) = self.inner.transactional()?;
+        let timeout_ms = i32::try_from(self.inner.config.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+        let (producer_id, epoch) = coordinator.init_producer_id(&id, timeout_ms, None)?;
+        let mut acc = self.inner.lock_acc();
+        acc.producer_id = producer_id;
+        acc.producer_epoch = epoch;
+        for topic in &mut acc.topics {
+            for queue in &mut topic.partitions {
+                queue.next_sequence = 0;
+                queue.open = None;
+            }
+        }
+        if let Some(txn) = &mut acc.txn {
+            txn.phase = TxnPhase::Ready;
+            txn.added.clear();
+            txn.started = false;
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction: the records sent until commit or abort belong to it.
+    pub fn begin_transaction(&self) -> Result<(), BrokerError> {
+        let mut acc = self.inner.lock_acc();
+        let txn = acc.txn.as_mut().ok_or_else(not_transactional)?;
+        match txn.phase {
+            TxnPhase::Ready => {
+                txn.phase = TxnPhase::InTransaction;
+                Ok(())
+            }
+            phase => Err(txn_state(&txn.transactional_id, phase, "begin a transaction")),
+        }
+    }
+
+    /// Adds consumed offsets to the open transaction: they become the group's committed
+    /// offsets if and when the transaction commits (Kafka's `sendOffsetsToTransaction`).
+    /// `offsets` are the next offsets to consume, per partition.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), BrokerError> {
+        let (coordinator, id) = self.inner.transactional()?;
+        let (producer_id, epoch) = {
+            let mut acc = self.inner.lock_acc();
+            let (pid, epoch) = (acc.producer_id, acc.producer_epoch);
+            let txn = acc.txn.as_mut().ok_or_else(not_transactional)?;
+            if txn.phase != TxnPhase::InTransaction {
+                return Err(txn_state(&id, txn.phase, "send offsets"));
+            }
+            txn.started = true;
+            (pid, epoch)
+        };
+        let result = coordinator.add_offsets(&id, producer_id, epoch, &group.group_id);
+        self.inner.fenced_on(&result);
+        result?;
+        let request = TxnCommitRequest {
+            group_id: group.group_id.clone(),
+            producer_id,
+            producer_epoch: epoch,
+            generation: Generation(group.generation_id),
+            member_id: group.member_id.clone(),
+            group_instance_id: group.group_instance_id.clone(),
+            offsets: offsets
+                .iter()
+                .map(|(tp, offset)| PartitionOffset::new(tp.topic.as_str(), tp.partition, *offset))
+                .collect(),
+        };
+        let results = coordinator.txn_offset_commit(&id, request).await?;
+        match results.into_iter().find_map(|(_, r)| r.err()) {
+            Some(e) => Err(BrokerError::Group(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends what is queued and commits the open transaction. If a send of the transaction
+    /// failed, nothing is committed and the error is returned: abort the transaction then.
+    pub async fn commit_transaction(&self) -> Result<(), BrokerError> {
+        self.inner.end_transaction(true)
+    }
+
+    /// Aborts the open transaction: queued records are dropped, written ones are marked
+    /// aborted (read_committed consumers never see them).
+    pub async fn abort_transaction(&self) -> Result<(), BrokerError> {
+        self.inner.end_transaction(false)
     }
 
     /// Queues `record` and returns a future for its metadata. Fails at once only for what
@@ -405,7 +586,12 @@ impl Inner {
                 max: self.config.max_request_size,
             }));
         }
-        let mut acc = self.acc.lock().unwrap_or_else(|p| p.into_inner());
+        let mut acc = self.lock_acc();
+        if let Some(txn) = &acc.txn
+            && txn.phase != TxnPhase::InTransaction
+        {
+            return Err(txn_state(&txn.transactional_id, txn.phase, "send"));
+        }
         let ti = acc.topic_index(&self.broker, topic_name)?;
         let count = acc.topics[ti].partitions.len() as i32;
         let partition = match (partition, key) {
@@ -427,6 +613,8 @@ impl Inner {
         {
             self.send_batch(&mut acc, ti, pi);
         }
+        let (producer_id, producer_epoch) = (acc.producer_id, acc.producer_epoch);
+        let transactional = acc.txn.is_some();
         let topic = &mut acc.topics[ti];
         let name = &topic.name;
         let queue = &mut topic.partitions[pi];
@@ -434,10 +622,11 @@ impl Inner {
         let open = queue.open.get_or_insert_with(|| OpenBatch {
             builder: BatchBuilder::with_capacity(self.config.compression, self.config.batch_size)
                 .with_producer(
-                    self.producer_id,
-                    self.producer_epoch,
-                    if self.producer_id >= 0 { seq } else { -1 },
-                ),
+                    producer_id,
+                    producer_epoch,
+                    if producer_id >= 0 { seq } else { -1 },
+                )
+                .with_transactional(transactional),
             slot: Arc::new(BatchSlot {
                 topic: name.clone(),
                 partition,
@@ -458,16 +647,63 @@ impl Inner {
     /// partition reach the log in sequence order).
     fn send_batch(&self, acc: &mut Accumulator, ti: usize, pi: usize) {
         let count_partitions = acc.topics[ti].partitions.len() as i32;
+        let (producer_id, producer_epoch) = (acc.producer_id, acc.producer_epoch);
+        if acc.topics[ti].partitions[pi]
+            .open
+            .as_ref()
+            .is_none_or(|o| o.builder.count() == 0)
+        {
+            return;
+        }
+        // A transaction's partition joins it before its first batch is written.
+        if let Some(txn) = &mut acc.txn {
+            let tp = TopicPartition::new(acc.topics[ti].name.clone(), pi as i32);
+            if !txn.added.contains(&tp) {
+                let added = match &self.coordinator {
+                    Some(c) => c
+                        .add_partitions(
+                            &txn.transactional_id,
+                            producer_id,
+                            producer_epoch,
+                            std::slice::from_ref(&tp),
+                        )
+                        .map_err(BrokerError::from),
+                    None => Err(not_transactional()),
+                };
+                if matches!(
+                    &added,
+                    Err(BrokerError::Txn(
+                        TxnError::ProducerFenced { .. } | TxnError::InvalidProducerIdMapping { .. }
+                    ))
+                ) {
+                    txn.phase = TxnPhase::Fenced;
+                }
+                match added {
+                    Ok(()) => {
+                        txn.added.insert(tp);
+                        txn.started = true;
+                    }
+                    Err(e) => {
+                        let e = Arc::new(e);
+                        self.first_failure
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert_with(|| e.clone());
+                        if let Some(open) = acc.topics[ti].partitions[pi].open.take() {
+                            open.slot.complete(Err(e));
+                        }
+                        return;
+                    }
+                }
+            }
+        }
         let topic = &mut acc.topics[ti];
         let Some(open) = topic.partitions[pi].open.take() else {
             return;
         };
         let count = open.builder.count();
-        if count == 0 {
-            return;
-        }
         let queue = &mut topic.partitions[pi];
-        if self.producer_id >= 0 {
+        if producer_id >= 0 {
             let seq = queue.next_sequence;
             queue.next_sequence = if seq > i32::MAX - count {
                 count - (i32::MAX - seq) - 1
@@ -493,7 +729,7 @@ impl Inner {
                 .unwrap_or_else(|p| p.into_inner())
                 .get_or_insert_with(|| e.clone());
         }
-        if result.is_err() && self.producer_id >= 0 {
+        if result.is_err() && producer_id >= 0 {
             // The broker took none of it: the sequence continues where it was.
             let queue = &mut topic.partitions[pi];
             queue.next_sequence = queue.next_sequence.wrapping_sub(count);
@@ -501,9 +737,99 @@ impl Inner {
         open.slot.complete(result);
     }
 
+    fn lock_acc(&self) -> std::sync::MutexGuard<'_, Accumulator> {
+        self.acc.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The coordinator and transactional id of a transactional producer.
+    fn transactional(&self) -> Result<(Arc<TransactionCoordinator>, String), BrokerError> {
+        let acc = self.lock_acc();
+        match (&self.coordinator, &acc.txn) {
+            (Some(c), Some(txn)) => {
+                if txn.phase == TxnPhase::Fenced {
+                    return Err(txn_state(&txn.transactional_id, txn.phase, "continue"));
+                }
+                Ok((c.clone(), txn.transactional_id.clone()))
+            }
+            _ => Err(not_transactional()),
+        }
+    }
+
+    /// Remembers that a newer producer of the id fenced this one.
+    fn fenced_on<T>(&self, result: &Result<T, TxnError>) {
+        if let Err(TxnError::ProducerFenced { .. }) = result
+            && let Some(txn) = &mut self.lock_acc().txn
+        {
+            txn.phase = TxnPhase::Fenced;
+        }
+    }
+
+    fn end_transaction(&self, commit: bool) -> Result<(), BrokerError> {
+        let (coordinator, id) = self.transactional()?;
+        if commit {
+            self.send_due(Duration::ZERO);
+        }
+        let mut acc = self.lock_acc();
+        let (producer_id, epoch) = (acc.producer_id, acc.producer_epoch);
+        let phase = acc.txn.as_ref().map_or(TxnPhase::Uninitialized, |t| t.phase);
+        if phase != TxnPhase::InTransaction {
+            return Err(txn_state(&id, phase, if commit { "commit" } else { "abort" }));
+        }
+        let failure = self
+            .first_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if commit && let Some(e) = failure {
+            // Kafka: a transaction with a failed send can only be aborted.
+            *self.first_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+            return Err(TxnError::InvalidTxnState {
+                transactional_id: id,
+                state: "failed",
+                operation: "commit (a send of the transaction failed; abort it)",
+            }
+            .into());
+        }
+        if !commit {
+            // Queued records of an aborted transaction are never written.
+            let aborted = Arc::new(BrokerError::from(TxnError::InvalidTxnState {
+                transactional_id: id.clone(),
+                state: "aborted",
+                operation: "send",
+            }));
+            for topic in &mut acc.topics {
+                for queue in &mut topic.partitions {
+                    if let Some(open) = queue.open.take() {
+                        open.slot.complete(Err(aborted.clone()));
+                    }
+                }
+            }
+        }
+        let started = acc.txn.as_ref().is_some_and(|t| t.started);
+        let result = if started {
+            coordinator.end_txn(&id, producer_id, epoch, commit)
+        } else {
+            Ok(())
+        };
+        if let Some(txn) = &mut acc.txn {
+            match &result {
+                Ok(()) => {
+                    txn.phase = TxnPhase::Ready;
+                    txn.added.clear();
+                    txn.started = false;
+                }
+                Err(TxnError::ProducerFenced { .. }) | Err(TxnError::InvalidProducerIdMapping { .. }) => {
+                    txn.phase = TxnPhase::Fenced
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(result?)
+    }
+
     /// Sends every open batch at least `age` old.
     fn send_due(&self, age: Duration) {
-        let mut acc = self.acc.lock().unwrap_or_else(|p| p.into_inner());
+        let mut acc = self.lock_acc();
         for ti in 0..acc.topics.len() {
             for pi in 0..acc.topics[ti].partitions.len() {
                 if acc.topics[ti].partitions[pi]
@@ -516,4 +842,26 @@ impl Inner {
             }
         }
     }
+}
+
+fn not_transactional() -> BrokerError {
+    BrokerError::InvalidConfig {
+        key: "transactional.id".into(),
+        value: String::new(),
+        reason: "the producer is not transactional".into(),
+    }
+}
+
+fn txn_state(transactional_id: &str, phase: TxnPhase, operation: &'static str) -> BrokerError {
+    let state = match phase {
+        TxnPhase::Uninitialized => "uninitialized (call init_transactions)",
+        TxnPhase::Ready => "ready (no transaction begun)",
+        TxnPhase::InTransaction => "in a transaction",
+        TxnPhase::Fenced => "fenced by a newer producer",
+    };
+    BrokerError::Txn(TxnError::InvalidTxnState {
+        transactional_id: transactional_id.to_string(),
+        state,
+        operation,
+    })
 }

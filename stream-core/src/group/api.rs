@@ -287,6 +287,21 @@ impl CommitRequest {
     }
 }
 
+/// TxnOffsetCommit (KIP-98, with KIP-447's group metadata): offsets that become committed
+/// when the producer's transaction commits, and vanish if it aborts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnCommitRequest {
+    pub group_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    /// [`Generation::NONE`] and an empty member id skip the member check (clients before
+    /// KIP-447 send no group metadata).
+    pub generation: Generation,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub offsets: Vec<PartitionOffset>,
+}
+
 /// Per-partition outcome of OffsetCommit or OffsetDelete.
 pub type PartitionResults = Vec<(TopicPartition, Result<(), GroupError>)>;
 
@@ -363,4 +378,7 @@ pub struct Append {
     pub group_id: String,
     /// Key and value; a `None` value is a tombstone.
     pub records: Vec<(Bytes, Option<Bytes>)>,
+    /// For a TxnOffsetCommit: the transaction's producer id and epoch. The records go into a
+    /// transactional batch and count only once the transaction's commit marker follows.
+    pub producer: Option<(i64, i16)>,
 }

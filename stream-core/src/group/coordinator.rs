@@ -30,6 +30,9 @@ pub struct GroupCoordinatorState {
     next_append: u64,
     /// What to do when an append completes, for the appends something waits on.
     pending_appends: BTreeMap<AppendId, PendingAppend>,
+    /// Offsets of open transactions, by producer id: committed by the transaction's commit
+    /// marker, dropped by its abort (see `txn_offsets.rs`).
+    pub(crate) txn_offsets: BTreeMap<i64, Vec<(String, TopicPartition, CommittedOffset)>>,
 }
 
 /// An answer or a transition waiting for its records to be stored.
@@ -40,6 +43,13 @@ pub(crate) enum PendingAppend {
         reply: ReplyId,
         group_id: String,
         /// In request order; `Ok` ones are in the append, `Err` ones were refused up front.
+        partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+    },
+    /// A TxnOffsetCommit: the offsets wait for the transaction's outcome once stored.
+    TxnCommit {
+        reply: ReplyId,
+        producer_id: i64,
+        group_id: String,
         partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
     },
     /// The leader's SyncGroup: the group becomes Stable once its assignment is stored.
@@ -69,6 +79,7 @@ impl GroupCoordinatorState {
             member_ids,
             next_append: 0,
             pending_appends: BTreeMap::new(),
+            txn_offsets: BTreeMap::new(),
         }
     }
 
@@ -159,6 +170,14 @@ impl GroupCoordinatorState {
             }) => {
                 self.complete_commit(reply, group_id, partitions, result, now_ms, &mut out);
             }
+            Some(PendingAppend::TxnCommit {
+                reply,
+                producer_id,
+                group_id,
+                partitions,
+            }) => {
+                self.complete_txn_commit(reply, producer_id, group_id, partitions, result, &mut out);
+            }
             Some(PendingAppend::Assignment {
                 group_id,
                 generation,
@@ -189,6 +208,27 @@ impl GroupCoordinatorState {
             id,
             group_id: group_id.to_owned(),
             records,
+            producer: None,
+        }));
+    }
+
+    /// Emits `records` of a transaction for appending; `then` runs when the append completes.
+    pub(crate) fn append_transactional(
+        &mut self,
+        group_id: &str,
+        producer: (i64, i16),
+        records: Vec<(Bytes, Option<Bytes>)>,
+        then: PendingAppend,
+        out: &mut Vec<Output>,
+    ) {
+        let id = AppendId(self.next_append);
+        self.next_append += 1;
+        self.pending_appends.insert(id, then);
+        out.push(Output::Append(Append {
+            id,
+            group_id: group_id.to_owned(),
+            records,
+            producer: Some(producer),
         }));
     }
 

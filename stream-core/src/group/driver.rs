@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use super::api::{
     CommitRequest, FetchOffsetsRequest, GroupDescription, GroupListing, GroupResults, HeartbeatRequest,
     JoinRequest, JoinResponse, LeaveRequest, MemberLeaveResult, Output, PartitionOffset, PartitionResults,
-    ReplyId, SyncRequest, SyncResponse, TopicPartition,
+    ReplyId, SyncRequest, SyncResponse, TopicPartition, TxnCommitRequest,
 };
 use super::config::GroupConfig;
 use super::coordinator::GroupCoordinatorState;
@@ -34,6 +34,29 @@ use super::group::GroupState;
 /// acknowledge a commit (the broker's `acks=all` equivalent).
 pub trait OffsetsLog: Send + Sync + std::fmt::Debug {
     fn append(&self, group_id: &str, records: Vec<(Bytes, Option<Bytes>)>) -> Result<(), GroupError>;
+
+    /// Appends the records of a TxnOffsetCommit as one transactional batch of `producer`.
+    fn append_transactional(
+        &self,
+        group_id: &str,
+        producer: (i64, i16),
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), GroupError>;
+}
+
+/// One entry of `__consumer_offsets` as the startup replay sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OffsetsEntry {
+    /// A record of a plain batch.
+    Record { key: Bytes, value: Option<Bytes> },
+    /// A record of a transactional batch: pending until its producer's marker.
+    Transactional {
+        producer_id: i64,
+        key: Bytes,
+        value: Option<Bytes>,
+    },
+    /// A transaction marker.
+    Marker { producer_id: i64, commit: bool },
 }
 
 /// What [`GroupCoordinator::load`] replayed.
@@ -181,6 +204,66 @@ impl GroupCoordinator {
         }
     }
 
+    /// TxnOffsetCommit: stores the offsets in the producer's transaction (see
+    /// `txn_offsets.rs`); they count once [`GroupCoordinator::complete_txn`] commits it.
+    pub async fn txn_commit_offsets(&self, req: TxnCommitRequest) -> Result<PartitionResults, GroupError> {
+        let rx = self.shared.submit(Waiter::Commit, |state, reply, now| {
+            state.txn_commit_offsets(req, reply, now)
+        })?;
+        rx.await.map_err(|_closed| GroupError::NotCoordinator)
+    }
+
+    /// The transaction of `producer_id` ended with a marker in `__consumer_offsets`.
+    pub fn complete_txn(&self, producer_id: i64, commit: bool) {
+        let now = self.shared.clock.now_ms();
+        self.shared
+            .lock_core()
+            .state
+            .complete_txn(producer_id, commit, now);
+    }
+
+    /// Whether open transactions hold offsets of the group (see
+    /// [`GroupCoordinatorState::has_unstable_offsets`]).
+    pub fn has_unstable_offsets(&self, group_id: &str, partitions: Option<&[TopicPartition]>) -> bool {
+        self.shared
+            .lock_core()
+            .state
+            .has_unstable_offsets(group_id, partitions)
+    }
+
+    /// Replays `__consumer_offsets` entries, transactional batches and markers included, in
+    /// log order (what [`crate::offsets_log::read_offsets_entries`] returns).
+    pub fn load_entries(&self, entries: impl IntoIterator<Item = OffsetsEntry>) -> LoadReport {
+        let mut report = LoadReport::default();
+        let now = self.shared.clock.now_ms();
+        {
+            let mut core = self.shared.lock_core();
+            for entry in entries {
+                let result = match entry {
+                    OffsetsEntry::Record { key, value } => core.state.replay(&key, value.as_deref(), now),
+                    OffsetsEntry::Transactional {
+                        producer_id,
+                        key,
+                        value,
+                    } => core.state.replay_txn_record(producer_id, &key, value.as_deref()),
+                    OffsetsEntry::Marker { producer_id, commit } => {
+                        core.state.complete_txn(producer_id, commit, now);
+                        Ok(())
+                    }
+                };
+                match result {
+                    Ok(()) => report.applied += 1,
+                    Err(error) => {
+                        tracing::warn!(%error, "skipping a malformed __consumer_offsets record");
+                        report.malformed += 1;
+                    }
+                }
+            }
+        }
+        self.shared.reschedule();
+        report
+    }
+
     pub async fn fetch_offsets(&self, req: FetchOffsetsRequest) -> Result<Vec<PartitionOffset>, GroupError> {
         Ok(self.shared.open_core()?.state.fetch_offsets(&req))
     }
@@ -317,7 +400,13 @@ impl Shared {
             };
             outputs = Vec::new();
             for append in appends {
-                let result = self.log.append(&append.group_id, append.records);
+                let result = match append.producer {
+                    None => self.log.append(&append.group_id, append.records),
+                    Some(producer) => {
+                        self.log
+                            .append_transactional(&append.group_id, producer, append.records)
+                    }
+                };
                 let now = self.clock.now_ms();
                 outputs.extend(self.lock_core().state.append_done(append.id, result, now));
             }

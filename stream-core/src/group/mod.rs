@@ -90,7 +90,7 @@
 //! - `group.max.size` is checked only for new members (Kafka also sheds members of a group
 //!   that is over a lowered limit).
 //! - Not implemented: offset retention (`offsets.retention.minutes`) and the expiry of empty
-//!   groups, transactional offset commits (TxnOffsetCommit, `require_stable`), the
+//!   groups, the
 //!   5-minute join timeout of new members (the rebalance timeout bounds their wait here),
 //!   the partitioning of groups over `__consumer_offsets` partitions (one coordinator owns
 //!   every group; the `OffsetsLog` decides where a group's records go), and the flexible v4
@@ -110,6 +110,7 @@ mod offsets;
 mod rebalance;
 pub mod records;
 mod replay;
+mod txn_offsets;
 
 #[cfg(test)]
 mod tests;
@@ -118,11 +119,11 @@ pub use api::{
     Append, AppendId, CommitRequest, FetchOffsetsRequest, Generation, GroupDescription, GroupListing,
     GroupResults, HeartbeatRequest, JoinRequest, JoinResponse, JoinedMember, LeaveRequest, MemberAssignment,
     MemberDescription, MemberIdentity, MemberLeaveResult, Output, PartitionOffset, PartitionResults,
-    Protocol, ReplyId, SyncRequest, SyncResponse, TopicPartition,
+    Protocol, ReplyId, SyncRequest, SyncResponse, TopicPartition, TxnCommitRequest,
 };
 pub use config::GroupConfig;
 pub use coordinator::GroupCoordinatorState;
-pub use driver::{GroupCoordinator, LoadReport, OffsetsLog};
+pub use driver::{GroupCoordinator, LoadReport, OffsetsEntry, OffsetsLog};
 pub use error::{ConfigError, GroupError, RecordError};
 pub use group::GroupState;
 pub use offsets::CommittedOffset;

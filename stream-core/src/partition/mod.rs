@@ -3,17 +3,24 @@
 //!
 //! With one node the replica is always the leader, the ISR is `{self}` and the high watermark
 //! follows the log end; the types are the ones multi-node replication fills in.
+//!
+//! Transactions (KIP-98) show here as batches with the transactional bit, the markers the
+//! transaction coordinator writes with [`Partition::write_marker`], the last stable offset
+//! that `read_committed` fetches stop at, and the aborted-transaction index they return
+//! ([`transactions`]).
 
 mod producer_state;
+pub mod transactions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use storage::record::{self, BatchHeader};
+use storage::record::{self, BatchHeader, ControlType};
 use storage::{Log, LogConfig};
 
 pub use producer_state::{BatchMeta, ProducerStates, SequenceCheck};
+pub use transactions::{AbortedTxn, Transactions};
 
 use crate::error::{BrokerError, Result};
 use crate::topic::TopicPartition;
@@ -40,6 +47,16 @@ impl Acks {
     }
 }
 
+/// Who writes a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A producer: its sequences are checked.
+    Client,
+    /// The group coordinator writing a transaction's offsets: Kafka's coordinator appends
+    /// carry no sequence (`NO_SEQUENCE`) and are not checked.
+    Coordinator,
+}
+
 /// The result of a produce to one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProduceResult {
@@ -52,6 +69,27 @@ pub struct ProduceResult {
     pub duplicate: bool,
 }
 
+/// Kafka's `isolation.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    /// Everything below the high watermark, aborted transactions included.
+    #[default]
+    ReadUncommitted,
+    /// Only below the last stable offset, with the aborted transactions listed.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The wire's `isolation_level` (0 or 1; anything else reads uncommitted, as in Kafka).
+    pub fn from_kafka(level: i8) -> IsolationLevel {
+        if level == 1 {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        }
+    }
+}
+
 /// What a fetch of one partition returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedPartition {
@@ -60,12 +98,15 @@ pub struct FetchedPartition {
     pub log_start_offset: i64,
     /// Whole stored batches, as they lie on disk.
     pub records: Bytes,
+    /// For `read_committed` fetches: the aborted transactions the records overlap.
+    pub aborted: Option<Vec<AbortedTxn>>,
 }
 
 #[derive(Debug)]
 struct State {
     log: Log,
     producers: ProducerStates,
+    txns: Transactions,
     high_watermark: i64,
     leader_epoch: i32,
     /// Broker ids of the in-sync replicas.
@@ -92,9 +133,23 @@ impl Partition {
     ) -> Result<Partition> {
         let log = Log::open_with_clock(&dir, config, clock)?;
         let end = log.log_end_offset();
-        let (mut producers, from) = ProducerStates::read_snapshot(&dir, end)
-            .unwrap_or((ProducerStates::default(), log.log_start_offset()));
-        log.for_each_batch_header(from, |h| producers.replay(h))?;
+        let mut txns = Transactions::open(&dir, log.log_start_offset(), end)?;
+        let (mut producers, from) = match ProducerStates::read_snapshot(&dir, end) {
+            Some((producers, from, ongoing)) => {
+                txns.restore_ongoing(ongoing);
+                (producers, from)
+            }
+            None => (ProducerStates::default(), log.log_start_offset()),
+        };
+        let mut failed = None;
+        log.for_each_batch_header(from, |h| {
+            if let Err(e) = replay_batch(&log, &mut producers, &mut txns, h) {
+                failed.get_or_insert(e);
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         Ok(Partition {
             tp,
             dir,
@@ -103,6 +158,7 @@ impl Partition {
                 high_watermark: end,
                 log,
                 producers,
+                txns,
                 leader_epoch: 0,
                 isr: vec![broker_id],
                 deleted: false,
@@ -135,6 +191,16 @@ impl Partition {
     /// its last five batches is acknowledged with the original offsets and not appended again;
     /// a gap or a stale epoch is refused.
     pub fn append(&self, records: &mut [u8], acks: Acks, min_insync_replicas: i32) -> Result<ProduceResult> {
+        self.append_from(records, acks, min_insync_replicas, Origin::Client)
+    }
+
+    pub fn append_from(
+        &self,
+        records: &mut [u8],
+        acks: Acks,
+        min_insync_replicas: i32,
+        origin: Origin,
+    ) -> Result<ProduceResult> {
         let mut state = self.lock()?;
         if acks == Acks::All && (state.isr.len() as i32) < min_insync_replicas {
             return Err(BrokerError::NotEnoughReplicas {
@@ -148,6 +214,16 @@ impl Partition {
             position: 0,
             source: e,
         })?;
+        if header.attributes.control {
+            // Only a transaction coordinator writes markers (Kafka refuses them from clients).
+            return Err(BrokerError::Storage(storage::StorageError::InvalidRecord {
+                position: 0,
+                source: record::RecordError::MalformedRecord {
+                    index: 0,
+                    reason: "producers may not write control batches".into(),
+                },
+            }));
+        }
         let first_seq = header.base_sequence;
         let last_seq = first_seq.wrapping_add(header.last_offset_delta);
         if header.producer_id >= 0 && record::declared_size(records) != Some(records.len() as i64) {
@@ -158,10 +234,15 @@ impl Partition {
                 },
             }));
         }
-        match state
-            .producers
-            .check(header.producer_id, header.producer_epoch, first_seq, last_seq)?
-        {
+        let check = match origin {
+            Origin::Client => {
+                state
+                    .producers
+                    .check(header.producer_id, header.producer_epoch, first_seq, last_seq)?
+            }
+            Origin::Coordinator => SequenceCheck::Append,
+        };
+        match check {
             SequenceCheck::Duplicate(meta) => {
                 return Ok(ProduceResult {
                     base_offset: meta.first_offset,
@@ -178,17 +259,22 @@ impl Partition {
         }
         let leader_epoch = state.leader_epoch;
         let info = state.log.append(records, leader_epoch)?;
-        state.producers.update(
-            header.producer_id,
-            header.producer_epoch,
-            BatchMeta {
-                first_seq,
-                last_seq,
-                first_offset: info.first_offset,
-                last_offset: info.last_offset,
-                max_timestamp: info.max_timestamp,
-            },
-        );
+        if origin == Origin::Client {
+            state.producers.update(
+                header.producer_id,
+                header.producer_epoch,
+                BatchMeta {
+                    first_seq,
+                    last_seq,
+                    first_offset: info.first_offset,
+                    last_offset: info.last_offset,
+                    max_timestamp: info.max_timestamp,
+                },
+            );
+        }
+        if header.attributes.transactional && header.producer_id >= 0 {
+            state.txns.on_data(header.producer_id, info.first_offset);
+        }
         // One replica: the record is committed as soon as the leader has it.
         state.high_watermark = state.log.log_end_offset();
         Ok(ProduceResult {
@@ -214,20 +300,89 @@ impl Partition {
         Ok(())
     }
 
-    /// Reads committed batches (below the high watermark) from `offset`.
+    /// Appends a transaction marker for `producer_id` (the transaction coordinator's
+    /// WriteTxnMarkers): the producer's open transaction here ends, committed or aborted.
+    /// A marker with an older epoch than the partition has seen is refused; one with a newer
+    /// epoch fences the producer's older epoch from then on. Returns the marker's offset.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+        timestamp: i64,
+    ) -> Result<i64> {
+        let mut state = self.lock()?;
+        if let Some(current) = state.producers.epoch(producer_id)
+            && producer_epoch < current
+        {
+            return Err(BrokerError::InvalidProducerEpoch {
+                producer_id,
+                epoch: producer_epoch,
+                current,
+            });
+        }
+        let mut batch = record::build_marker(
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            ControlType::from_commit(commit),
+            timestamp,
+        );
+        let leader_epoch = state.leader_epoch;
+        let info = state.log.append(&mut batch, leader_epoch)?;
+        state.producers.on_marker(producer_id, producer_epoch);
+        state.txns.on_marker(producer_id, info.first_offset, commit)?;
+        state.high_watermark = state.log.log_end_offset();
+        Ok(info.first_offset)
+    }
+
+    /// Reads batches from `offset`: below the high watermark, or for `read_committed` below
+    /// the last stable offset, with the aborted transactions they overlap.
     pub fn fetch(&self, offset: i64, max_bytes: usize) -> Result<FetchedPartition> {
+        self.fetch_with(offset, max_bytes, IsolationLevel::ReadUncommitted)
+    }
+
+    pub fn fetch_with(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: IsolationLevel,
+    ) -> Result<FetchedPartition> {
         let state = self.lock()?;
-        let records = if offset == state.high_watermark {
+        let lso = state.txns.last_stable_offset(state.high_watermark);
+        let upper = match isolation {
+            IsolationLevel::ReadUncommitted => state.high_watermark,
+            IsolationLevel::ReadCommitted => lso,
+        };
+        let records = if offset == upper || (offset > upper && offset <= state.high_watermark) {
             Bytes::new()
         } else {
-            state.log.read_up_to(offset, max_bytes, state.high_watermark)?
+            state.log.read_up_to(offset, max_bytes, upper)?
+        };
+        let aborted = match isolation {
+            IsolationLevel::ReadUncommitted => None,
+            IsolationLevel::ReadCommitted if records.is_empty() => Some(Vec::new()),
+            IsolationLevel::ReadCommitted => Some(state.txns.aborted_in(offset, upper)),
         };
         Ok(FetchedPartition {
             high_watermark: state.high_watermark,
-            last_stable_offset: state.high_watermark,
+            last_stable_offset: lso,
             log_start_offset: state.log.log_start_offset(),
             records,
+            aborted,
         })
+    }
+
+    /// The last stable offset: below it every transaction is decided.
+    pub fn last_stable_offset(&self) -> Result<i64> {
+        let state = self.lock()?;
+        Ok(state.txns.last_stable_offset(state.high_watermark))
+    }
+
+    /// The first offset of `producer_id`'s open transaction here, if it has one.
+    pub fn ongoing_transaction(&self, producer_id: i64) -> Result<Option<i64>> {
+        Ok(self.lock()?.txns.ongoing(producer_id))
     }
 
     pub fn log_start_offset(&self) -> Result<i64> {
@@ -258,10 +413,20 @@ impl Partition {
     /// the record with the largest timestamp (KIP-734), otherwise the first record at or after
     /// the timestamp. Returns (offset, timestamp); offset -1 when no record qualifies.
     pub fn list_offset(&self, timestamp: i64) -> Result<(i64, i64)> {
+        self.list_offset_with(timestamp, IsolationLevel::ReadUncommitted)
+    }
+
+    /// ListOffsets under an isolation level: for `read_committed` the latest offset is the
+    /// last stable offset, and lookups by time find only records below it.
+    pub fn list_offset_with(&self, timestamp: i64, isolation: IsolationLevel) -> Result<(i64, i64)> {
         let state = self.lock()?;
+        let upper = match isolation {
+            IsolationLevel::ReadUncommitted => state.high_watermark,
+            IsolationLevel::ReadCommitted => state.txns.last_stable_offset(state.high_watermark),
+        };
         Ok(match timestamp {
             -2 => (state.log.log_start_offset(), -1),
-            -1 => (state.high_watermark, -1),
+            -1 => (upper, -1),
             -3 => {
                 // KIP-734, with KAFKA-16310's fix: the offset of the record itself, found in
                 // the batch whose max timestamp is the largest.
@@ -291,7 +456,7 @@ impl Partition {
                 }
             }
             ts => match state.log.offset_for_timestamp(ts)? {
-                Some((offset, found)) if offset < state.high_watermark => (offset, found),
+                Some((offset, found)) if offset < upper => (offset, found),
                 _ => (-1, -1),
             },
         })
@@ -312,7 +477,9 @@ impl Partition {
                 log_end: state.high_watermark,
             }));
         }
-        Ok(state.log.delete_records_before(target)?)
+        let start = state.log.delete_records_before(target)?;
+        state.txns.prune_before(start)?;
+        Ok(start)
     }
 
     pub fn set_config(&self, config: LogConfig) -> Result<()> {
@@ -326,10 +493,26 @@ impl Partition {
         let task = {
             let mut state = self.lock()?;
             state.log.apply_retention()?;
+            let start = state.log.log_start_offset();
+            state.txns.prune_before(start)?;
             if !state.log.needs_compaction() {
                 return Ok(());
             }
-            state.log.prepare_clean(cleaner)
+            let lso = state.txns.last_stable_offset(state.high_watermark);
+            let aborted = state
+                .txns
+                .aborted_from(start)
+                .into_iter()
+                .map(|a| storage::log::AbortedRange {
+                    producer_id: a.producer_id,
+                    first_offset: a.first_offset,
+                    last_offset: a.last_offset,
+                })
+                .collect();
+            state
+                .log
+                .prepare_clean(cleaner)
+                .map(|task| task.with_transactions(lso, aborted))
         };
         if let Some(task) = task {
             let cleaned = task.run()?;
@@ -352,10 +535,8 @@ impl Partition {
 
     /// Writes the producer-state snapshot at the current log end.
     pub fn snapshot_producers(&self) -> Result<()> {
-        let state = self.lock()?;
-        state
-            .producers
-            .write_snapshot(&self.dir, state.log.log_end_offset())
+        let mut state = self.lock()?;
+        state.snapshot(&self.dir)
     }
 
     /// Marks the partition deleted: later calls fail with UNKNOWN_TOPIC_OR_PARTITION and its
@@ -370,9 +551,7 @@ impl Partition {
     /// Closes the log cleanly (flush, snapshot, clean-shutdown marker). Called at shutdown.
     pub fn close(&self) -> Result<()> {
         let mut state = self.lock()?;
-        state
-            .producers
-            .write_snapshot(&self.dir, state.log.log_end_offset())?;
+        state.snapshot(&self.dir)?;
         state.log.close_in_place()?;
         state.deleted = true;
         Ok(())
@@ -385,11 +564,52 @@ impl Drop for Partition {
         // not have to replay the whole log.
         let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         if !state.deleted
-            && let Err(e) = state
-                .producers
-                .write_snapshot(&self.dir, state.log.log_end_offset())
+            && let Err(e) = state.snapshot(&self.dir)
         {
             tracing::warn!(partition = %self.tp, error = %e, "writing the producer snapshot failed");
         }
     }
+}
+
+impl State {
+    /// Syncs the aborted-transaction index, then snapshots the producer state (with the open
+    /// transactions) at the log end: replay after a restart starts there.
+    fn snapshot(&mut self, dir: &Path) -> Result<()> {
+        self.txns.sync()?;
+        self.producers
+            .write_snapshot(dir, self.log.log_end_offset(), self.txns.ongoing_snapshot())
+    }
+}
+
+/// Replays one stored batch into the producer and transaction state (at open).
+fn replay_batch(
+    log: &Log,
+    producers: &mut ProducerStates,
+    txns: &mut Transactions,
+    header: &BatchHeader,
+) -> Result<()> {
+    if header.producer_id < 0 {
+        return Ok(());
+    }
+    if header.attributes.control {
+        let bytes = log.read(header.base_offset, 1)?;
+        let control = record::marker_type(&bytes).map_err(|e| storage::StorageError::CorruptMessage {
+            position: 0,
+            source: e,
+        })?;
+        if let Some(control) = control {
+            producers.on_marker(header.producer_id, header.producer_epoch);
+            txns.on_marker(
+                header.producer_id,
+                header.base_offset,
+                control == ControlType::Commit,
+            )?;
+        }
+        return Ok(());
+    }
+    if header.attributes.transactional {
+        txns.on_data(header.producer_id, header.base_offset);
+    }
+    producers.replay(header);
+    Ok(())
 }

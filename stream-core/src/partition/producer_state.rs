@@ -8,7 +8,7 @@
 //! `ProducerStateManager`, with one JSON snapshot file per partition instead of one per
 //! segment.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,9 @@ struct Snapshot {
     /// The log end offset the snapshot reflects; replay continues from here.
     offset: i64,
     state: ProducerStates,
+    /// Producer id → first offset of its open transaction in this partition.
+    #[serde(default)]
+    ongoing: BTreeMap<i64, i64>,
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -140,6 +143,22 @@ impl ProducerStates {
         }
     }
 
+    /// A transaction marker of `producer_id` at `epoch` was written. A coordinator that
+    /// bumped the epoch (to fence a zombie or after a timeout) starts the producer's
+    /// sequences again, and from now on its older epoch is refused here.
+    pub fn on_marker(&mut self, producer_id: i64, epoch: i16) {
+        let entry = self.producers.entry(producer_id).or_default();
+        if epoch > entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+    }
+
+    /// The epoch this partition last saw of `producer_id`.
+    pub fn epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
     /// Replays a stored batch's header (at open, after the snapshot).
     pub fn replay(&mut self, header: &BatchHeader) {
         if header.producer_id < 0 || header.attributes.control {
@@ -165,13 +184,14 @@ impl ProducerStates {
 
     /// Writes a snapshot of the state at log end `offset` (atomically: temp file, fsync,
     /// rename).
-    pub fn write_snapshot(&self, dir: &Path, offset: i64) -> Result<()> {
+    pub fn write_snapshot(&self, dir: &Path, offset: i64, ongoing: BTreeMap<i64, i64>) -> Result<()> {
         let path = dir.join(SNAPSHOT);
         let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
         let body = serde_json::to_vec(&Snapshot {
             version: 1,
             offset,
             state: self.clone(),
+            ongoing,
         })
         .map_err(|e| BrokerError::io("encode producer snapshot", &path, std::io::Error::other(e)))?;
         std::fs::write(&tmp, body).map_err(|e| BrokerError::io("write producer snapshot", &tmp, e))?;
@@ -181,12 +201,13 @@ impl ProducerStates {
         std::fs::rename(&tmp, &path).map_err(|e| BrokerError::io("rename producer snapshot", &path, e))
     }
 
-    /// Reads the snapshot: the state and the offset to replay from. A missing, unreadable or
-    /// future snapshot yields `None`, and the caller replays the whole log instead.
-    pub fn read_snapshot(dir: &Path, log_end: i64) -> Option<(ProducerStates, i64)> {
+    /// Reads the snapshot: the state, the offset to replay from and the open transactions. A
+    /// missing, unreadable or future snapshot yields `None`, and the caller replays the whole
+    /// log instead.
+    pub fn read_snapshot(dir: &Path, log_end: i64) -> Option<(ProducerStates, i64, BTreeMap<i64, i64>)> {
         let bytes = std::fs::read(dir.join(SNAPSHOT)).ok()?;
         let snap: Snapshot = serde_json::from_slice(&bytes).ok()?;
-        (snap.version == 1 && snap.offset <= log_end).then_some((snap.state, snap.offset))
+        (snap.version == 1 && snap.offset <= log_end).then_some((snap.state, snap.offset, snap.ongoing))
     }
 }
 
@@ -263,9 +284,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = ProducerStates::default();
         s.update(1, 0, meta(0, 9, 100));
-        s.write_snapshot(dir.path(), 110).unwrap();
-        let (back, offset) = ProducerStates::read_snapshot(dir.path(), 200).unwrap();
-        assert_eq!((back, offset), (s, 110));
+        s.write_snapshot(dir.path(), 110, BTreeMap::from([(1, 104)]))
+            .unwrap();
+        let (back, offset, ongoing) = ProducerStates::read_snapshot(dir.path(), 200).unwrap();
+        assert_eq!((back, offset, ongoing), (s, 110, BTreeMap::from([(1, 104)])));
         assert!(
             ProducerStates::read_snapshot(dir.path(), 50).is_none(),
             "snapshot ahead of the log"

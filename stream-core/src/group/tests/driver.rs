@@ -21,6 +21,15 @@ impl OffsetsLog for MemoryLog {
         self.records.lock().unwrap().extend(records);
         Ok(())
     }
+
+    fn append_transactional(
+        &self,
+        group_id: &str,
+        _producer: (i64, i16),
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), GroupError> {
+        self.append(group_id, records)
+    }
 }
 
 /// Milliseconds that follow Tokio's (paused, auto-advancing) clock.
