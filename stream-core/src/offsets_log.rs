@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use storage::record::{BatchBuilder, Compression, decode_all};
+use storage::record::{BatchBuilder, Compression};
 
 use crate::broker::{Broker, OFFSETS_TOPIC};
 use crate::error::{BrokerError, Result};
@@ -130,44 +130,6 @@ pub fn read_offsets_entries(broker: &Broker) -> Result<Vec<OffsetsEntry>> {
                     });
                 }
             }
-        }
-    }
-    Ok(out)
-}
-
-/// Every record of `__consumer_offsets`, partition by partition, oldest first: what the
-/// coordinator replays at startup.
-pub fn read_offsets_topic(broker: &Broker) -> Result<Vec<(Bytes, Option<Bytes>)>> {
-    let Ok(topic) = broker.topic(OFFSETS_TOPIC) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for partition in topic.partitions() {
-        let mut offset = partition.log_start_offset()?;
-        let end = partition.high_watermark()?;
-        while offset < end {
-            let fetched = partition.fetch(offset, 4 << 20)?;
-            if fetched.records.is_empty() {
-                break;
-            }
-            let mut at = 0;
-            while at < fetched.records.len() {
-                let header = storage::record::BatchHeader::parse(&fetched.records[at..]).map_err(|e| {
-                    storage::StorageError::CorruptMessage {
-                        position: at,
-                        source: e,
-                    }
-                })?;
-                offset = header.next_offset();
-                at += header.size();
-            }
-            let records = decode_all(&fetched.records, 256 << 20).map_err(|e| {
-                storage::StorageError::CorruptMessage {
-                    position: 0,
-                    source: e,
-                }
-            })?;
-            out.extend(records.into_iter().filter_map(|r| r.key.map(|k| (k, r.value))));
         }
     }
     Ok(out)
