@@ -55,7 +55,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 Some(value.parse().map(|v| txn.abort_check_interval_ms = v))
             }
             "transaction.state.log.num.partitions" => match value.parse::<i32>() {
-                Ok(n) if n >= 1 => Some(Ok(txn.state_log_partitions = n)),
+                Ok(n) if n >= 1 => {
+                    txn.state_log_partitions = n;
+                    Some(Ok(()))
+                }
                 Ok(n) => anyhow::bail!("--config {pair}: must be at least 1, got {n}"),
                 Err(e) => Some(Err(e)),
             },

@@ -675,7 +675,18 @@ async fn this_node_coordinates_groups_and_hands_out_producer_ids() {
         .with_key_type(1)
         .with_coordinator_keys(vec![s("tx")]);
     let response: FindCoordinatorResponse = client.call(ApiKey::FindCoordinator, 4, &transactional).await;
-    assert_eq!(response.coordinators[0].error_code, 15);
+    assert_eq!(
+        (
+            response.coordinators[0].error_code,
+            response.coordinators[0].node_id.0
+        ),
+        (0, 0)
+    );
+    let unknown_type = FindCoordinatorRequest::default()
+        .with_key_type(7)
+        .with_key(s("x"));
+    let response: FindCoordinatorResponse = client.call(ApiKey::FindCoordinator, 3, &unknown_type).await;
+    assert_eq!(response.error_code, 42, "INVALID_REQUEST");
 
     let mut ids = Vec::new();
     for version in [0, 2, 4] {
@@ -687,9 +698,14 @@ async fn this_node_coordinates_groups_and_hands_out_producer_ids() {
         ids.push(response.producer_id.0);
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    let request = InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(s("tx"))));
+    // A transactional id gets its producer id from the transaction coordinator, epoch 0 first.
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(s("tx"))))
+        .with_transaction_timeout_ms(60_000);
     let response: InitProducerIdResponse = client.call(ApiKey::InitProducerId, 4, &request).await;
-    assert_eq!((response.error_code, response.producer_id.0), (15, -1));
+    assert_eq!(response.error_code, 0);
+    assert!(response.producer_id.0 >= 0 && !ids.contains(&response.producer_id.0));
+    assert_eq!(response.producer_epoch, 0);
 }
 
 // ---- groups ----------------------------------------------------------------------------------
@@ -1088,6 +1104,18 @@ async fn every_advertised_version_answers() {
                 ApiKey::DeleteTopics => call!(DeleteTopicsRequest::default(), DeleteTopicsResponse),
                 ApiKey::DeleteRecords => call!(DeleteRecordsRequest::default(), DeleteRecordsResponse),
                 ApiKey::InitProducerId => call!(InitProducerIdRequest::default(), InitProducerIdResponse),
+                ApiKey::AddPartitionsToTxn => {
+                    call!(AddPartitionsToTxnRequest::default(), AddPartitionsToTxnResponse)
+                }
+                ApiKey::AddOffsetsToTxn => call!(
+                    AddOffsetsToTxnRequest::default().with_group_id(group),
+                    AddOffsetsToTxnResponse
+                ),
+                ApiKey::EndTxn => call!(EndTxnRequest::default(), EndTxnResponse),
+                ApiKey::TxnOffsetCommit => call!(
+                    TxnOffsetCommitRequest::default().with_group_id(group),
+                    TxnOffsetCommitResponse
+                ),
                 ApiKey::DescribeConfigs => call!(DescribeConfigsRequest::default(), DescribeConfigsResponse),
                 ApiKey::CreatePartitions => {
                     call!(CreatePartitionsRequest::default(), CreatePartitionsResponse)

@@ -142,7 +142,8 @@ impl Partition {
             None => (ProducerStates::default(), log.log_start_offset()),
         };
         let mut failed = None;
-        log.for_each_batch_header(from, |h| {
+        // DeleteRecords may have moved the log start past the snapshot since it was written.
+        log.for_each_batch_header(from.max(log.log_start_offset()), |h| {
             if let Err(e) = replay_batch(&log, &mut producers, &mut txns, h) {
                 failed.get_or_insert(e);
             }
@@ -429,11 +430,15 @@ impl Partition {
             -1 => (upper, -1),
             -3 => {
                 // KIP-734, with KAFKA-16310's fix: the offset of the record itself, found in
-                // the batch whose max timestamp is the largest.
+                // the batch whose max timestamp is the largest. Markers are no records, and
+                // read_committed looks below the last stable offset only, as Kafka does.
                 let mut best: Option<(i64, i64)> = None;
                 state
                     .log
                     .for_each_batch_header(state.log.log_start_offset(), |h| {
+                        if h.attributes.control || h.base_offset >= upper {
+                            return;
+                        }
                         if best.is_none_or(|(_, ts)| h.max_timestamp > ts) {
                             best = Some((h.base_offset, h.max_timestamp));
                         }

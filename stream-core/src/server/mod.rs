@@ -12,8 +12,18 @@
 //!              request.rs     header, version check, precheck.rs (structural check before
 //!                  │          kafka-protocol allocates), decode, dispatch, encode
 //!                  ▼
-//!              api/*.rs       one file per API: parse → apply (Broker, GroupCoordinator) → encode
+//!              api/*.rs       one file per API: parse → apply (Broker, GroupCoordinator,
+//!                             TransactionCoordinator) → encode
 //! ```
+//!
+//! This node is the coordinator of every group and every transactional id. Transactions
+//! (KIP-98) are served with transaction version 1: InitProducerId, AddPartitionsToTxn,
+//! AddOffsetsToTxn, TxnOffsetCommit and EndTxn go to the [`TransactionCoordinator`]; Produce
+//! checks each transactional batch against it (KIP-890 part 1); Fetch and ListOffsets honour
+//! the isolation level (read_committed stops at the last stable offset, and Fetch lists the
+//! aborted transactions); OffsetFetch honours `require_stable`.
+//!
+//! [`TransactionCoordinator`]: crate::txn::TransactionCoordinator
 //!
 //! Requests on one connection are handled one at a time, in order, as Kafka does (it mutes a
 //! connection while a request is in flight): an idempotent producer with several requests in

@@ -8,7 +8,11 @@ use kafka_protocol::messages::ApiKey;
 /// The floors are the oldest versions current clients send (Produce v3 and Fetch v4 are the
 /// first with v2 record batches); the ceilings are the newest versions whose semantics are
 /// implemented — e.g. Produce stops at v11 because v12 (KIP-890) asks the broker to add
-/// partitions to transactions implicitly.
+/// partitions to transactions implicitly, and EndTxn and TxnOffsetCommit stop at v4 because v5
+/// is transaction version 2. The transactional APIs' versions that only announce a new error
+/// code (PRODUCER_FENCED, KIP-588; TRANSACTION_ABORTABLE, KIP-890) are served, each handler
+/// answering older versions with the code they know. AddPartitionsToTxn stops at v3: v4+ is
+/// the broker-to-coordinator form, which clients never send.
 pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 11),
     (ApiKey::Fetch, 4, 16),
@@ -27,7 +31,11 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::DeleteRecords, 0, 2),
-    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),

@@ -2,21 +2,25 @@
 //! min_bytes), answered with the stored batches as they lie on disk.
 //!
 //! Fetch sessions (KIP-227) are declined: every answer carries session id 0, which tells the
-//! client to keep sending full fetch requests. Topic ids (v13+) are resolved to names. The
-//! isolation level is not applied yet: the last stable offset equals the high watermark while
-//! transactions are not implemented.
+//! client to keep sending full fetch requests. Topic ids (v13+) are resolved to names.
+//!
+//! The isolation level is the broker's: read_uncommitted reads up to the high watermark and is
+//! sent a null aborted-transaction list; read_committed reads up to the last stable offset (the
+//! first offset of the oldest open transaction) and is sent the aborted transactions the
+//! returned batches overlap, so the client can drop their records (KIP-98). Every answer
+//! carries the partition's last stable offset.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName as WireTopic};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName as WireTopic};
 
 use super::super::request::Request;
 use super::{code, str_bytes, topic_uuid};
 use crate::broker::{FetchPartition, FetchRequest as BrokerFetch};
-use crate::partition::FetchedPartition;
+use crate::partition::{AbortedTxn, FetchedPartition, IsolationLevel};
 use crate::topic::{TopicName, TopicPartition};
 
 /// KIP-227's epochs: 0 asks to open a session, -1 is a sessionless full fetch.
@@ -78,10 +82,12 @@ pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchRe
         }
     }
     let wanted = parse(request, &body);
+    let isolation = IsolationLevel::from_kafka(body.isolation_level);
     let fetch = BrokerFetch {
         max_wait: Duration::from_millis(u64::try_from(body.max_wait_ms).unwrap_or(0)),
         min_bytes: usize::try_from(body.min_bytes).unwrap_or(0),
         max_bytes: usize::try_from(body.max_bytes).unwrap_or(0),
+        isolation,
         partitions: wanted
             .iter()
             .filter_map(|t| t.name.as_ref().ok().map(|name| (name, &t.partitions)))
@@ -97,7 +103,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchRe
             .collect(),
     };
     let mut fetched = request.context.broker.fetch(&fetch).await.into_iter();
-    let read_committed = body.isolation_level == 1;
+    let read_committed = isolation == IsolationLevel::ReadCommitted;
     let topics = wanted
         .into_iter()
         .map(|topic| {
@@ -138,7 +144,11 @@ fn partition_data(
             .with_high_watermark(fetched.high_watermark)
             .with_last_stable_offset(fetched.last_stable_offset)
             .with_log_start_offset(fetched.log_start_offset)
-            .with_aborted_transactions(aborted)
+            .with_aborted_transactions(
+                fetched
+                    .aborted
+                    .map(|list| list.iter().map(aborted_transaction).collect()),
+            )
             .with_records(Some(fetched.records)),
         Some(Err(error_code)) => data
             .with_error_code(error_code)
@@ -151,4 +161,12 @@ fn partition_data(
             .with_error_code(super::error(ResponseError::UnknownServerError))
             .with_records(Some(Bytes::new())),
     }
+}
+
+/// The wire's entry for one aborted transaction: the client drops the records of
+/// `producer_id` from `first_offset` on until it meets the producer's abort marker.
+fn aborted_transaction(aborted: &AbortedTxn) -> AbortedTransaction {
+    AbortedTransaction::default()
+        .with_producer_id(ProducerId(aborted.producer_id))
+        .with_first_offset(aborted.first_offset)
 }

@@ -1,7 +1,7 @@
-//! FindCoordinator: this node coordinates every group. Transaction coordinators do not exist
-//! yet, so a transactional key is answered COORDINATOR_NOT_AVAILABLE with a message saying so
-//! (clients retry it until their timeout rather than failing with a misleading error).
-//! v4 batches keys (KIP-699): each gets its own entry.
+//! FindCoordinator: this node coordinates every group (key type 0) and every transactional id
+//! (key type 1). Any other key type is INVALID_REQUEST, as Kafka answers an unknown coordinator
+//! type (share groups, key type 2, exist from v6, which is not served). v4 batches keys
+//! (KIP-699): each gets its own entry.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -11,19 +11,20 @@ use super::super::request::Request;
 use super::str_bytes;
 
 const GROUP: i8 = 0;
-const NO_TRANSACTIONS: &str = "this broker does not support transactions yet";
+const TRANSACTION: i8 = 1;
+const UNKNOWN_TYPE: &str = "unknown coordinator key type";
 
 pub(crate) async fn handle(request: &Request<'_>, body: FindCoordinatorRequest) -> FindCoordinatorResponse {
     let context = request.context;
     let node = BrokerId(context.broker.node_id());
-    let available = body.key_type == GROUP;
+    let known = matches!(body.key_type, GROUP | TRANSACTION);
     if request.version >= 4 {
         let coordinators = body
             .coordinator_keys
             .into_iter()
             .map(|key| {
                 let entry = Coordinator::default().with_key(key);
-                if available {
+                if known {
                     entry
                         .with_node_id(node)
                         .with_host(context.advertised_host())
@@ -31,14 +32,15 @@ pub(crate) async fn handle(request: &Request<'_>, body: FindCoordinatorRequest) 
                 } else {
                     entry
                         .with_node_id(BrokerId(-1))
-                        .with_error_code(ResponseError::CoordinatorNotAvailable.code())
-                        .with_error_message(Some(str_bytes(NO_TRANSACTIONS)))
+                        .with_port(-1)
+                        .with_error_code(ResponseError::InvalidRequest.code())
+                        .with_error_message(Some(str_bytes(UNKNOWN_TYPE)))
                 }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    if available {
+    if known {
         FindCoordinatorResponse::default()
             .with_node_id(node)
             .with_host(context.advertised_host())
@@ -47,9 +49,9 @@ pub(crate) async fn handle(request: &Request<'_>, body: FindCoordinatorRequest) 
         let response = FindCoordinatorResponse::default()
             .with_node_id(BrokerId(-1))
             .with_port(-1)
-            .with_error_code(ResponseError::CoordinatorNotAvailable.code());
+            .with_error_code(ResponseError::InvalidRequest.code());
         if request.version >= 1 {
-            response.with_error_message(Some(str_bytes(NO_TRANSACTIONS)))
+            response.with_error_message(Some(str_bytes(UNKNOWN_TYPE)))
         } else {
             response
         }

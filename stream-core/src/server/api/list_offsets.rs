@@ -1,6 +1,8 @@
-//! ListOffsets: per partition, the offset for a timestamp — -2 the log start, -1 the end (the
-//! high watermark; the last stable offset equals it until transactions exist), -3 the record
-//! with the largest timestamp (KIP-734, v7), otherwise the first record at or after it.
+//! ListOffsets: per partition, the offset for a timestamp — -2 the log start, -1 the end, -3
+//! the record with the largest timestamp (KIP-734, v7), otherwise the first record at or after
+//! it. The end is the high watermark for read_uncommitted and the last stable offset for
+//! read_committed (`isolation_level`, v2+; v1 reads uncommitted), and a read_committed lookup
+//! finds nothing past the last stable offset, as in Kafka.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
@@ -11,10 +13,12 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use super::super::request::Request;
 use super::code;
 use crate::error::BrokerError;
+use crate::partition::IsolationLevel;
 use crate::topic::{TopicName, TopicPartition};
 
 pub(crate) async fn handle(request: &Request<'_>, body: ListOffsetsRequest) -> ListOffsetsResponse {
     let broker = &request.context.broker;
+    let isolation = IsolationLevel::from_kafka(body.isolation_level);
     let topics = body
         .topics
         .into_iter()
@@ -29,6 +33,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: ListOffsetsRequest) -> L
                         p.partition_index,
                         p.timestamp,
                         p.current_leader_epoch,
+                        isolation,
                     );
                     encode_partition(request.version, p.partition_index, answer)
                 })
@@ -47,11 +52,12 @@ fn lookup(
     partition: i32,
     timestamp: i64,
     requested_epoch: i32,
+    isolation: IsolationLevel,
 ) -> Result<(i64, i64, i32), Failure> {
     let tp = TopicPartition::new(TopicName::new(topic)?, partition);
     let epoch = broker.partition(&tp)?.leader_epoch()?;
     check_epoch(requested_epoch, epoch)?;
-    let (offset, timestamp) = broker.list_offset(&tp, timestamp)?;
+    let (offset, timestamp) = broker.list_offset_with(&tp, timestamp, isolation)?;
     Ok((offset, timestamp, epoch))
 }
 

@@ -1,7 +1,10 @@
 //! One file per API, each with the same three steps: parse the kafka-protocol request into the
-//! broker's terms, apply it to the [`Broker`] or the [`GroupCoordinator`], and encode the answer
-//! into the kafka-protocol response for the request's version.
+//! broker's terms, apply it to the [`Broker`], the [`GroupCoordinator`] or the
+//! [`TransactionCoordinator`], and encode the answer into the kafka-protocol response for the
+//! request's version.
 
+pub(super) mod add_offsets_to_txn;
+pub(super) mod add_partitions_to_txn;
 pub(super) mod api_versions;
 pub(super) mod create_partitions;
 pub(super) mod create_topics;
@@ -10,6 +13,7 @@ pub(super) mod delete_records;
 pub(super) mod delete_topics;
 pub(super) mod describe_configs;
 pub(super) mod describe_groups;
+pub(super) mod end_txn;
 pub(super) mod fetch;
 pub(super) mod find_coordinator;
 pub(super) mod heartbeat;
@@ -25,6 +29,7 @@ pub(super) mod offset_delete;
 pub(super) mod offset_fetch;
 pub(super) mod produce;
 pub(super) mod sync_group;
+pub(super) mod txn_offset_commit;
 
 use std::sync::Arc;
 
@@ -36,12 +41,15 @@ use crate::broker::{Broker, Topic};
 use crate::cluster::Cluster;
 use crate::error::{BrokerError, Result};
 use crate::group::{GroupCoordinator, GroupError};
+use crate::txn::{TransactionCoordinator, TxnError};
 
-/// What every handler may use: the broker, its group coordinator and the listener's settings.
+/// What every handler may use: the broker, its group and transaction coordinators and the
+/// listener's settings.
 #[derive(Debug)]
 pub(crate) struct Context {
     pub broker: Broker,
     pub groups: Arc<GroupCoordinator>,
+    pub txns: Arc<TransactionCoordinator>,
     pub config: ServerConfig,
 }
 
@@ -50,6 +58,7 @@ impl Context {
         Context {
             broker: cluster.broker().clone(),
             groups: cluster.group_coordinator().clone(),
+            txns: cluster.transaction_coordinator().clone(),
             config,
         }
     }
@@ -87,9 +96,46 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
 }
 
+/// [`blocking`] for the transaction coordinator, whose calls store state and write markers.
+pub(crate) async fn blocking_txn<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, TxnError> + Send + 'static,
+) -> Result<T, TxnError> {
+    blocking(move || work().map_err(BrokerError::Txn))
+        .await
+        .map_err(|e| match e {
+            BrokerError::Txn(e) => e,
+            other => TxnError::storage(other),
+        })
+}
+
 /// The wire code of a broker error.
 pub(crate) fn code(error: &BrokerError) -> i16 {
     error.code().code()
+}
+
+/// From which version of a transactional API its clients know the error codes Kafka added
+/// later. Older clients are sent the code they know for the same condition, as Kafka does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TxnCodes {
+    /// PRODUCER_FENCED (KIP-588); before it (and for APIs that never got it), a fenced producer
+    /// is answered INVALID_PRODUCER_EPOCH.
+    pub producer_fenced_since: Option<i16>,
+    /// TRANSACTION_ABORTABLE (KIP-890): a transactional write to a partition the open
+    /// transaction did not add. Before it, INVALID_TXN_STATE.
+    pub transaction_abortable_since: Option<i16>,
+}
+
+/// The wire code of a transaction coordinator error for a request of `version`.
+pub(crate) fn txn_code(error: &TxnError, version: i16, codes: TxnCodes) -> i16 {
+    let knows = |since: Option<i16>| since.is_some_and(|since| version >= since);
+    let answer = match error {
+        TxnError::ProducerFenced { .. } if !knows(codes.producer_fenced_since) => error.legacy_code(),
+        TxnError::PartitionNotInTransaction { .. } if knows(codes.transaction_abortable_since) => {
+            ResponseError::TransactionAbortable
+        }
+        other => other.code(),
+    };
+    answer.code()
 }
 
 /// The wire code of a group coordinator error.

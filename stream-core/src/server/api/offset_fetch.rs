@@ -1,6 +1,12 @@
 //! OffsetFetch: committed offsets (-1 where none) of one group, or of several (v8+, KIP-709).
 //! A null topic list (v2+) asks for every partition the group committed.
+//!
+//! `require_stable` (v7+, KIP-447): a partition for which an open transaction holds offsets
+//! (TxnOffsetCommit not yet decided) is answered UNSTABLE_OFFSET_COMMIT with offset -1, so a
+//! read_committed consumer retries rather than start from an offset about to change. As in
+//! Kafka, the error is the partition's, at every version.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -45,29 +51,58 @@ fn parse(version: i16, body: OffsetFetchRequest) -> Vec<Lookup> {
     }
 }
 
+/// One partition's answer: its committed offset and error code.
+type Answer = (PartitionOffset, i16);
+
 /// Committed offsets grouped by topic, in the order they came.
-fn by_topic(offsets: Vec<PartitionOffset>) -> Vec<(String, Vec<PartitionOffset>)> {
-    let mut topics: Vec<(String, Vec<PartitionOffset>)> = Vec::new();
-    for offset in offsets {
-        let topic = offset.topic_partition.topic.clone();
+fn by_topic(offsets: Vec<Answer>) -> Vec<(String, Vec<Answer>)> {
+    let mut topics: Vec<(String, Vec<Answer>)> = Vec::new();
+    for answer in offsets {
+        let topic = answer.0.topic_partition.topic.clone();
         match topics.iter_mut().find(|(name, _)| *name == topic) {
-            Some((_, partitions)) => partitions.push(offset),
-            None => topics.push((topic, vec![offset])),
+            Some((_, partitions)) => partitions.push(answer),
+            None => topics.push((topic, vec![answer])),
         }
     }
     topics
 }
 
+/// With `require_stable`, a partition whose offset an open transaction may still change is
+/// answered UNSTABLE_OFFSET_COMMIT and offset -1 (Kafka's answer); otherwise as committed.
+fn stable(request: &Request<'_>, group_id: &str, require_stable: bool, offset: PartitionOffset) -> Answer {
+    let groups = &request.context.groups;
+    if require_stable
+        && groups.has_unstable_offsets(group_id, Some(std::slice::from_ref(&offset.topic_partition)))
+    {
+        let unstable = PartitionOffset {
+            offset: -1,
+            leader_epoch: None,
+            metadata: String::new(),
+            ..offset
+        };
+        return (unstable, ResponseError::UnstableOffsetCommit.code());
+    }
+    (offset, none())
+}
+
 pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> OffsetFetchResponse {
     let version = request.version;
+    // False before v7, where the field does not exist.
+    let require_stable = body.require_stable;
     let mut answers = Vec::new();
     for (group_id, partitions) in parse(version, body) {
         let lookup = FetchOffsetsRequest {
             group_id: group_id.clone(),
             partitions,
         };
-        let result = request.context.groups.fetch_offsets(lookup).await;
-        answers.push((group_id, result.map(by_topic).map_err(|e| group_code(&e))));
+        let result = request.context.groups.fetch_offsets(lookup).await.map(|offsets| {
+            let answers = offsets
+                .into_iter()
+                .map(|offset| stable(request, &group_id, require_stable, offset))
+                .collect();
+            by_topic(answers)
+        });
+        answers.push((group_id, result.map_err(|e| group_code(&e))));
     }
     if version >= 8 {
         let groups = answers
@@ -86,8 +121,9 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> O
                 .map(|(name, offsets)| {
                     let partitions = offsets
                         .into_iter()
-                        .map(|o| {
+                        .map(|(o, error_code)| {
                             OffsetFetchResponsePartition::default()
+                                .with_error_code(error_code)
                                 .with_partition_index(o.topic_partition.partition)
                                 .with_committed_offset(o.offset)
                                 .with_committed_leader_epoch(if version >= 5 {
@@ -110,10 +146,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> O
     }
 }
 
-fn batched(
-    group_id: String,
-    result: Result<Vec<(String, Vec<PartitionOffset>)>, i16>,
-) -> OffsetFetchResponseGroup {
+fn batched(group_id: String, result: Result<Vec<(String, Vec<Answer>)>, i16>) -> OffsetFetchResponseGroup {
     let group = OffsetFetchResponseGroup::default().with_group_id(GroupId(str_bytes(group_id)));
     match result {
         Err(error_code) => group.with_error_code(error_code),
@@ -123,8 +156,9 @@ fn batched(
                 .map(|(name, offsets)| {
                     let partitions = offsets
                         .into_iter()
-                        .map(|o| {
+                        .map(|(o, error_code)| {
                             OffsetFetchResponsePartitions::default()
+                                .with_error_code(error_code)
                                 .with_partition_index(o.topic_partition.partition)
                                 .with_committed_offset(o.offset)
                                 .with_committed_leader_epoch(o.leader_epoch.unwrap_or(-1))

@@ -2,6 +2,17 @@
 //! rewrites only the base offset and leader epoch) and answered with its own error code, so one
 //! corrupt batch fails its partition only. With acks=0 nothing is answered, and a failure
 //! closes the connection — the only way Kafka has to tell a fire-and-forget producer.
+//!
+//! Transactional batches are checked by the broker against the transaction coordinator before
+//! they are appended (KIP-890 part 1): the producer's transaction must be open at the batch's
+//! epoch and have added the partition. A partition it did not add is INVALID_TXN_STATE, or
+//! TRANSACTION_ABORTABLE from v11 (what v11 says the client understands); a fenced producer is
+//! INVALID_PRODUCER_EPOCH at every version, as Kafka answers produce requests. v12+ (the
+//! partition added by the produce itself, transaction version 2) is not served.
+//!
+//! Where this departs from Kafka: the request's `transactional_id` is not consulted — the batch's
+//! producer id finds its transaction — so a batch sent under another transactional id than its
+//! producer's is not refused with INVALID_PRODUCER_ID_MAPPING.
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
@@ -9,12 +20,27 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName as WireTopic};
 
 use super::super::request::Request;
-use super::{blocking, code, str_bytes};
+use super::{TxnCodes, blocking, code, str_bytes, txn_code};
+use crate::error::BrokerError;
 use crate::partition::{Acks, ProduceResult};
 use crate::topic::{TopicName, TopicPartition};
 
 /// Offset of the magic byte in a record batch (after base offset, length and leader epoch).
 const MAGIC_OFFSET: usize = 16;
+
+/// Produce never got KIP-588's PRODUCER_FENCED; v11 added TRANSACTION_ABORTABLE (KIP-890).
+const CODES: TxnCodes = TxnCodes {
+    producer_fenced_since: None,
+    transaction_abortable_since: Some(11),
+};
+
+/// The wire code of a failed append at `version`.
+fn append_code(error: &BrokerError, version: i16) -> i16 {
+    match error {
+        BrokerError::Txn(e) => txn_code(e, version, CODES),
+        other => code(other),
+    }
+}
 
 pub(crate) enum Answer {
     Respond(ProduceResponse),
@@ -67,6 +93,7 @@ fn check_records(records: Option<Bytes>) -> Result<Vec<u8>, (ResponseError, &'st
 async fn apply(request: &Request<'_>, acks: Acks, appends: Vec<Append>) -> Vec<(String, i32, Outcome)> {
     let keys: Vec<(String, i32)> = appends.iter().map(|a| (a.topic.clone(), a.partition)).collect();
     let broker = request.context.broker.clone();
+    let version = request.version;
     let work = move || {
         let append_one = |append: Append| -> Outcome {
             let mut records = append
@@ -75,7 +102,7 @@ async fn apply(request: &Request<'_>, acks: Acks, appends: Vec<Append>) -> Vec<(
             let appended = TopicName::new(&append.topic)
                 .map(|name| TopicPartition::new(name, append.partition))
                 .and_then(|tp| broker.produce(&tp, &mut records, acks));
-            appended.map_err(|e| (code(&e), e.to_string()))
+            appended.map_err(|e| (append_code(&e, version), e.to_string()))
         };
         Ok(appends
             .into_iter()

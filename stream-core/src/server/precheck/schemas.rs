@@ -105,6 +105,64 @@ pub(super) const INIT_PRODUCER_ID_REQUEST: &[Field] = &[
     f(Fixed(8), 3, 5), // producer_id
     f(Fixed(2), 3, 5), // producer_epoch
 ];
+/// `AddPartitionsToTxnRequest`: v0-5, flexible from 3.
+pub(super) const ADD_PARTITIONS_TO_TXN_REQUEST: &[Field] = &[
+    f(Array(ADD_PARTITIONS_TO_TXN_TRANSACTION), 4, 5), // transactions
+    f(Str, 0, 3),                                      // v3_and_below_transactional_id
+    f(Fixed(8), 0, 3),                                 // v3_and_below_producer_id
+    f(Fixed(2), 0, 3),                                 // v3_and_below_producer_epoch
+    f(Array(ADD_PARTITIONS_TO_TXN_TOPIC), 0, 3),       // v3_and_below_topics
+];
+/// `AddPartitionsToTxnTransaction`: v0-5, flexible from 3.
+pub(super) const ADD_PARTITIONS_TO_TXN_TRANSACTION: &[Field] = &[
+    f(Str, 4, 5),                                // transactional_id
+    f(Fixed(8), 4, 5),                           // producer_id
+    f(Fixed(2), 4, 5),                           // producer_epoch
+    f(Fixed(1), 4, 5),                           // verify_only
+    f(Array(ADD_PARTITIONS_TO_TXN_TOPIC), 4, 5), // topics
+];
+/// `AddPartitionsToTxnTopic`: v0-5, flexible from 3.
+pub(super) const ADD_PARTITIONS_TO_TXN_TOPIC: &[Field] = &[
+    f(Str, 0, 5),        // name
+    f(ArrayOf(4), 0, 5), // partitions
+];
+/// `AddOffsetsToTxnRequest`: v0-4, flexible from 3.
+pub(super) const ADD_OFFSETS_TO_TXN_REQUEST: &[Field] = &[
+    f(Str, 0, 4),      // transactional_id
+    f(Fixed(8), 0, 4), // producer_id
+    f(Fixed(2), 0, 4), // producer_epoch
+    f(Str, 0, 4),      // group_id
+];
+/// `EndTxnRequest`: v0-5, flexible from 3.
+pub(super) const END_TXN_REQUEST: &[Field] = &[
+    f(Str, 0, 5),      // transactional_id
+    f(Fixed(8), 0, 5), // producer_id
+    f(Fixed(2), 0, 5), // producer_epoch
+    f(Fixed(1), 0, 5), // committed
+];
+/// `TxnOffsetCommitRequest`: v0-5, flexible from 3.
+pub(super) const TXN_OFFSET_COMMIT_REQUEST: &[Field] = &[
+    f(Str, 0, 5),                                    // transactional_id
+    f(Str, 0, 5),                                    // group_id
+    f(Fixed(8), 0, 5),                               // producer_id
+    f(Fixed(2), 0, 5),                               // producer_epoch
+    f(Fixed(4), 3, 5),                               // generation_id
+    f(Str, 3, 5),                                    // member_id
+    f(Str, 3, 5),                                    // group_instance_id
+    f(Array(TXN_OFFSET_COMMIT_REQUEST_TOPIC), 0, 5), // topics
+];
+/// `TxnOffsetCommitRequestTopic`: v0-5, flexible from 3.
+pub(super) const TXN_OFFSET_COMMIT_REQUEST_TOPIC: &[Field] = &[
+    f(Str, 0, 5),                                        // name
+    f(Array(TXN_OFFSET_COMMIT_REQUEST_PARTITION), 0, 5), // partitions
+];
+/// `TxnOffsetCommitRequestPartition`: v0-5, flexible from 3.
+pub(super) const TXN_OFFSET_COMMIT_REQUEST_PARTITION: &[Field] = &[
+    f(Fixed(4), 0, 5), // partition_index
+    f(Fixed(8), 0, 5), // committed_offset
+    f(Fixed(4), 2, 5), // committed_leader_epoch
+    f(Str, 0, 5),      // committed_metadata
+];
 /// `JoinGroupRequest`: v0-9, flexible from 6.
 pub(super) const JOIN_GROUP_REQUEST: &[Field] = &[
     f(Str, 0, 9),                                // group_id

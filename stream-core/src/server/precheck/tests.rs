@@ -268,6 +268,74 @@ fn group_schemas_match_kafka_protocol() {
 }
 
 #[test]
+fn transaction_schemas_match_kafka_protocol() {
+    let tx = || TransactionalId(s("tx"));
+    walks_exactly(ApiKey::AddPartitionsToTxn, |_| {
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(tx())
+            .with_v3_and_below_producer_id(ProducerId(7))
+            .with_v3_and_below_producer_epoch(2)
+            .with_v3_and_below_topics(vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(topic("a"))
+                    .with_partitions(vec![0, 1]),
+                add_partitions_to_txn_request::AddPartitionsToTxnTopic::default().with_name(topic("b")),
+            ])
+    });
+    walks_exactly(ApiKey::AddOffsetsToTxn, |_| {
+        AddOffsetsToTxnRequest::default()
+            .with_transactional_id(tx())
+            .with_producer_id(ProducerId(7))
+            .with_group_id(group("g"))
+    });
+    walks_exactly(ApiKey::EndTxn, |_| {
+        EndTxnRequest::default()
+            .with_transactional_id(tx())
+            .with_producer_id(ProducerId(7))
+            .with_committed(true)
+    });
+    walks_exactly(ApiKey::TxnOffsetCommit, |v| {
+        let partition = |p| {
+            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(p)
+                .with_committed_offset(9)
+                .with_committed_metadata(Some(s("meta")))
+        };
+        let request = TxnOffsetCommitRequest::default()
+            .with_transactional_id(tx())
+            .with_group_id(group("g"))
+            .with_producer_id(ProducerId(7))
+            .with_topics(vec![
+                txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(topic("a"))
+                    .with_partitions(vec![partition(0), partition(1)]),
+            ]);
+        if v >= 3 {
+            request
+                .with_generation_id(4)
+                .with_member_id(s("m"))
+                .with_group_instance_id(Some(s("i")))
+        } else {
+            request
+        }
+    });
+    // The broker-to-coordinator form (v4+) is not served, but its schema is walked right.
+    let mut body = BytesMut::new();
+    let batched = AddPartitionsToTxnRequest::default().with_transactions(vec![
+        add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(tx())
+            .with_verify_only(true)
+            .with_topics(vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(topic("a"))
+                    .with_partitions(vec![3]),
+            ]),
+    ]);
+    batched.encode(&mut body, 4).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(consumed(ApiKey::AddPartitionsToTxn, 4, &body), Ok(body.len()));
+}
+
+#[test]
 fn admin_schemas_match_kafka_protocol() {
     walks_exactly(ApiKey::CreateTopics, |_| {
         CreateTopicsRequest::default().with_topics(vec![
