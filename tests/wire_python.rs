@@ -7,90 +7,13 @@
 
 mod support;
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Server;
-
-/// Whether `python3` can import both clients (`scripts/deps.sh` installs them).
-fn python_clients_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import kafka, confluent_kafka"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("python")
-        .join(name)
-}
-
-/// Runs `python3 tests/python/<name> args...`, killing it after `limit`. Panics with its output
-/// unless it exits successfully; returns its stdout (the JSON summary).
-fn python(name: &str, args: &[&str], limit: Duration) -> String {
-    let started = Instant::now();
-    let mut child = Command::new("python3")
-        .arg(script(name))
-        .args(args)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            // The script's own children (consumer processes) are daemons: they die with it.
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out.join().unwrap();
-    let err = err.join().unwrap();
-    eprintln!(
-        "{name} {args:?} took {:.2} s: {}",
-        started.elapsed().as_secs_f64(),
-        out.trim()
-    );
-    match status {
-        None => panic!("{name} {args:?} did not finish within {limit:?}\nstdout: {out}\nstderr: {err}"),
-        Some(status) => {
-            assert!(
-                status.success(),
-                "{name} {args:?} failed ({status})\nstdout: {out}\nstderr: {err}"
-            )
-        }
-    }
-    out
-}
+use support::{Server, python};
 
 macro_rules! require_python_clients {
     () => {
-        if !python_clients_available() {
+        if !support::python_can_import("kafka, confluent_kafka") {
             eprintln!(
                 "SKIPPED: python3 cannot import kafka (kafka-python) and confluent_kafka \
                  (scripts/deps.sh installs them)"

@@ -9,8 +9,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,83 +17,19 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use support::{Server, have};
+use support::{Server, have, python};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 // ---- confluent-kafka ---------------------------------------------------------------------------
 
-/// Whether `python3` can import confluent-kafka (`scripts/deps.sh` installs it).
-fn confluent_kafka_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 macro_rules! require_confluent_kafka {
     () => {
-        if !confluent_kafka_available() {
+        if !support::python_can_import("confluent_kafka") {
             eprintln!("SKIPPED: python3 cannot import confluent_kafka (scripts/deps.sh installs it)");
             return;
         }
     };
-}
-
-/// Runs `python3 tests/python/<name> args...`, killed after `limit`. Panics with its output
-/// unless it exits successfully; returns its stdout (the JSON summary).
-fn python(name: &str, args: &[&str], limit: Duration) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("python")
-        .join(name);
-    let started = Instant::now();
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            pipe.read_to_string(&mut s).unwrap();
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    eprintln!(
-        "{name} took {:.2} s: {}",
-        started.elapsed().as_secs_f64(),
-        out.trim()
-    );
-    match status {
-        None => panic!("{name} {args:?} did not finish within {limit:?}\nstdout: {out}\nstderr: {err}"),
-        Some(status) => assert!(
-            status.success(),
-            "{name} {args:?} failed ({status})\nstdout: {out}\nstderr: {err}"
-        ),
-    }
-    out
 }
 
 /// Commit, abort, commit with confluent-kafka; the script checks what read_committed and

@@ -163,3 +163,70 @@ pub fn have(command: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// Whether `python3` can import every module of `modules` (e.g. `"kafka, confluent_kafka"`;
+/// `scripts/deps.sh` installs the clients the tests use).
+pub fn python_can_import(modules: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Runs `python3 tests/python/<name> args...`, killed after `limit`. Panics with its output
+/// unless it exits successfully; returns its stdout (the script's JSON summary).
+pub fn python(name: &str, args: &[&str], limit: Duration) -> String {
+    use std::io::Read;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("python")
+        .join(name);
+    let started = Instant::now();
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            pipe.read_to_string(&mut s).unwrap();
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            // A script's own children (consumer processes) are daemons: they die with it.
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    eprintln!(
+        "{name} {args:?} took {:.2} s: {}",
+        started.elapsed().as_secs_f64(),
+        out.trim()
+    );
+    match status {
+        None => panic!("{name} {args:?} did not finish within {limit:?}\nstdout: {out}\nstderr: {err}"),
+        Some(status) => assert!(
+            status.success(),
+            "{name} {args:?} failed ({status})\nstdout: {out}\nstderr: {err}"
+        ),
+    }
+    out
+}
