@@ -1,9 +1,13 @@
 //! The DSL's throughput on the embedded cluster, against a plain loop in the same process.
 //!
-//! `cargo bench --bench streams` (or `-- --lines N`). Prints one table:
+//! `cargo bench --bench streams --profile dev` (or `-- --lines N`, `--only wc|eos|stateless`,
+//! `--repeat N`). Prints one table:
 //! - word count: 1 M lines of 10 words → flat_map_values → group_by(word) (a repartition
 //!   topic) → count (RocksDB store, record cache, changelog) → to_stream → to, at-least-once,
 //!   against a single-threaded `HashMap` count of the same lines (the limit);
+//! - the same word count under `exactly_once_v2` with `commit.interval.ms=100` (1 thread),
+//!   and its throughput as a share of the 1-thread at-least-once row's (`--repeat N`
+//!   alternates the two N times and reports medians: the machine's load moves a lot);
 //! - a stateless map/filter pipeline, against the same loop without a broker.
 //!
 //! Throughput is timed from the first processed record until every input and repartition
@@ -99,19 +103,53 @@ async fn produce(cluster: &Cluster, topic: &str, lines: &[String]) {
     producer.flush().await;
 }
 
-/// Runs `topology` until `expected` records were processed: (start-up until the first
-/// record was processed, processing from then on, close).
+/// CPU time of every thread of this process so far (Linux: the first field of each task's
+/// `schedstat`, in ns). Less sensitive than wall time to what else runs on the machine.
+fn process_cpu() -> Duration {
+    let mut ns = 0u64;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            ns += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    /// Start until the first record was processed.
+    startup: Duration,
+    /// From then until every record was processed.
+    processing: Duration,
+    /// CPU time of the whole process over `processing`.
+    cpu: Duration,
+    close: Duration,
+}
+
+/// Runs `topology` until `expected` records were processed.
 async fn run(
     cluster: &Cluster,
     topology: Topology,
     app: &str,
     state: &std::path::Path,
     threads: usize,
+    guarantee: ProcessingGuarantee,
     expected: u64,
-) -> (Duration, Duration, Duration) {
-    let config = StreamsConfig::new(app)
+) -> Timing {
+    let mut config = StreamsConfig::new(app)
         .with_state_dir(state)
-        .with_threads(threads);
+        .with_threads(threads)
+        .with_processing_guarantee(guarantee);
+    if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
+        // Kafka Streams' exactly-once default, set explicitly: the row is "EOS at 100 ms".
+        config = config.with_commit_interval(Duration::from_millis(100));
+    }
     let mut streams = Streams::new(topology, config, cluster);
     let start = Instant::now();
     streams.start().await.unwrap();
@@ -119,15 +157,21 @@ async fn run(
     while streams.metrics().processed_records < expected {
         assert!(streams.error().is_none(), "{:?}", streams.error());
         if first.is_none() && streams.metrics().processed_records > 0 {
-            first = Some(Instant::now());
+            first = Some((Instant::now(), process_cpu()));
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let first = first.unwrap_or(start);
+    let (first, cpu_at_first) = first.unwrap_or((start, Duration::ZERO));
     let processing = first.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_at_first);
     let closing = Instant::now();
     streams.close().await.unwrap();
-    (first - start, processing, closing.elapsed())
+    Timing {
+        startup: first - start,
+        processing,
+        cpu,
+        close: closing.elapsed(),
+    }
 }
 
 fn word_count() -> Topology {
@@ -155,20 +199,93 @@ fn stateless() -> Topology {
     builder.build().unwrap()
 }
 
+/// One row of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    name: String,
+    /// Per second, after the first processed record.
+    rate: f64,
+    unit: &'static str,
+    /// Of the plain loop's rate.
+    vs_plain: f64,
+    /// CPU seconds (all threads) per million words or records.
+    cpu_per_million: f64,
+    startup: Duration,
+    close: Duration,
+}
+
+/// The word count on a fresh cluster.
+async fn word_count_row(
+    input: &[String],
+    words: usize,
+    plain: Duration,
+    threads: usize,
+    guarantee: ProcessingGuarantee,
+) -> Row {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(dir.path()).await;
+    cluster.admin().create_topic("lines", 2, []).unwrap();
+    produce(&cluster, "lines", input).await;
+    let expected = (input.len() + words) as u64;
+    let t = run(
+        &cluster,
+        word_count(),
+        "wc",
+        &dir.path().join("state"),
+        threads,
+        guarantee,
+        expected,
+    )
+    .await;
+    cluster.shutdown().await;
+    let name = match guarantee {
+        ProcessingGuarantee::AtLeastOnce => format!("word count, RocksDB, {threads} thread(s)"),
+        ProcessingGuarantee::ExactlyOnceV2 => {
+            format!("word count, RocksDB, {threads} thread(s), exactly_once_v2 (commit 100 ms)")
+        }
+    };
+    Row {
+        name,
+        rate: words as f64 / t.processing.as_secs_f64(),
+        unit: "words/s",
+        vs_plain: plain.as_secs_f64() / t.processing.as_secs_f64(),
+        cpu_per_million: t.cpu.as_secs_f64() / (words as f64 / 1e6),
+        startup: t.startup,
+        close: t.close,
+    }
+}
+
+/// The run with the median rate.
+fn median(mut runs: Vec<Row>) -> Row {
+    runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    runs.swap_remove(runs.len() / 2)
+}
+
 fn main() {
     let mut n = 1_000_000usize;
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--lines") {
-        n = args.get(i + 1).and_then(|v| v.parse().ok()).unwrap_or(n);
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if let Some(lines) = value("--lines").and_then(|v| v.parse().ok()) {
+        n = lines;
     }
-    // `--only wc` or `--only stateless`: one pipeline, for profiling.
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    // `--only wc`, `--only eos` (the 1-thread word count under both guarantees) or `--only
+    // stateless`: fewer pipelines, for profiling and repeated runs.
+    let only = value("--only");
     let run_wc = only.as_deref().is_none_or(|o| o == "wc");
+    let run_eos = only.as_deref().is_none_or(|o| o == "eos");
     let run_stateless = only.as_deref().is_none_or(|o| o == "stateless");
+    // `--repeat N`: the 1-thread word counts under both guarantees run N times, alternating,
+    // so that load from elsewhere on the machine hits both alike; each row is its median
+    // run, and the ratio the median of the N pairs.
+    let repeat = value("--repeat")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -184,31 +301,35 @@ fn main() {
     let plain_stateless = plain_stateless(&input);
 
     let mut rows = Vec::new();
+    let mut ratios = Vec::new();
     rt.block_on(async {
-        for threads in [1usize, 2].into_iter().filter(|_| run_wc) {
-            let dir = tempfile::tempdir().unwrap();
-            let cluster = cluster(dir.path()).await;
-            cluster.admin().create_topic("lines", 2, []).unwrap();
-            produce(&cluster, "lines", &input).await;
-            let expected = (n + words) as u64;
-            let (startup, t, close) = run(
-                &cluster,
-                word_count(),
-                "wc",
-                &dir.path().join("state"),
-                threads,
-                expected,
-            )
-            .await;
-            rows.push((
-                format!("word count, RocksDB, {threads} thread(s)"),
-                words as f64 / t.as_secs_f64(),
-                "words/s",
-                plain.as_secs_f64() / t.as_secs_f64(),
-                startup,
-                close,
-            ));
-            cluster.shutdown().await;
+        if run_wc || run_eos {
+            let (mut alos, mut eos) = (Vec::new(), Vec::new());
+            for i in 0..repeat {
+                let row = |g| word_count_row(&input, words, plain, 1, g);
+                // Either order in turn: a machine getting busier or quieter favours neither.
+                let (a, e) = if !run_eos {
+                    (row(ProcessingGuarantee::AtLeastOnce).await, None)
+                } else if i % 2 == 0 {
+                    let a = row(ProcessingGuarantee::AtLeastOnce).await;
+                    (a, Some(row(ProcessingGuarantee::ExactlyOnceV2).await))
+                } else {
+                    let e = row(ProcessingGuarantee::ExactlyOnceV2).await;
+                    (row(ProcessingGuarantee::AtLeastOnce).await, Some(e))
+                };
+                if let Some(e) = e {
+                    ratios.push((e.rate / a.rate, a.cpu_per_million / e.cpu_per_million));
+                    eos.push(e);
+                }
+                alos.push(a);
+            }
+            rows.push(median(alos));
+            if !eos.is_empty() {
+                rows.push(median(eos));
+            }
+        }
+        if run_wc {
+            rows.push(word_count_row(&input, words, plain, 2, ProcessingGuarantee::AtLeastOnce).await);
         }
         if !run_stateless {
             return;
@@ -218,23 +339,25 @@ fn main() {
             let cluster = cluster(dir.path()).await;
             cluster.admin().create_topic("lines", 2, []).unwrap();
             produce(&cluster, "lines", &input).await;
-            let (startup, t, close) = run(
+            let t = run(
                 &cluster,
                 stateless(),
                 "sl",
                 &dir.path().join("state"),
                 threads,
+                ProcessingGuarantee::AtLeastOnce,
                 n as u64,
             )
             .await;
-            rows.push((
-                format!("stateless map+filter, {threads} thread(s)"),
-                n as f64 / t.as_secs_f64(),
-                "records/s",
-                plain_stateless.as_secs_f64() / t.as_secs_f64(),
-                startup,
-                close,
-            ));
+            rows.push(Row {
+                name: format!("stateless map+filter, {threads} thread(s)"),
+                rate: n as f64 / t.processing.as_secs_f64(),
+                unit: "records/s",
+                vs_plain: plain_stateless.as_secs_f64() / t.processing.as_secs_f64(),
+                cpu_per_million: t.cpu.as_secs_f64() / (n as f64 / 1e6),
+                startup: t.startup,
+                close: t.close,
+            });
             cluster.shutdown().await;
         }
     });
@@ -245,15 +368,37 @@ fn main() {
         words as f64 / plain.as_secs_f64() / 1e6,
         n as f64 / plain_stateless.as_secs_f64() / 1e6
     );
-    println!("| pipeline | throughput (after the first record) | vs plain loop | start-up | close |");
-    println!("|---|---|---|---|---|");
-    for (name, rate, unit, ratio, startup, close) in rows {
+    if !ratios.is_empty() {
+        let median = |mut v: Vec<f64>| {
+            let each: Vec<String> = v.iter().map(|r| format!("{r:.2}")).collect();
+            v.sort_by(f64::total_cmp);
+            format!(
+                "{:.2} (median of {}: {})",
+                v[v.len() / 2],
+                v.len(),
+                each.join(", ")
+            )
+        };
         println!(
-            "| {name} | {:.2} M {unit} | {:.1}% | {:.0} ms | {:.0} ms |",
-            rate / 1e6,
-            ratio * 100.0,
-            startup.as_secs_f64() * 1e3,
-            close.as_secs_f64() * 1e3
+            "exactly_once_v2 / at_least_once, word count, 1 thread: throughput {}; by CPU time {}",
+            median(ratios.iter().map(|r| r.0).collect()),
+            median(ratios.iter().map(|r| r.1).collect())
+        );
+    }
+    println!(
+        "| pipeline | throughput (after the first record) | vs plain loop | CPU s per M | start-up | close |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {:.2} M {} | {:.1}% | {:.2} | {:.0} ms | {:.0} ms |",
+            row.name,
+            row.rate / 1e6,
+            row.unit,
+            row.vs_plain * 100.0,
+            row.cpu_per_million,
+            row.startup.as_secs_f64() * 1e3,
+            row.close.as_secs_f64() * 1e3
         );
     }
 }

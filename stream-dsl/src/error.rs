@@ -1,5 +1,7 @@
 //! The DSL's errors.
 
+use std::sync::Arc;
+
 use stream_core::error::BrokerError;
 
 use crate::serde::SerdeError;
@@ -69,6 +71,27 @@ pub enum StreamsError {
     Broker(#[from] BrokerError),
     #[error("sending to {topic}: {reason}")]
     Send { topic: String, reason: String },
+    /// Exactly-once: the thread's open transaction could not complete and was aborted
+    /// (Kafka's `TaskCorruptedException`). The thread recovers: it wipes its tasks' state,
+    /// restores it from the changelogs and reprocesses from the committed offsets. The error
+    /// reaches the application only when recovery keeps failing.
+    #[error("stream thread {thread}: uncommitted work abandoned at {operation}")]
+    TaskCorrupted {
+        thread: String,
+        operation: &'static str,
+        #[source]
+        source: Option<Arc<BrokerError>>,
+    },
+    /// Exactly-once: a newer producer of the thread's transactional id, or a newer generation
+    /// of the group, fenced the thread (Kafka's `TaskMigratedException`). The thread gives up
+    /// its tasks without committing and rejoins the group.
+    #[error("stream thread {thread} was fenced at {operation}")]
+    TaskMigrated {
+        thread: String,
+        operation: &'static str,
+        #[source]
+        source: Arc<BrokerError>,
+    },
     /// The application is not in a state that allows the call.
     #[error("streams application is {state:?}: {what}")]
     IllegalState {

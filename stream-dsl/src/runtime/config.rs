@@ -8,9 +8,22 @@ use crate::error::{Result, StreamsError};
 /// `processing.guarantee`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProcessingGuarantee {
-    /// Commit after processing: after a crash some records are processed again.
+    /// `at_least_once`: commit after processing: after a crash some records are processed
+    /// again, and their effects (output, store updates) happen twice.
     #[default]
     AtLeastOnce,
+    /// `exactly_once_v2` (KIP-447): each stream thread's output records, changelog writes and
+    /// input offsets of one commit interval are one transaction. After a crash the open
+    /// transaction is aborted and its work redone; read_committed readers see every effect
+    /// once. Kafka's older `exactly_once` (one producer per task) and `exactly_once_beta` (the
+    /// old name of v2) were removed in Kafka 4.0 and are refused here.
+    ExactlyOnceV2,
+}
+
+impl ProcessingGuarantee {
+    pub fn is_exactly_once(self) -> bool {
+        self == ProcessingGuarantee::ExactlyOnceV2
+    }
 }
 
 /// `default.deserialization.exception.handler`.
@@ -30,9 +43,14 @@ pub struct StreamsConfig {
     pub application_id: String,
     /// `num.stream.threads` (default 1).
     pub num_stream_threads: usize,
-    /// `commit.interval.ms` (default 30 s under at-least-once).
-    pub commit_interval: Duration,
+    /// `commit.interval.ms`; `None` takes the guarantee's default (see
+    /// [`StreamsConfig::commit_interval`]).
+    pub commit_interval: Option<Duration>,
     pub processing_guarantee: ProcessingGuarantee,
+    /// `producer.transaction.timeout.ms` under exactly-once (default 10 s, Kafka Streams'
+    /// default rather than the producer's 60 s): how long a crashed thread's open
+    /// transaction can hold back read_committed readers when no restarted instance fences it.
+    pub transaction_timeout: Duration,
     /// `state.dir` (default `<tmp>/runnel-streams`).
     pub state_dir: PathBuf,
     /// `statestore.cache.max.bytes` (default 10 MiB), per stream thread, divided between its
@@ -54,8 +72,9 @@ impl StreamsConfig {
         StreamsConfig {
             application_id: application_id.into(),
             num_stream_threads: 1,
-            commit_interval: Duration::from_secs(30),
+            commit_interval: None,
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
+            transaction_timeout: Duration::from_secs(10),
             state_dir: std::env::temp_dir().join("runnel-streams"),
             cache_max_bytes: 10 << 20,
             deserialization_handler: DeserializationHandler::LogAndFail,
@@ -77,8 +96,24 @@ impl StreamsConfig {
     }
 
     pub fn with_commit_interval(mut self, interval: Duration) -> Self {
-        self.commit_interval = interval;
+        self.commit_interval = Some(interval);
         self
+    }
+
+    pub fn with_processing_guarantee(mut self, guarantee: ProcessingGuarantee) -> Self {
+        self.processing_guarantee = guarantee;
+        self
+    }
+
+    /// The commit interval in effect: the one set, else Kafka Streams' default for the
+    /// guarantee — 30 s under at-least-once, 100 ms under exactly-once, where a commit is
+    /// also what makes output visible to read_committed consumers, so the interval is the
+    /// pipeline's latency.
+    pub fn commit_interval(&self) -> Duration {
+        self.commit_interval.unwrap_or(match self.processing_guarantee {
+            ProcessingGuarantee::AtLeastOnce => Duration::from_secs(30),
+            ProcessingGuarantee::ExactlyOnceV2 => Duration::from_millis(100),
+        })
     }
 
     pub fn with_cache_max_bytes(mut self, bytes: usize) -> Self {
@@ -115,7 +150,10 @@ impl StreamsConfig {
             "num.stream.threads" => {
                 self.num_stream_threads = usize::try_from(number()?).map_err(|_| bad("too large"))?.max(1)
             }
-            "commit.interval.ms" => self.commit_interval = Duration::from_millis(number()?),
+            "commit.interval.ms" => self.commit_interval = Some(Duration::from_millis(number()?)),
+            "producer.transaction.timeout.ms" | "transaction.timeout.ms" => {
+                self.transaction_timeout = Duration::from_millis(number()?)
+            }
             "state.dir" => self.state_dir = value.into(),
             "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
                 self.cache_max_bytes = usize::try_from(number()?).map_err(|_| bad("too large"))?
@@ -128,12 +166,13 @@ impl StreamsConfig {
             }
             "processing.guarantee" => match value {
                 "at_least_once" => self.processing_guarantee = ProcessingGuarantee::AtLeastOnce,
-                "exactly_once_v2" | "exactly_once" => {
+                "exactly_once_v2" => self.processing_guarantee = ProcessingGuarantee::ExactlyOnceV2,
+                "exactly_once" | "exactly_once_beta" => {
                     return Err(bad(
-                        "exactly-once needs transactions, which this broker does not offer yet",
+                        "removed in Kafka 4.0 (deprecated by KIP-732); use exactly_once_v2",
                     ));
                 }
-                _ => return Err(bad("expected at_least_once")),
+                _ => return Err(bad("expected at_least_once or exactly_once_v2")),
             },
             "default.deserialization.exception.handler" => {
                 self.deserialization_handler = match value.rsplit('.').next().unwrap_or(value) {
@@ -169,10 +208,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.num_stream_threads, 2);
-        assert_eq!(c.commit_interval, Duration::from_millis(100));
+        assert_eq!(c.commit_interval(), Duration::from_millis(100));
         assert_eq!(c.deserialization_handler, DeserializationHandler::LogAndContinue);
         assert!(c.set("no.such.thing", "1").is_err());
         assert!(c.set("commit.interval.ms", "soon").is_err());
-        assert!(c.set("processing.guarantee", "exactly_once_v2").is_err());
+    }
+
+    #[test]
+    fn exactly_once_v2_is_accepted_and_the_removed_guarantees_are_refused() {
+        let mut c = StreamsConfig::new("app");
+        c.set("processing.guarantee", "exactly_once_v2").unwrap();
+        assert_eq!(c.processing_guarantee, ProcessingGuarantee::ExactlyOnceV2);
+        for removed in ["exactly_once", "exactly_once_beta"] {
+            let e = c.set("processing.guarantee", removed).unwrap_err().to_string();
+            assert!(e.contains("exactly_once_v2"), "{e}");
+        }
+        assert!(c.set("processing.guarantee", "at_most_once").is_err());
+        c.set("producer.transaction.timeout.ms", "5000").unwrap();
+        assert_eq!(c.transaction_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn exactly_once_commits_every_100_ms_unless_the_interval_was_set() {
+        let alos = StreamsConfig::new("app");
+        assert_eq!(alos.commit_interval(), Duration::from_secs(30));
+        let eos = StreamsConfig::new("app").with_processing_guarantee(ProcessingGuarantee::ExactlyOnceV2);
+        assert_eq!(eos.commit_interval(), Duration::from_millis(100));
+        let set = eos.with_commit_interval(Duration::from_secs(1));
+        assert_eq!(set.commit_interval(), Duration::from_secs(1));
     }
 }

@@ -6,6 +6,12 @@
 //! checkpoint replays the changelog from there; a RocksDB store without one is wiped and
 //! replayed from the beginning (its content cannot be trusted); an in-memory store always
 //! replays everything.
+//!
+//! Under exactly-once the checkpoint also says "the local store holds no uncommitted
+//! writes": it is removed when its task starts and written only when the task closes after
+//! a successful commit (see the runtime's module docs). Restores then read the changelog
+//! read_committed, up to its last stable offset, so writes of aborted transactions are not
+//! replayed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +19,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use stream_core::client::consumer::{ConsumerConfig, OffsetReset};
-use stream_core::{Cluster, TopicPartition};
+use stream_core::partition::IsolationLevel;
+use stream_core::{Cluster, TopicName, TopicPartition};
 
 use crate::error::{Result, StreamsError};
 use crate::task::Task;
@@ -76,37 +83,81 @@ impl Checkpoint {
         }
         std::fs::rename(&tmp, &path).map_err(io)
     }
+
+    /// Removes the task's checkpoint, durably: a crash after this must not find it again.
+    pub fn remove(task_dir: &Path) -> Result<()> {
+        let path = Checkpoint::path(task_dir);
+        let io = |source| StreamsError::StateDir {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => std::fs::File::open(task_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// The checkpoint of `task` now: each persistent logged store's changelog end as
+    /// `isolation` sees it. Valid once the task's changelog writes are stored (at-least-once:
+    /// acknowledged; exactly-once: committed) and its stores flushed.
+    pub fn of(cluster: &Cluster, task: &Task, isolation: IsolationLevel) -> Result<Checkpoint> {
+        let mut checkpoint = Checkpoint::default();
+        for store in task.stores.values() {
+            let store = store.borrow();
+            if !store.persistent() {
+                continue;
+            }
+            if let Some((topic, partition)) = store.changelog() {
+                let tp = TopicPartition::new(TopicName::new(topic)?, *partition);
+                let (end, _) = cluster.broker().list_offset_with(&tp, -1, isolation)?;
+                checkpoint.0.insert((topic.to_string(), *partition), end);
+            }
+        }
+        Ok(checkpoint)
+    }
 }
 
 /// Replays each logged store's changelog from `from` (per store) to the changelog's current
-/// end. Returns the records applied.
-pub(crate) async fn restore(cluster: &Cluster, task: &mut Task, from: &BTreeMap<String, i64>) -> Result<u64> {
+/// end (read_committed: its last stable offset). Returns the records applied.
+pub(crate) async fn restore(
+    cluster: &Cluster,
+    task: &mut Task,
+    from: &BTreeMap<String, i64>,
+    isolation: IsolationLevel,
+) -> Result<u64> {
     let mut restored = 0;
     for (name, store) in &task.stores {
         let Some((topic, partition)) = store.borrow().changelog().cloned() else {
             continue;
         };
-        let tp = TopicPartition::new(stream_core::TopicName::new(&topic)?, partition);
-        let (end, _) = cluster.broker().list_offset(&tp, -1)?;
+        let tp = TopicPartition::new(TopicName::new(&topic)?, partition);
+        let (end, _) = cluster.broker().list_offset_with(&tp, -1, isolation)?;
         let start = from.get(name).copied().unwrap_or(0);
         if start >= end {
             continue;
         }
+        const MAX_POLL_RECORDS: usize = 10_000;
         let mut consumer = cluster.consumer(ConsumerConfig {
             client_id: format!("{}-restore", task.shared.application_id),
             auto_offset_reset: OffsetReset::Earliest,
             enable_auto_commit: false,
-            max_poll_records: 10_000,
+            max_poll_records: MAX_POLL_RECORDS,
             fetch_max_wait: Duration::from_millis(10),
+            isolation_level: isolation,
             ..ConsumerConfig::default()
         });
         consumer.assign([tp.clone()])?;
         consumer.seek(&tp, start)?;
-        loop {
-            if consumer.position(&tp).await? >= end {
-                break;
-            }
+        // The next changelog offset to apply. Not the consumer's position, which is where it
+        // fetches next: records it fetched but has not returned yet lie below it.
+        let mut next = start;
+        while next < end {
             let records = consumer.poll(Duration::from_millis(100)).await?;
+            let drained = records.len() < MAX_POLL_RECORDS;
+            let last = records.last().map(|r| r.offset);
             let batch: Vec<(Bytes, Option<Bytes>)> = records
                 .into_iter()
                 .filter(|r| r.offset < end)
@@ -114,6 +165,13 @@ pub(crate) async fn restore(cluster: &Cluster, task: &mut Task, from: &BTreeMap<
                 .collect();
             restored += batch.len() as u64;
             store.borrow_mut().restore(&batch)?;
+            next = match last {
+                // With the buffer drained the position is past everything returned, and past
+                // the markers and aborted records that follow them.
+                _ if drained => consumer.position(&tp).await?,
+                Some(last) => last + 1,
+                None => next,
+            };
         }
         tracing::debug!(task = %task.id, store = %name, start, end, "restored from the changelog");
     }

@@ -2,10 +2,19 @@
 //! the partitions the group gave it.
 //!
 //! The loop: poll; create (and restore) tasks for new partitions and close those of lost
-//! ones; process the records; send what the tasks wrote; commit on the interval. Under
-//! at-least-once a commit is: let the caches out, send, wait for the acknowledgements, flush
-//! the local stores, commit the input offsets, write the checkpoints. A thread commits
-//! before it rejoins its group, so partitions that move carry no uncommitted work.
+//! ones; process the records; send what the tasks wrote; commit on the interval. A thread
+//! commits before it rejoins its group, so partitions that move carry no uncommitted work.
+//!
+//! Under at-least-once a commit is: let the caches out, send, wait for the
+//! acknowledgements, flush the local stores, commit the input offsets, write the
+//! checkpoints.
+//!
+//! Under exactly-once a commit is: let the caches out, send (into the open transaction),
+//! add the input offsets to the transaction with the consumer's group metadata, commit the
+//! transaction. Stores are not flushed and checkpoints not written: the local stores may
+//! hold writes of the next, uncommitted transaction at any moment, so a checkpoint is
+//! written only when a task closes cleanly (see the runtime's module docs). A failed
+//! transaction is aborted and the thread recovers in [`StreamThread::recover`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -13,13 +22,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use stream_core::client::consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
-use stream_core::client::producer::{Producer, ProducerConfig};
+use stream_core::client::consumer::{
+    Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, OffsetReset,
+};
 use stream_core::group::PartitionOffset;
-use stream_core::{Cluster, TopicName, TopicPartition};
+use stream_core::partition::IsolationLevel;
+use stream_core::{Cluster, TopicPartition};
 use tokio::runtime::Handle;
 
 use super::config::{DeserializationHandler, StreamsConfig};
+use super::process::ProcessId;
+use super::producer::ThreadProducer;
 use super::restore::{Checkpoint, restore};
 use super::{Shared, ThreadState};
 use crate::error::{Result, StreamsError};
@@ -46,23 +59,34 @@ pub(crate) struct StreamThread {
     handle: Handle,
     shared: Arc<Shared>,
     consumer: Consumer,
-    producer: Producer,
+    producer: ThreadProducer,
     tasks: BTreeMap<TaskId, ActiveTask>,
     subtopology_of: HashMap<String, usize>,
     last_commit: Instant,
     cache_bytes: usize,
+    /// Exactly-once.
+    eos: bool,
+    /// Transaction failures recovered from since the last successful commit.
+    recoveries: u32,
 }
+
+/// Recoveries in a row, without a commit in between, after which a transaction failure
+/// fails the thread: a cause that recovery does not remove (a record the broker refuses,
+/// another instance with this state directory fencing us) would loop forever otherwise.
+const MAX_RECOVERIES: u32 = 5;
 
 impl StreamThread {
     pub fn new(
         index: usize,
         topology: Arc<Topology>,
         config: StreamsConfig,
+        process_id: &ProcessId,
         cluster: Cluster,
         handle: Handle,
         shared: Arc<Shared>,
     ) -> Result<StreamThread> {
         let name = format!("{}-StreamThread-{}", config.application_id, index + 1);
+        let eos = config.processing_guarantee.is_exactly_once();
         let consumer = cluster.consumer(ConsumerConfig {
             client_id: name.clone(),
             group_id: Some(config.application_id.clone()),
@@ -75,12 +99,24 @@ impl StreamThread {
             // Range keeps partition p of co-partitioned topics together, which is what makes
             // a task's inputs land on one thread (Kafka Streams has its own assignor for this).
             assignment_strategies: vec!["range".into()],
+            // Exactly-once: records of open or aborted transactions (the repartition topics'
+            // among them) are not input.
+            isolation_level: isolation(eos),
             ..ConsumerConfig::default()
         });
-        let producer = cluster.producer(ProducerConfig {
-            client_id: format!("{name}-producer"),
-            ..Default::default()
-        })?;
+        // Kafka Streams' EOS v2 transactional id: stable across restarts on the same state
+        // directory (the process id is stored there), distinct per thread and instance.
+        let transactional = eos.then(|| {
+            (
+                format!(
+                    "{}-{process_id}-StreamThread-{}",
+                    config.application_id,
+                    index + 1
+                ),
+                config.transaction_timeout,
+            )
+        });
+        let producer = ThreadProducer::new(&cluster, &name, transactional)?;
         let subtopology_of = topology
             .source_topics(&config.application_id)
             .into_iter()
@@ -104,6 +140,8 @@ impl StreamThread {
             subtopology_of,
             last_commit: Instant::now(),
             cache_bytes: 0,
+            eos,
+            recoveries: 0,
         })
     }
 
@@ -119,32 +157,118 @@ impl StreamThread {
     }
 
     fn run_loop(&mut self) -> Result<()> {
-        let topics: Vec<String> = self.subtopology_of.keys().cloned().collect();
-        self.consumer.subscribe(topics)?;
+        // Before the first poll: joining the group fetches committed offsets read_committed,
+        // which waits while the crashed predecessor's transaction holds offsets; fencing the
+        // predecessor aborts that transaction now instead of at its timeout.
+        let handle = self.handle.clone();
+        handle.block_on(self.producer.init())?;
+        self.consumer.subscribe(self.source_topics())?;
         self.set_state(ThreadState::Rebalancing);
         while !self.shared.stop.load(Ordering::Acquire) {
-            if self.consumer.rebalance_pending() {
-                self.set_state(ThreadState::Rebalancing);
-                self.commit()?;
-            }
-            let handle = self.handle.clone();
-            let records = handle.block_on(self.consumer.poll(self.config.poll))?;
-            self.sync_tasks()?;
-            if !self.consumer.rebalance_pending() {
-                self.set_state(ThreadState::Running);
-            }
-            self.process(records)?;
-            let now = now_ms();
-            for t in self.tasks.values_mut() {
-                t.task.shared.wall_clock.set(now);
-                t.task.punctuate(PunctuationType::WallClockTime, now)?;
-            }
-            self.send_output()?;
-            let requested = self.tasks.values().any(|t| t.task.take_commit_request());
-            if requested || self.last_commit.elapsed() >= self.config.commit_interval {
-                self.commit()?;
+            match self.run_once() {
+                Ok(()) => {}
+                Err(e @ (StreamsError::TaskCorrupted { .. } | StreamsError::TaskMigrated { .. })) => {
+                    self.recover(e)?
+                }
+                Err(e) => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    fn source_topics(&self) -> Vec<String> {
+        self.subtopology_of.keys().cloned().collect()
+    }
+
+    /// One turn of the loop (see the module docs).
+    fn run_once(&mut self) -> Result<()> {
+        if self.consumer.rebalance_pending() {
+            self.set_state(ThreadState::Rebalancing);
+            self.commit()?;
+        }
+        let handle = self.handle.clone();
+        let generation = self.generation();
+        let records = handle.block_on(self.consumer.poll(self.config.poll))?;
+        if self.eos && self.generation() != generation && self.uncommitted() {
+            // A rebalance began after the check above and the poll rejoined: it moved every
+            // partition back to its committed offset (eager protocol) while the tasks hold
+            // uncommitted work, and these records were read from there. Processing them in
+            // the open transaction would apply them twice.
+            return Err(StreamsError::TaskCorrupted {
+                thread: self.name.clone(),
+                operation: "a rejoin during poll",
+                source: None,
+            });
+        }
+        let drained = records.len() < self.config.max_poll_records;
+        self.sync_tasks()?;
+        if !self.consumer.rebalance_pending() {
+            self.set_state(ThreadState::Running);
+        }
+        self.process(records)?;
+        if drained {
+            self.advance_to_positions();
+        }
+        let now = now_ms();
+        for t in self.tasks.values_mut() {
+            t.task.shared.wall_clock.set(now);
+            t.task.punctuate(PunctuationType::WallClockTime, now)?;
+        }
+        self.send_output()?;
+        let requested = self.tasks.values().any(|t| t.task.take_commit_request());
+        if requested || self.last_commit.elapsed() >= self.config.commit_interval() {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn generation(&self) -> Option<i32> {
+        self.consumer.group_metadata().map(|g| g.generation_id)
+    }
+
+    /// Processed or produced anything since the last commit.
+    fn uncommitted(&self) -> bool {
+        self.producer.in_transaction() || self.tasks.values().any(|t| t.dirty)
+    }
+
+    /// Exactly-once, after a transaction failed ([`StreamsError::TaskCorrupted`]) or the
+    /// thread was fenced ([`StreamsError::TaskMigrated`]): as Kafka Streams, abort the
+    /// transaction, close the tasks without committing, and move the input back to the
+    /// committed offsets. The tasks are created again at the next poll; having no checkpoint
+    /// (exactly-once removes it while a task runs), their stores are wiped and restored from
+    /// the changelogs read_committed, which is their state as of the last commit. A fenced
+    /// thread also rejoins the group: its partitions may belong to another member now.
+    fn recover(&mut self, error: StreamsError) -> Result<()> {
+        self.recoveries += 1;
+        if !self.eos || self.recoveries > MAX_RECOVERIES {
+            return Err(error);
+        }
+        tracing::warn!(
+            thread = %self.name,
+            error = %error,
+            cause = ?std::error::Error::source(&error).map(ToString::to_string),
+            "aborting the transaction; the tasks' state is restored and their input reprocessed \
+             from the last commit"
+        );
+        let handle = self.handle.clone();
+        handle.block_on(self.producer.abort())?;
+        for (id, mut active) in std::mem::take(&mut self.tasks) {
+            drop(active.task.take_output());
+            if let Err(e) = active.task.close() {
+                tracing::warn!(thread = %self.name, task = %id, error = %e, "closing a corrupted task");
+            }
+        }
+        let assigned = self.consumer.assignment();
+        for (tp, committed) in handle.block_on(self.consumer.committed(&assigned))? {
+            match committed {
+                Some(offset) => self.consumer.seek(&tp, offset)?,
+                None => self.consumer.seek_to_beginning(&tp)?,
+            }
+        }
+        if matches!(error, StreamsError::TaskMigrated { .. }) {
+            self.consumer.subscribe(self.source_topics())?;
+        }
+        self.last_commit = Instant::now();
         Ok(())
     }
 
@@ -214,62 +338,71 @@ impl StreamThread {
         Ok(())
     }
 
+    /// Moves each task's offsets to commit up to the consumer's positions, which lie past
+    /// the transaction markers (and aborted records) after the last records returned: without
+    /// this a read_committed group would lag by a marker forever (Kafka Streams does the
+    /// same, KAFKA-6607). Only after a poll that drained the consumer's buffer, so every
+    /// record below a position has been processed.
+    fn advance_to_positions(&mut self) {
+        let handle = self.handle.clone();
+        for active in self.tasks.values_mut() {
+            for (tp, next) in active.consumed.iter_mut() {
+                if let Ok(position) = handle.block_on(self.consumer.position(tp))
+                    && position > *next
+                {
+                    *next = position;
+                    active.dirty = true;
+                }
+            }
+        }
+    }
+
     /// Hands what the tasks wrote to the producer.
     fn send_output(&mut self) -> Result<()> {
         for active in self.tasks.values_mut() {
             for r in active.task.take_output() {
-                self.producer
-                    .send_unobserved(
-                        &r.topic,
-                        r.partition,
-                        r.key.as_deref(),
-                        r.value.as_deref(),
-                        &r.headers,
-                        Some(r.timestamp),
-                    )
-                    .map_err(|e| StreamsError::Send {
-                        topic: r.topic.to_string(),
-                        reason: e.to_string(),
-                    })?;
+                self.producer.send(&r)?;
             }
         }
         Ok(())
     }
 
-    /// At-least-once commit of every task (see the module docs).
     fn commit(&mut self) -> Result<()> {
+        if self.eos {
+            self.commit_transaction()
+        } else {
+            self.commit_at_least_once()
+        }
+    }
+
+    /// At-least-once commit of every task (see the module docs).
+    fn commit_at_least_once(&mut self) -> Result<()> {
         for active in self.tasks.values_mut() {
             active.task.flush()?;
         }
         self.send_output()?;
         let handle = self.handle.clone();
-        handle.block_on(self.producer.flush());
-        if let Some(e) = self.producer.take_failure() {
-            return Err(StreamsError::Send {
-                topic: "a sink, repartition or changelog topic".into(),
-                reason: e.to_string(),
-            });
-        }
-        let mut offsets = Vec::new();
+        handle.block_on(self.producer.flush())?;
+        let mut offsets: Vec<(TopicPartition, i64)> = Vec::new();
         for active in self.tasks.values_mut() {
             if !active.dirty {
                 continue;
             }
             active.task.flush_stores()?;
-            offsets.extend(
-                active
-                    .consumed
-                    .iter()
-                    .map(|(tp, &o)| PartitionOffset::new(tp.topic.as_str(), tp.partition, o)),
-            );
+            offsets.extend(active.consumed.iter().map(|(tp, &o)| (tp.clone(), o)));
         }
         if !offsets.is_empty() {
-            handle.block_on(self.consumer.commit_offsets(offsets.clone()))?;
+            let request = offsets
+                .iter()
+                .map(|(tp, o)| PartitionOffset::new(tp.topic.as_str(), tp.partition, *o))
+                .collect();
+            handle.block_on(self.consumer.commit_offsets(request))?;
             self.shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
         }
         for active in self.tasks.values_mut() {
             if active.dirty {
-                write_checkpoint(&self.cluster, active)?;
+                Checkpoint::of(&self.cluster, &active.task, IsolationLevel::ReadUncommitted)?
+                    .write(&active.dir)?;
                 active.dirty = false;
             }
         }
@@ -278,18 +411,51 @@ impl StreamThread {
         Ok(())
     }
 
+    /// Exactly-once commit of every task: one transaction (see the module docs).
+    fn commit_transaction(&mut self) -> Result<()> {
+        for active in self.tasks.values_mut() {
+            active.task.flush()?;
+        }
+        self.send_output()?;
+        let offsets: Vec<(TopicPartition, i64)> = self
+            .tasks
+            .values()
+            .filter(|t| t.dirty)
+            .flat_map(|t| t.consumed.iter().map(|(tp, &o)| (tp.clone(), o)))
+            .collect();
+        if offsets.is_empty() && !self.producer.in_transaction() {
+            self.last_commit = Instant::now();
+            return Ok(());
+        }
+        // Outside a group (no generation yet) the coordinator checks no member (pre-KIP-447).
+        let group = self
+            .consumer
+            .group_metadata()
+            .unwrap_or_else(|| ConsumerGroupMetadata::new(self.config.application_id.clone()));
+        let handle = self.handle.clone();
+        handle.block_on(self.producer.commit(&offsets, &group))?;
+        self.shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
+        for active in self.tasks.values_mut() {
+            active.dirty = false;
+        }
+        self.recoveries = 0;
+        self.purge_repartition_topics(&offsets);
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
     /// Records of a repartition topic below the committed offset are never read again:
-    /// delete them, as Kafka Streams does, so the topic does not grow without bound.
-    fn purge_repartition_topics(&self, offsets: &[PartitionOffset]) {
+    /// delete them, as Kafka Streams does, so the topic does not grow without bound. Called
+    /// with offsets that are committed (under exactly-once: by a committed transaction), so
+    /// a thread that later rewinds to its committed offsets finds its input still there.
+    fn purge_repartition_topics(&self, offsets: &[(TopicPartition, i64)]) {
         let prefix = format!("{}-", self.config.application_id);
-        for o in offsets {
-            let topic = o.topic_partition.topic.as_str();
+        for (tp, offset) in offsets {
+            let topic = tp.topic.as_str();
             if !(topic.starts_with(&prefix) && topic.ends_with("-repartition")) {
                 continue;
             }
-            let Ok(name) = TopicName::new(topic) else { continue };
-            let tp = TopicPartition::new(name, o.topic_partition.partition);
-            if let Err(e) = self.cluster.broker().delete_records(&tp, o.offset) {
+            if let Err(e) = self.cluster.broker().delete_records(tp, *offset) {
                 tracing::debug!(topic, error = %e, "could not purge a repartition topic");
             }
         }
@@ -318,8 +484,8 @@ impl StreamThread {
             // between that check and the poll.
             self.commit()?;
             for id in lost {
-                if let Some(mut active) = self.tasks.remove(&id) {
-                    active.task.close()?;
+                if let Some(active) = self.tasks.remove(&id) {
+                    self.close_committed(active)?;
                     tracing::info!(thread = %self.name, task = %id, "task moved away");
                 }
             }
@@ -350,6 +516,11 @@ impl StreamThread {
             source,
         })?;
         let checkpoint = Checkpoint::read(&dir);
+        if self.eos {
+            // From now on the store may hold writes of transactions that never commit; only
+            // a clean close vouches for its content again.
+            Checkpoint::remove(&dir)?;
+        }
         let mut from: BTreeMap<String, i64> = BTreeMap::new();
         let store_dir = dir.join("rocksdb");
         let mut open = |spec: &StoreSpec| -> Result<Box<dyn storage::store::KeyValueStore>> {
@@ -373,7 +544,7 @@ impl StreamThread {
         };
         let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open)?;
         let handle = self.handle.clone();
-        let restored = handle.block_on(restore(&self.cluster, &mut task, &from))?;
+        let restored = handle.block_on(restore(&self.cluster, &mut task, &from, isolation(self.eos)))?;
         self.shared
             .metrics
             .restored
@@ -387,27 +558,52 @@ impl StreamThread {
             consumed: BTreeMap::new(),
             dirty: false,
         };
-        // The restored state is now what the checkpoint describes.
-        if restored > 0 {
+        // The restored state is now what the checkpoint describes (at-least-once; under
+        // exactly-once the task runs without one).
+        if restored > 0 && !self.eos {
             active.task.flush_stores()?;
-            write_checkpoint(&self.cluster, &active)?;
+            Checkpoint::of(&self.cluster, &active.task, IsolationLevel::ReadUncommitted)?
+                .write(&active.dir)?;
         }
         active.dirty = false;
         Ok(active)
     }
 
-    /// Stops: commits (unless failing), closes tasks, leaves the group.
+    /// Closes a task whose work is all committed. Under exactly-once this is where its
+    /// checkpoint is written: the store is flushed and holds exactly the committed changelog
+    /// (at-least-once wrote the checkpoint at the commit).
+    fn close_committed(&self, mut active: ActiveTask) -> Result<()> {
+        if self.eos {
+            active.task.flush_stores()?;
+            Checkpoint::of(&self.cluster, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
+        }
+        active.task.close()
+    }
+
+    /// Stops: commits (unless failing), closes tasks, leaves the group. Under exactly-once a
+    /// thread that could not commit aborts its transaction and writes no checkpoints.
     fn close(&mut self, clean: bool) -> Result<()> {
         let mut result = Ok(());
         if clean {
             result = self.commit();
         }
-        for (_, mut active) in std::mem::take(&mut self.tasks) {
-            if let Err(e) = active.task.close() {
-                tracing::warn!(thread = %self.name, error = %e, "closing a task");
+        let committed = result.is_ok() && clean;
+        let handle = self.handle.clone();
+        if self.eos && !committed {
+            if let Err(e) = handle.block_on(self.producer.abort()) {
+                tracing::warn!(thread = %self.name, error = %e, "aborting the transaction");
             }
         }
-        let handle = self.handle.clone();
+        for (id, mut active) in std::mem::take(&mut self.tasks) {
+            let closed = if committed {
+                self.close_committed(active)
+            } else {
+                active.task.close()
+            };
+            if let Err(e) = closed {
+                tracing::warn!(thread = %self.name, task = %id, error = %e, "closing a task");
+            }
+        }
         let consumer = std::mem::replace(
             &mut self.consumer,
             self.cluster.consumer(ConsumerConfig::default()),
@@ -424,22 +620,13 @@ impl StreamThread {
     }
 }
 
-/// Writes the task's checkpoint: each logged store's changelog end, which (the producer
-/// having been flushed) covers every write of the store.
-fn write_checkpoint(cluster: &Cluster, active: &ActiveTask) -> Result<()> {
-    let mut checkpoint = Checkpoint::default();
-    for store in active.task.stores.values() {
-        let store = store.borrow();
-        if !store.persistent() {
-            continue;
-        }
-        if let Some((topic, partition)) = store.changelog() {
-            let tp = TopicPartition::new(TopicName::new(topic)?, *partition);
-            let (end, _) = cluster.broker().list_offset(&tp, -1)?;
-            checkpoint.0.insert((topic.to_string(), *partition), end);
-        }
+/// The consumers' isolation level: exactly-once reads only committed transactions.
+fn isolation(eos: bool) -> IsolationLevel {
+    if eos {
+        IsolationLevel::ReadCommitted
+    } else {
+        IsolationLevel::ReadUncommitted
     }
-    checkpoint.write(&active.dir)
 }
 
 fn now_ms() -> i64 {

@@ -51,11 +51,12 @@ use super::{FastMap, fast_map};
 pub const DEFAULT_MAX_BYTES: usize = 10 * 1024 * 1024;
 
 /// Bytes charged per entry on top of its key and value, so that the budget tracks real memory
-/// even for tiny records: the slab node (104 bytes on 64-bit targets: the key and value handles,
-/// the dirty flag, four links), a key handle and slot in each of the two indexes (2 × 40 bytes),
+/// even for tiny records: the slab node (152 bytes on 64-bit targets: the key and value handles,
+/// the dirty flag, the timestamp, four links, the stored value of a dirty entry), a key handle
+/// and slot in each of the two indexes (2 × 40 bytes),
 /// and a share of the hash table's spare capacity and the B-tree's node headers. Kafka charges
 /// a similar constant per entry.
-pub const ENTRY_OVERHEAD_BYTES: usize = 208;
+pub const ENTRY_OVERHEAD_BYTES: usize = 248;
 
 /// What the cache holds for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,10 @@ struct Node {
     /// Neighbours in the dirty list, meaningful only while `entry.dirty`.
     dirty_prev: usize,
     dirty_next: usize,
+    /// While dirty: what the store holds for the key, when known (the entry was clean, so
+    /// equal to the store, before this write). A flush hands it out with the entry, sparing
+    /// a table that forwards old values a store read per flushed entry.
+    stored: Option<Option<Bytes>>,
 }
 
 /// The write-back cache of one state store. See the [module docs](self).
@@ -221,6 +226,10 @@ impl RecordCache {
         }
         let slot = match self.find(&key) {
             Some(slot) => {
+                let node = &mut self.nodes[slot];
+                if !node.entry.dirty {
+                    node.stored = Some(node.entry.value.clone());
+                }
                 self.replace_value(slot, value);
                 self.touch(slot);
                 slot
@@ -270,16 +279,25 @@ impl RecordCache {
     /// store and the changelog and forwards them downstream.
     #[must_use = "flushed entries must be written to the store, or their writes are lost"]
     pub fn flush(&mut self) -> Vec<DirtyEntry> {
+        self.flush_with_stored().into_iter().map(|(e, _)| e).collect()
+    }
+
+    /// [`flush`](Self::flush), each entry with what the store held for its key before the
+    /// write, when the cache knows it (`None`: unknown, read the store). It knows it when the
+    /// key was cached clean — read from the store, or flushed — before it was written.
+    #[must_use = "flushed entries must be written to the store, or their writes are lost"]
+    pub fn flush_with_stored(&mut self) -> Vec<(DirtyEntry, Option<Option<Bytes>>)> {
         let mut flushed = Vec::with_capacity(self.dirty_len);
         let mut slot = self.first_dirty;
         while slot != NIL {
             let node = &mut self.nodes[slot];
             node.entry.dirty = false;
-            flushed.push(DirtyEntry {
+            let entry = DirtyEntry {
                 key: node.key.clone(),
                 value: node.entry.value.clone(),
                 timestamp: node.timestamp,
-            });
+            };
+            flushed.push((entry, node.stored.take()));
             slot = mem::replace(&mut node.dirty_next, NIL);
             node.dirty_prev = NIL;
         }
@@ -356,6 +374,7 @@ impl RecordCache {
             older: NIL,
             dirty_prev: NIL,
             dirty_next: NIL,
+            stored: None,
         };
         let slot = if self.free == NIL {
             self.nodes.push(node);
@@ -391,6 +410,7 @@ impl RecordCache {
                 dirty: false,
             },
         );
+        node.stored = None;
         node.older = self.free;
         self.free = slot;
         self.slots.remove(&key[..]);
@@ -763,6 +783,38 @@ mod tests {
         assert!(
             keys(Some("d"), Some("b")).is_empty(),
             "an inverted range is empty, not a panic"
+        );
+    }
+
+    #[test]
+    fn a_flush_knows_the_stored_value_of_entries_that_were_clean_before_their_write() {
+        let mut cache = RecordCache::new(DEFAULT_MAX_BYTES);
+        // Read from the store, then written twice: the store still holds what was read.
+        assert!(cache.put_clean(b("read"), Some(b("s0"))).is_empty());
+        assert!(cache.put(b("read"), Some(b("v1")), 0).is_empty());
+        assert!(cache.put(b("read"), Some(b("v2")), 0).is_empty());
+        // Read as absent from the store.
+        assert!(cache.put_clean(b("absent"), None).is_empty());
+        assert!(cache.put(b("absent"), Some(b("v")), 0).is_empty());
+        // Never read: the cache cannot know.
+        assert!(cache.put(b("blind"), Some(b("v")), 0).is_empty());
+        let stored = |flushed: Vec<(DirtyEntry, Option<Option<Bytes>>)>| {
+            flushed.into_iter().map(|(e, s)| (e.key, s)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            stored(cache.flush_with_stored()),
+            [
+                (b("read"), Some(Some(b("s0")))),
+                (b("absent"), Some(None)),
+                (b("blind"), None)
+            ]
+        );
+        // After the flush the store holds the flushed values, and the next flush says so.
+        assert!(cache.put(b("blind"), None, 0).is_empty());
+        assert!(cache.put(b("read"), Some(b("v3")), 0).is_empty());
+        assert_eq!(
+            stored(cache.flush_with_stored()),
+            [(b("blind"), Some(Some(b("v")))), (b("read"), Some(Some(b("v2"))))]
         );
     }
 

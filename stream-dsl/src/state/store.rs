@@ -124,8 +124,8 @@ impl StateStore {
         let Some(cache) = &mut self.cache else {
             return Ok(Vec::new());
         };
-        let dirty = cache.flush();
-        let written = self.write(dirty)?;
+        let (dirty, stored): (Vec<_>, Vec<_>) = cache.flush_with_stored().into_iter().unzip();
+        let written = self.write_knowing(dirty, stored)?;
         Ok(self.with_read_evictions(written))
     }
 
@@ -146,19 +146,45 @@ impl StateStore {
     }
 
     fn write(&mut self, entries: Vec<DirtyEntry>) -> Result<Vec<Written>> {
+        self.write_knowing(entries, Vec::new())
+    }
+
+    /// [`StateStore::write`], with what the store holds for each entry's key where the cache
+    /// knows it (`stored[i]`; missing or `None`: read the store). With commits every 100 ms
+    /// (exactly-once) nearly every cached key is flushed at each commit, and these reads were
+    /// the largest cost that exactly-once added to a word count (RocksDB memtable lookups).
+    fn write_knowing(
+        &mut self,
+        entries: Vec<DirtyEntry>,
+        stored: Vec<Option<Option<Bytes>>>,
+    ) -> Result<Vec<Written>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
         let olds = if self.send_old_values {
             let mut olds = Vec::with_capacity(entries.len());
+            let mut stored = stored.into_iter();
             for e in &entries {
-                olds.push(self.inner.get(&e.key).map_err(|e| self.err(e))?.map(Bytes::from));
+                let old = match stored.next().flatten() {
+                    Some(known) => known,
+                    None => self.inner.get(&e.key).map_err(|e| self.err(e))?.map(Bytes::from),
+                };
+                olds.push(old);
             }
             olds
         } else {
             Vec::new()
         };
-        let mut iter = entries.iter().map(|e| (&e.key[..], e.value.as_deref()));
+        // In key order: RocksDB's memtable insert resumes its search where the previous key
+        // went, so a sorted batch costs a fraction of a shuffled one (profiled: the store
+        // writes of a word count's flushes fell from 9 % to 6 % of its time). The cache hands
+        // entries out in the order they became dirty, which downstream keeps.
+        let mut sorted: Vec<&DirtyEntry> = entries.iter().collect();
+        if sorted.len() > 1 {
+            // Stable: were a key in the batch twice, its later write must stay last.
+            sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        let mut iter = sorted.into_iter().map(|e| (&e.key[..], e.value.as_deref()));
         self.inner.write_batch(&mut iter).map_err(|e| self.err(e))?;
         if let Some((topic, partition)) = &self.changelog {
             let mut out = self.output.borrow_mut();

@@ -1,0 +1,232 @@
+//! A stream thread's producer, as Kafka Streams' `StreamsProducer`: idempotent under
+//! at-least-once; under exactly-once transactional, one producer per thread with the
+//! transactional id `<application.id>-<process id>-StreamThread-<n>` (EOS v2, KIP-447).
+//!
+//! Under exactly-once a transaction is begun lazily, by the first record sent or the first
+//! offsets committed of a commit interval, so an idle thread opens none. Failures are sorted
+//! as Kafka Streams sorts them: fencing (a newer producer of the id, a newer group
+//! generation) is [`StreamsError::TaskMigrated`]; any other failure of the transaction is
+//! [`StreamsError::TaskCorrupted`]. Either way the caller aborts with
+//! [`ThreadProducer::abort`], which replaces a producer that can no longer abort.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stream_core::client::consumer::ConsumerGroupMetadata;
+use stream_core::client::producer::{Producer, ProducerConfig};
+use stream_core::error::BrokerError;
+use stream_core::group::GroupError;
+use stream_core::txn::TxnError;
+use stream_core::{Cluster, TopicPartition};
+
+use crate::error::{Result, StreamsError};
+use crate::processor::OutRecord;
+
+/// How long `init_transactions` is retried while the coordinator completes the id's previous
+/// transaction (CONCURRENT_TRANSACTIONS, which Kafka's producer retries too).
+const INIT_RETRY_FOR: Duration = Duration::from_secs(30);
+
+pub(crate) struct ThreadProducer {
+    thread: String,
+    cluster: Cluster,
+    config: ProducerConfig,
+    producer: Producer,
+    /// Exactly-once: a transaction is open.
+    in_transaction: bool,
+}
+
+impl std::fmt::Debug for ThreadProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadProducer")
+            .field("transactional_id", &self.config.transactional_id)
+            .field("in_transaction", &self.in_transaction)
+            .finish()
+    }
+}
+
+impl ThreadProducer {
+    /// `transactional`: the transactional id and `transaction.timeout.ms` under exactly-once.
+    pub fn new(
+        cluster: &Cluster,
+        thread: &str,
+        transactional: Option<(String, Duration)>,
+    ) -> Result<ThreadProducer> {
+        let mut config = ProducerConfig {
+            client_id: format!("{thread}-producer"),
+            ..Default::default()
+        };
+        if let Some((id, timeout)) = transactional {
+            config.transactional_id = Some(id);
+            config.transaction_timeout = timeout;
+        }
+        let producer = cluster.producer(config.clone())?;
+        Ok(ThreadProducer {
+            thread: thread.to_owned(),
+            cluster: cluster.clone(),
+            config,
+            producer,
+            in_transaction: false,
+        })
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.config.transactional_id.is_some()
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
+    /// Exactly-once: registers the transactional id, fencing an older producer of it and
+    /// aborting its open transaction. Nothing under at-least-once.
+    pub async fn init(&mut self) -> Result<()> {
+        if !self.is_transactional() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        loop {
+            match self.producer.init_transactions().await {
+                Ok(()) => {
+                    self.in_transaction = false;
+                    return Ok(());
+                }
+                Err(BrokerError::Txn(TxnError::ConcurrentTransactions { .. }))
+                    if started.elapsed() < INIT_RETRY_FOR =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Queues a record (exactly-once: in the open transaction, begun if none is).
+    pub fn send(&mut self, r: &OutRecord) -> Result<()> {
+        self.begin()?;
+        let sent = self.producer.send_unobserved(
+            &r.topic,
+            r.partition,
+            r.key.as_deref(),
+            r.value.as_deref(),
+            &r.headers,
+            Some(r.timestamp),
+        );
+        match sent {
+            Ok(()) => Ok(()),
+            Err(e) if self.is_transactional() => {
+                // The transaction's first failure (a fencing, say) explains this one best.
+                let cause = self.producer.take_failure().unwrap_or(e);
+                Err(self.transaction_error("send", cause))
+            }
+            Err(e) => Err(StreamsError::Send {
+                topic: r.topic.to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Exactly-once: opens a transaction unless one is open.
+    pub fn begin(&mut self) -> Result<()> {
+        if !self.is_transactional() || self.in_transaction {
+            return Ok(());
+        }
+        self.producer
+            .begin_transaction()
+            .map_err(|e| self.transaction_error("begin_transaction", Arc::new(e)))?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    /// At-least-once: sends everything queued and fails if any send failed since the last
+    /// call.
+    pub async fn flush(&mut self) -> Result<()> {
+        self.producer.flush().await;
+        match self.producer.take_failure() {
+            Some(e) => Err(StreamsError::Send {
+                topic: "a sink, repartition or changelog topic".into(),
+                reason: e.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Exactly-once: adds `offsets` (the next offset to consume per input partition) to the
+    /// transaction and commits it. On an error the transaction is still open: abort it.
+    pub async fn commit(
+        &mut self,
+        offsets: &[(TopicPartition, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        self.begin()?;
+        if !offsets.is_empty() {
+            self.producer
+                .send_offsets_to_transaction(offsets, group)
+                .await
+                .map_err(|e| self.transaction_error("send_offsets_to_transaction", Arc::new(e)))?;
+        }
+        match self.producer.commit_transaction().await {
+            Ok(()) => {
+                self.in_transaction = false;
+                Ok(())
+            }
+            Err(e) => {
+                // A commit refused because a send failed: the send's error is the cause.
+                let cause = self.producer.take_failure().unwrap_or_else(|| Arc::new(e));
+                Err(self.transaction_error("commit_transaction", cause))
+            }
+        }
+    }
+
+    /// Exactly-once: aborts the open transaction. A producer that cannot abort (fenced, or
+    /// failed) is replaced by a new one of the same transactional id, whose
+    /// `init_transactions` aborts the transaction at the coordinator instead.
+    pub async fn abort(&mut self) -> Result<()> {
+        if !self.is_transactional() {
+            return Ok(());
+        }
+        let aborted = if self.in_transaction {
+            self.producer.abort_transaction().await
+        } else {
+            Ok(())
+        };
+        self.in_transaction = false;
+        // Whatever failed in the aborted transaction is not the next one's failure.
+        let _ = self.producer.take_failure();
+        if let Err(e) = aborted {
+            tracing::info!(thread = %self.thread, error = %e, "the transaction cannot be aborted; starting a new producer");
+            self.producer = self.cluster.producer(self.config.clone())?;
+            self.init().await?;
+        }
+        Ok(())
+    }
+
+    fn transaction_error(&self, operation: &'static str, source: Arc<BrokerError>) -> StreamsError {
+        if is_fencing(&source) {
+            StreamsError::TaskMigrated {
+                thread: self.thread.clone(),
+                operation,
+                source,
+            }
+        } else {
+            StreamsError::TaskCorrupted {
+                thread: self.thread.clone(),
+                operation,
+                source: Some(source),
+            }
+        }
+    }
+}
+
+/// Errors that mean another producer or group member now owns the thread's work.
+fn is_fencing(e: &BrokerError) -> bool {
+    matches!(
+        e,
+        BrokerError::Txn(TxnError::ProducerFenced { .. } | TxnError::InvalidProducerIdMapping { .. })
+            | BrokerError::InvalidProducerEpoch { .. }
+            | BrokerError::Group(
+                GroupError::IllegalGeneration { .. }
+                    | GroupError::UnknownMemberId
+                    | GroupError::FencedInstanceId
+            )
+    )
+}
