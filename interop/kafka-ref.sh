@@ -5,6 +5,9 @@
 #   interop/kafka-ref.sh wait  DIR PORT   block until 127.0.0.1:PORT answers a metadata request (60 s max)
 #   interop/kafka-ref.sh stop  DIR PORT   kill the broker whose pid is in DIR and remove DIR
 #
+# Environment: KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS as for kafka-server-start.sh;
+# KAFKA_REF_PROPS, extra server.properties lines appended last; KAFKA_REF_WAIT_SECS for `wait`.
+#
 # Everything listens on 127.0.0.1 only: the broker on PORT, the KRaft controller on a free
 # ephemeral loopback port chosen at start. Kafka's jars come from Maven (interop/pom.xml); the
 # classpath file is built on first use. Configs are kept comparable to Runnel's defaults:
@@ -78,6 +81,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
+  # Extra broker properties, one key=value per line (e.g. timing knobs a test needs); they come
+  # last, so they override the defaults above.
+  if [[ -n "${KAFKA_REF_PROPS:-}" ]]; then printf '%s\n' "$KAFKA_REF_PROPS" >>"$dir/server.properties"; fi
 
   # The broker's own log goes to DIR/server.log; the console stays quiet.
   cat >"$dir/log4j2.properties" <<LOG
