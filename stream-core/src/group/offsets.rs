@@ -60,43 +60,12 @@ impl GroupCoordinatorState {
             out.push(Output::Commit { reply, result });
             return out;
         }
-        let max = self.config.offset_metadata_max_bytes;
-        let mut records = Vec::new();
-        let mut partitions = Vec::with_capacity(req.offsets.len());
-        for p in req.offsets {
-            if p.metadata.len() > max {
-                let error = GroupError::OffsetMetadataTooLarge {
-                    size: p.metadata.len(),
-                    max,
-                };
-                partitions.push((p.topic_partition, Err(error)));
-                continue;
-            }
-            let committed = CommittedOffset {
-                offset: p.offset,
-                leader_epoch: p.leader_epoch,
-                metadata: p.metadata,
-                commit_timestamp_ms: now_ms,
-            };
-            match offset_record(&req.group_id, &p.topic_partition, &committed) {
-                Ok(record) => {
-                    records.push(record);
-                    partitions.push((p.topic_partition, Ok(committed)));
-                }
-                Err(error) => {
-                    let error = GroupError::InvalidRequest {
-                        reason: error.to_string(),
-                    };
-                    partitions.push((p.topic_partition, Err(error)));
-                }
-            }
-        }
+        let (records, partitions) = self.offset_records(&req.group_id, req.offsets, now_ms);
         if records.is_empty() {
-            let result = partitions
-                .into_iter()
-                .map(|(tp, r)| (tp, r.map(|_| ())))
-                .collect();
-            out.push(Output::Commit { reply, result });
+            out.push(Output::Commit {
+                reply,
+                result: commit_outcome(partitions, &Ok(())),
+            });
         } else {
             let then = PendingAppend::Commit {
                 reply,
@@ -132,18 +101,56 @@ impl GroupCoordinatorState {
                 }
             });
         }
-        let result = partitions
-            .into_iter()
-            .map(|(tp, refused)| {
-                let outcome = match (refused, &stored) {
-                    (Err(error), _) => Err(error),
-                    (Ok(_), Err(error)) => Err(error.clone()),
-                    (Ok(_), Ok(())) => Ok(()),
+        out.push(Output::Commit {
+            reply,
+            result: commit_outcome(partitions, &stored),
+        });
+    }
+
+    /// The `__consumer_offsets` records of a commit's offsets, and each partition's offset
+    /// or why it is refused (metadata over `offset.metadata.max.bytes`, or not encodable).
+    /// Shared by OffsetCommit and TxnOffsetCommit.
+    pub(crate) fn offset_records(
+        &self,
+        group_id: &str,
+        offsets: Vec<PartitionOffset>,
+        now_ms: i64,
+    ) -> (
+        Vec<(Bytes, Option<Bytes>)>,
+        Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+    ) {
+        let max = self.config.offset_metadata_max_bytes;
+        let mut records = Vec::new();
+        let mut partitions = Vec::with_capacity(offsets.len());
+        for p in offsets {
+            if p.metadata.len() > max {
+                let error = GroupError::OffsetMetadataTooLarge {
+                    size: p.metadata.len(),
+                    max,
                 };
-                (tp, outcome)
-            })
-            .collect();
-        out.push(Output::Commit { reply, result });
+                partitions.push((p.topic_partition, Err(error)));
+                continue;
+            }
+            let committed = CommittedOffset {
+                offset: p.offset,
+                leader_epoch: p.leader_epoch,
+                metadata: p.metadata,
+                commit_timestamp_ms: now_ms,
+            };
+            match offset_record(group_id, &p.topic_partition, &committed) {
+                Ok(record) => {
+                    records.push(record);
+                    partitions.push((p.topic_partition, Ok(committed)));
+                }
+                Err(error) => {
+                    let error = GroupError::InvalidRequest {
+                        reason: error.to_string(),
+                    };
+                    partitions.push((p.topic_partition, Err(error)));
+                }
+            }
+        }
+        (records, partitions)
     }
 
     /// OffsetFetch, whatever the group's state (it may not use group management at all).
@@ -226,6 +233,37 @@ impl GroupCoordinatorState {
         });
         (result.unwrap_or(Err(GroupError::GroupIdNotFound)), out)
     }
+}
+
+impl From<OffsetValue> for CommittedOffset {
+    /// The offset an `__consumer_offsets` value records.
+    fn from(value: OffsetValue) -> CommittedOffset {
+        CommittedOffset {
+            offset: value.offset,
+            leader_epoch: value.leader_epoch,
+            metadata: value.metadata,
+            commit_timestamp_ms: value.commit_timestamp_ms,
+        }
+    }
+}
+
+/// Each partition's answer to a commit whose records were `stored` (or not): refused up front,
+/// failed with the append, or committed.
+pub(crate) fn commit_outcome(
+    partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+    stored: &Result<(), GroupError>,
+) -> PartitionResults {
+    partitions
+        .into_iter()
+        .map(|(tp, refused)| {
+            let outcome = match (refused, stored) {
+                (Err(error), _) => Err(error),
+                (Ok(_), Err(error)) => Err(error.clone()),
+                (Ok(_), Ok(())) => Ok(()),
+            };
+            (tp, outcome)
+        })
+        .collect()
 }
 
 fn validate_commit(g: &mut Group, req: &CommitRequest, now_ms: i64) -> Result<(), GroupError> {

@@ -24,13 +24,7 @@ impl GroupCoordinatorState {
                 topic_partition,
             } => match value {
                 Some(value) => {
-                    let value = records::decode_offset_value(value)?;
-                    let committed = CommittedOffset {
-                        offset: value.offset,
-                        leader_epoch: value.leader_epoch,
-                        metadata: value.metadata,
-                        commit_timestamp_ms: value.commit_timestamp_ms,
-                    };
+                    let committed = CommittedOffset::from(records::decode_offset_value(value)?);
                     self.load_offset(group_id, topic_partition, Some(committed), now_ms);
                 }
                 None => self.load_offset(group_id, topic_partition, None, now_ms),

@@ -10,7 +10,7 @@ use super::api::{Generation, Output, ReplyId, TopicPartition, TxnCommitRequest};
 use super::coordinator::{GroupCoordinatorState, PendingAppend};
 use super::error::GroupError;
 use super::group::{Group, GroupState};
-use super::offsets::{CommittedOffset, offset_record};
+use super::offsets::{CommittedOffset, commit_outcome};
 use super::records::{self, RecordKey};
 
 impl GroupCoordinatorState {
@@ -38,43 +38,12 @@ impl GroupCoordinatorState {
             out.push(Output::Commit { reply, result });
             return out;
         }
-        let max = self.config.offset_metadata_max_bytes;
-        let mut records = Vec::new();
-        let mut partitions = Vec::with_capacity(req.offsets.len());
-        for p in req.offsets {
-            if p.metadata.len() > max {
-                let error = GroupError::OffsetMetadataTooLarge {
-                    size: p.metadata.len(),
-                    max,
-                };
-                partitions.push((p.topic_partition, Err(error)));
-                continue;
-            }
-            let committed = CommittedOffset {
-                offset: p.offset,
-                leader_epoch: p.leader_epoch,
-                metadata: p.metadata,
-                commit_timestamp_ms: now_ms,
-            };
-            match offset_record(&req.group_id, &p.topic_partition, &committed) {
-                Ok(record) => {
-                    records.push(record);
-                    partitions.push((p.topic_partition, Ok(committed)));
-                }
-                Err(error) => partitions.push((
-                    p.topic_partition,
-                    Err(GroupError::InvalidRequest {
-                        reason: error.to_string(),
-                    }),
-                )),
-            }
-        }
+        let (records, partitions) = self.offset_records(&req.group_id, req.offsets, now_ms);
         if records.is_empty() {
-            let result = partitions
-                .into_iter()
-                .map(|(tp, r)| (tp, r.map(|_| ())))
-                .collect();
-            out.push(Output::Commit { reply, result });
+            out.push(Output::Commit {
+                reply,
+                result: commit_outcome(partitions, &Ok(())),
+            });
             return out;
         }
         let then = PendingAppend::TxnCommit {
@@ -111,18 +80,10 @@ impl GroupCoordinatorState {
                 }
             }
         }
-        let result = partitions
-            .into_iter()
-            .map(|(tp, refused)| {
-                let outcome = match (refused, &stored) {
-                    (Err(error), _) => Err(error),
-                    (Ok(_), Err(error)) => Err(error.clone()),
-                    (Ok(_), Ok(())) => Ok(()),
-                };
-                (tp, outcome)
-            })
-            .collect();
-        out.push(Output::Commit { reply, result });
+        out.push(Output::Commit {
+            reply,
+            result: commit_outcome(partitions, &stored),
+        });
     }
 
     /// The transaction of `producer_id` ended: its offsets become committed (`commit`) or are
@@ -167,13 +128,7 @@ impl GroupCoordinatorState {
         } = records::decode_key(key)?
             && let Some(value) = value
         {
-            let value = records::decode_offset_value(value)?;
-            let committed = CommittedOffset {
-                offset: value.offset,
-                leader_epoch: value.leader_epoch,
-                metadata: value.metadata,
-                commit_timestamp_ms: value.commit_timestamp_ms,
-            };
+            let committed = CommittedOffset::from(records::decode_offset_value(value)?);
             self.txn_offsets
                 .entry(producer_id)
                 .or_default()
