@@ -16,7 +16,7 @@ use super::config::GroupConfig;
 use super::error::GroupError;
 use super::group::{Group, GroupState};
 use super::member::MemberIdGenerator;
-use super::offsets::CommittedOffset;
+use super::offsets::{CommittedOffset, PartitionOutcome};
 
 /// All groups of one coordinator. See the [module docs](super) for the request flow.
 #[derive(Debug, Clone)]
@@ -43,14 +43,14 @@ pub(crate) enum PendingAppend {
         reply: ReplyId,
         group_id: String,
         /// In request order; `Ok` ones are in the append, `Err` ones were refused up front.
-        partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+        partitions: Vec<PartitionOutcome>,
     },
     /// A TxnOffsetCommit: the offsets wait for the transaction's outcome once stored.
     TxnCommit {
         reply: ReplyId,
         producer_id: i64,
         group_id: String,
-        partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+        partitions: Vec<PartitionOutcome>,
     },
     /// The leader's SyncGroup: the group becomes Stable once its assignment is stored.
     Assignment {

@@ -16,6 +16,9 @@ use super::error::{GroupError, RecordError};
 use super::group::{Group, GroupState};
 use super::records::{self, OffsetValue, RecordKey};
 
+/// One partition of a commit: the offset to store, or why it is refused.
+pub(crate) type PartitionOutcome = (TopicPartition, Result<CommittedOffset, GroupError>);
+
 /// A committed position of a group in a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedOffset {
@@ -82,7 +85,7 @@ impl GroupCoordinatorState {
         &mut self,
         reply: ReplyId,
         group_id: String,
-        partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+        partitions: Vec<PartitionOutcome>,
         stored: Result<(), GroupError>,
         now_ms: i64,
         out: &mut Vec<Output>,
@@ -115,10 +118,7 @@ impl GroupCoordinatorState {
         group_id: &str,
         offsets: Vec<PartitionOffset>,
         now_ms: i64,
-    ) -> (
-        Vec<(Bytes, Option<Bytes>)>,
-        Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
-    ) {
+    ) -> (Vec<(Bytes, Option<Bytes>)>, Vec<PartitionOutcome>) {
         let max = self.config.offset_metadata_max_bytes;
         let mut records = Vec::new();
         let mut partitions = Vec::with_capacity(offsets.len());
@@ -250,7 +250,7 @@ impl From<OffsetValue> for CommittedOffset {
 /// Each partition's answer to a commit whose records were `stored` (or not): refused up front,
 /// failed with the append, or committed.
 pub(crate) fn commit_outcome(
-    partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+    partitions: Vec<PartitionOutcome>,
     stored: &Result<(), GroupError>,
 ) -> PartitionResults {
     partitions

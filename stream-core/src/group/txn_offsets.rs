@@ -10,7 +10,7 @@ use super::api::{Generation, Output, ReplyId, TopicPartition, TxnCommitRequest};
 use super::coordinator::{GroupCoordinatorState, PendingAppend};
 use super::error::GroupError;
 use super::group::{Group, GroupState};
-use super::offsets::{CommittedOffset, commit_outcome};
+use super::offsets::{CommittedOffset, PartitionOutcome, commit_outcome};
 use super::records::{self, RecordKey};
 
 impl GroupCoordinatorState {
@@ -68,7 +68,7 @@ impl GroupCoordinatorState {
         reply: ReplyId,
         producer_id: i64,
         group_id: String,
-        partitions: Vec<(TopicPartition, Result<CommittedOffset, GroupError>)>,
+        partitions: Vec<PartitionOutcome>,
         stored: Result<(), GroupError>,
         out: &mut Vec<Output>,
     ) {

@@ -138,6 +138,17 @@ pub(crate) fn txn_code(error: &TxnError, version: i16, codes: TxnCodes) -> i16 {
     answer.code()
 }
 
+/// Each partition's wire code in a group coordinator's per-partition answer (OffsetCommit,
+/// TxnOffsetCommit, OffsetDelete): 0 or the error's code.
+pub(crate) fn partition_codes(
+    results: crate::group::PartitionResults,
+) -> std::collections::HashMap<crate::group::TopicPartition, i16> {
+    results
+        .into_iter()
+        .map(|(tp, r)| (tp, r.as_ref().err().map_or(none(), group_code)))
+        .collect()
+}
+
 /// The wire code of a group coordinator error.
 pub(crate) fn group_code(error: &GroupError) -> i16 {
     error.code().code()

@@ -9,7 +9,7 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use super::super::request::Request;
-use super::{group_code, none};
+use super::{group_code, none, partition_codes};
 use crate::group::{CommitRequest, Generation, PartitionOffset, TopicPartition};
 
 fn parse(body: &OffsetCommitRequest) -> CommitRequest {
@@ -41,12 +41,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetCommitRequest) -> 
         .groups
         .commit_offsets(commit)
         .await
-        .map(|results| {
-            results
-                .into_iter()
-                .map(|(tp, result)| (tp, result.as_ref().err().map_or(none(), group_code)))
-                .collect()
-        })
+        .map(partition_codes)
         .map_err(|e| group_code(&e));
     // Answered in the request's order; a group-level failure is every partition's.
     let topics = body

@@ -9,7 +9,7 @@ use kafka_protocol::messages::offset_delete_response::{
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use super::super::request::Request;
-use super::{group_code, none};
+use super::{group_code, none, partition_codes};
 use crate::group::TopicPartition;
 
 pub(crate) async fn handle(request: &Request<'_>, body: OffsetDeleteRequest) -> OffsetDeleteResponse {
@@ -28,10 +28,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetDeleteRequest) -> 
         .delete_offsets(body.group_id.as_str(), partitions)
         .await;
     let codes: HashMap<TopicPartition, i16> = match results {
-        Ok(results) => results
-            .into_iter()
-            .map(|(tp, r)| (tp, r.as_ref().err().map_or(none(), group_code)))
-            .collect(),
+        Ok(results) => partition_codes(results),
         Err(error) => return OffsetDeleteResponse::default().with_error_code(group_code(&error)),
     };
     let topics = body

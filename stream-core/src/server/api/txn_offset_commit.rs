@@ -24,7 +24,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::super::request::Request;
-use super::{TxnCodes, group_code, none, txn_code};
+use super::{TxnCodes, none, partition_codes, txn_code};
 use crate::broker::Broker;
 use crate::group::{Generation, PartitionOffset, TopicPartition, TxnCommitRequest};
 
@@ -87,12 +87,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: TxnOffsetCommitRequest) 
             .await;
         Some(
             committed
-                .map(|results| {
-                    results
-                        .into_iter()
-                        .map(|(tp, result)| (tp, result.as_ref().err().map_or(none(), group_code)))
-                        .collect()
-                })
+                .map(partition_codes)
                 .map_err(|e| txn_code(&e, request.version, CODES)),
         )
     };
