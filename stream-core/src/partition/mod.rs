@@ -112,6 +112,10 @@ struct State {
     /// Broker ids of the in-sync replicas.
     isr: Vec<i32>,
     deleted: bool,
+    /// The log end offset of the last producer snapshot written: every change to the producer
+    /// and transaction state comes with an append (or a truncation), so an unchanged log end
+    /// means the snapshot on disk is current and the periodic flush skips its fsyncs.
+    snapshot_at: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -163,6 +167,7 @@ impl Partition {
                 leader_epoch: 0,
                 isr: vec![broker_id],
                 deleted: false,
+                snapshot_at: None,
             }),
         })
     }
@@ -580,9 +585,15 @@ impl State {
     /// Syncs the aborted-transaction index, then snapshots the producer state (with the open
     /// transactions) at the log end: replay after a restart starts there.
     fn snapshot(&mut self, dir: &Path) -> Result<()> {
+        let end = self.log.log_end_offset();
+        if self.snapshot_at == Some(end) {
+            return Ok(());
+        }
         self.txns.sync()?;
         self.producers
-            .write_snapshot(dir, self.log.log_end_offset(), self.txns.ongoing_snapshot())
+            .write_snapshot(dir, end, self.txns.ongoing_snapshot())?;
+        self.snapshot_at = Some(end);
+        Ok(())
     }
 }
 

@@ -79,16 +79,11 @@ impl ProducerStates {
         if producer_id < 0 {
             return Ok(SequenceCheck::Append);
         }
+        // A producer this partition knows nothing of may start at any sequence, as in Kafka:
+        // its state may have gone with the segments that held it (retention, DeleteRecords),
+        // and refusing would wedge a live producer for good.
         let Some(entry) = self.producers.get(&producer_id) else {
-            return if first_seq == 0 {
-                Ok(SequenceCheck::Append)
-            } else {
-                Err(BrokerError::OutOfOrderSequenceNumber {
-                    producer_id,
-                    expected: 0,
-                    got: first_seq,
-                })
-            };
+            return Ok(SequenceCheck::Append);
         };
         if epoch < entry.epoch {
             return Err(BrokerError::InvalidProducerEpoch {
@@ -253,10 +248,11 @@ mod tests {
             s.check(7, 0, 70, 79),
             Err(BrokerError::OutOfOrderSequenceNumber { expected: 60, .. })
         ));
-        assert!(matches!(
-            s.check(8, 0, 5, 9),
-            Err(BrokerError::OutOfOrderSequenceNumber { .. })
-        ));
+        assert_eq!(
+            s.check(8, 0, 5, 9).unwrap(),
+            SequenceCheck::Append,
+            "an unknown producer may start at any sequence"
+        );
         assert_eq!(s.check(-1, -1, -1, -1).unwrap(), SequenceCheck::Append);
     }
 
