@@ -7,9 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,66 +45,10 @@ fn user(i: usize, with_email: bool) -> User {
     }
 }
 
-/// Whether `python3` has confluent-kafka with its schema-registry and Avro extras.
-fn python_client_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import confluent_kafka.schema_registry.avro, fastavro"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// Runs `sr_serde.py args...`; panics with its output unless it succeeds within 90 s.
-/// Returns its JSON summary.
+/// Runs `sr_serde.py args...` (killed after 90 s; panics with its output unless it succeeds)
+/// and returns its JSON summary, which must say `ok`.
 fn python(args: &[&str]) -> serde_json::Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/sr_serde.py");
-    let started = Instant::now();
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    eprintln!(
-        "sr_serde.py {args:?} took {:.2} s: {}",
-        started.elapsed().as_secs_f64(),
-        out.trim()
-    );
-    let status =
-        status.unwrap_or_else(|| panic!("sr_serde.py {args:?} did not finish in 90 s\n{out}\n{err}"));
-    assert!(
-        status.success(),
-        "sr_serde.py {args:?} failed ({status})\nstdout: {out}\nstderr: {err}"
-    );
+    let out = support::python("sr_serde.py", args, Duration::from_secs(90));
     let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
     summary
@@ -170,7 +111,7 @@ fn produce_all(bootstrap: &str, topic: &str, records: &[(String, bytes::Bytes)])
 
 #[test]
 fn python_avro_records_are_read_by_the_runnel_serde_and_the_other_way_round() {
-    if !python_client_available() {
+    if !support::python_can_import("confluent_kafka.schema_registry.avro, fastavro") {
         eprintln!(
             "SKIPPED: python3 cannot import confluent_kafka.schema_registry.avro and fastavro \
              (pip install \"confluent-kafka[avro,schemaregistry]\"; scripts/deps.sh installs it)"
