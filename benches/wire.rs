@@ -12,7 +12,10 @@
 //! `interop/kafka-ref.sh`, which needs Java 17 and Maven) gets the same kcat commands in the
 //! same run, alternating with Runnel round by round, so both see the same machine.
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -20,16 +23,6 @@ use std::time::Instant;
 const RECORDS: usize = 1_000_000;
 const RUNS: usize = 5;
 const WARMUP: usize = 100_000;
-
-/// Stops the broker even when a run panics, so it cannot outlive the bench.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Apache Kafka through `interop/kafka-ref.sh`, stopped (and its directory removed) on drop.
 struct KafkaRef {
@@ -175,38 +168,6 @@ fn measure(bootstrap: &str, round: usize, input: &Path, warmup: &Path, scratch: 
     (produce, consume)
 }
 
-/// A fresh `runnel serve` on an ephemeral loopback port; its bootstrap address.
-fn start_runnel(data: &Path) -> (KillOnDrop, String) {
-    let server = Command::new(env!("CARGO_BIN_EXE_runnel"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            "num.partitions=4",
-            "--data-dir",
-        ])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("runnel serve");
-    let mut server = KillOnDrop(server);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("port");
-    let bootstrap = line.trim().trim_start_matches("listening on ").to_string();
-    (server, bootstrap)
-}
-
-fn stop_runnel(mut server: KillOnDrop) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.0.id().to_string())
-        .status();
-    let _ = server.0.wait();
-}
-
 #[derive(Default)]
 struct Series {
     produce: Vec<f64>,
@@ -259,9 +220,11 @@ fn main() {
         if let Some(kafka) = &kafka {
             reference.push(measure(&kafka.bootstrap(), round, &input, &warmup, dir.path()));
         }
-        let (server, bootstrap) = start_runnel(&dir.path().join(format!("data-{round}")));
-        runnel.push(measure(&bootstrap, round, &input, &warmup, dir.path()));
-        stop_runnel(server);
+        // A fresh broker in its own temporary directory; stopped with SIGTERM, or killed
+        // on drop if a run panics, so it cannot outlive the bench.
+        let mut server = support::Server::start(&["num.partitions=4"]);
+        runnel.push(measure(&server.bootstrap(), round, &input, &warmup, dir.path()));
+        server.stop();
     }
     drop(kafka);
 
