@@ -16,31 +16,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use common::streams::{VOCABULARY, cluster, lines, processed, produce, run, word_count};
 use runnel::prelude::*;
-use runnel::stream_core::BrokerConfig;
-use runnel::stream_core::group::GroupConfig;
 
-const VOCABULARY: usize = 10_000;
-
-fn lines(n: usize) -> Vec<String> {
-    let vocab: Vec<String> = (0..VOCABULARY).map(|i| format!("w{i:x}")).collect();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            (0..10)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    vocab[(x % VOCABULARY as u64) as usize].as_str()
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
+/// The input lines as unkeyed records.
+fn records(lines: &[String]) -> impl Iterator<Item = (Option<&str>, Option<&str>)> {
+    lines.iter().map(|l| (None, Some(l.as_str())))
 }
 
 fn plain_word_count(lines: &[String]) -> (Duration, usize) {
@@ -73,120 +60,6 @@ fn plain_stateless(lines: &[String]) -> Duration {
     }
     std::hint::black_box(kept);
     start.elapsed()
-}
-
-async fn cluster(dir: &std::path::Path) -> Cluster {
-    let group = GroupConfig {
-        group_initial_rebalance_delay_ms: 0,
-        ..GroupConfig::default()
-    };
-    Cluster::embedded_with(BrokerConfig::new(dir.join("broker")), group)
-        .await
-        .unwrap()
-}
-
-async fn produce(cluster: &Cluster, topic: &str, lines: &[String]) {
-    let producer = cluster
-        .producer(ProducerConfig {
-            linger: Duration::from_millis(20),
-            batch_size: 256 << 10,
-            ..Default::default()
-        })
-        .unwrap();
-    for l in lines {
-        drop(
-            producer
-                .send(ProducerRecord::new(topic, l.clone().into_bytes()))
-                .unwrap(),
-        );
-    }
-    producer.flush().await;
-}
-
-/// CPU time of every thread of this process so far (Linux: the first field of each task's
-/// `schedstat`, in ns). Less sensitive than wall time to what else runs on the machine.
-fn process_cpu() -> Duration {
-    let mut ns = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            ns += stat
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
-}
-
-/// What one run measured.
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    /// Start until the first record was processed.
-    startup: Duration,
-    /// From then until every record was processed.
-    processing: Duration,
-    /// CPU time of the whole process over `processing`.
-    cpu: Duration,
-    close: Duration,
-}
-
-/// Runs `topology` until `expected` records were processed.
-async fn run(
-    cluster: &Cluster,
-    topology: Topology,
-    app: &str,
-    state: &std::path::Path,
-    threads: usize,
-    guarantee: ProcessingGuarantee,
-    expected: u64,
-) -> Timing {
-    let mut config = StreamsConfig::new(app)
-        .with_state_dir(state)
-        .with_threads(threads)
-        .with_processing_guarantee(guarantee);
-    if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
-        // Kafka Streams' exactly-once default, set explicitly: the row is "EOS at 100 ms".
-        config = config.with_commit_interval(Duration::from_millis(100));
-    }
-    let mut streams = Streams::new(topology, config, cluster);
-    let start = Instant::now();
-    streams.start().await.unwrap();
-    let mut first = None;
-    while streams.metrics().processed_records < expected {
-        assert!(streams.error().is_none(), "{:?}", streams.error());
-        if first.is_none() && streams.metrics().processed_records > 0 {
-            first = Some((Instant::now(), process_cpu()));
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let (first, cpu_at_first) = first.unwrap_or((start, Duration::ZERO));
-    let processing = first.elapsed();
-    let cpu = process_cpu().saturating_sub(cpu_at_first);
-    let closing = Instant::now();
-    streams.close().await.unwrap();
-    Timing {
-        startup: first - start,
-        processing,
-        cpu,
-        close: closing.elapsed(),
-    }
-}
-
-fn word_count() -> Topology {
-    let builder = StreamsBuilder::new();
-    builder
-        .stream::<Option<String>, String>("lines", Consumed::with(Serdes::string(), Serdes::string()))
-        .flat_map_values(|line: String| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .group_by(
-            |_, w| w.clone(),
-            Grouped::with(Serdes::string(), Serdes::string()),
-        )
-        .count(Materialized::as_("counts"))
-        .to_stream()
-        .to("counts", Produced::with(Serdes::string(), Serdes::i64()));
-    builder.build().unwrap()
 }
 
 fn stateless() -> Topology {
@@ -225,7 +98,7 @@ async fn word_count_row(
     let dir = tempfile::tempdir().unwrap();
     let cluster = cluster(dir.path()).await;
     cluster.admin().create_topic("lines", 2, []).unwrap();
-    produce(&cluster, "lines", input).await;
+    produce(&cluster, "lines", records(input)).await;
     let expected = (input.len() + words) as u64;
     let t = run(
         &cluster,
@@ -234,7 +107,7 @@ async fn word_count_row(
         &dir.path().join("state"),
         threads,
         guarantee,
-        expected,
+        processed(expected),
     )
     .await;
     cluster.shutdown().await;
@@ -263,13 +136,7 @@ fn median(mut runs: Vec<Row>) -> Row {
 
 fn main() {
     let mut n = 1_000_000usize;
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let value = common::flag;
     if let Some(lines) = value("--lines").and_then(|v| v.parse().ok()) {
         n = lines;
     }
@@ -338,7 +205,7 @@ fn main() {
             let dir = tempfile::tempdir().unwrap();
             let cluster = cluster(dir.path()).await;
             cluster.admin().create_topic("lines", 2, []).unwrap();
-            produce(&cluster, "lines", &input).await;
+            produce(&cluster, "lines", records(&input)).await;
             let t = run(
                 &cluster,
                 stateless(),
@@ -346,7 +213,7 @@ fn main() {
                 &dir.path().join("state"),
                 threads,
                 ProcessingGuarantee::AtLeastOnce,
-                n as u64,
+                processed(n as u64),
             )
             .await;
             rows.push(Row {

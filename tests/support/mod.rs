@@ -133,9 +133,14 @@ impl Server {
         self.spawn(port);
     }
 
+    /// The broker process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The broker process's resident memory in KiB (from /proc).
     pub fn rss_kib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
+        let pid = self.pid()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()

@@ -27,19 +27,31 @@ public final class Main {
         void run(Options options) throws Exception;
     }
 
-    /** The command line's {@code --name value} pairs. */
-    static final class Options {
+    /** The command line's {@code --name value} pairs (the scenarios' and the bench tools'). */
+    public static final class Options {
         private final Map<String, String> values;
 
         Options(Map<String, String> values) {
             this.values = values;
         }
 
-        String bootstrap() {
+        /** The pairs of {@code argv} from index {@code from} on. */
+        public static Options parse(String[] argv, int from) {
+            Map<String, String> values = new HashMap<>();
+            for (int i = from; i < argv.length; i += 2) {
+                if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
+                    throw new IllegalArgumentException("expected --NAME VALUE pairs, got " + argv[i]);
+                }
+                values.put(argv[i].substring(2), argv[i + 1]);
+            }
+            return new Options(values);
+        }
+
+        public String bootstrap() {
             return require("bootstrap");
         }
 
-        String require(String name) {
+        public String require(String name) {
             String value = values.get(name);
             if (value == null) {
                 throw new IllegalArgumentException("missing --" + name);
@@ -47,12 +59,16 @@ public final class Main {
             return value;
         }
 
-        String get(String name, String otherwise) {
+        public String get(String name, String otherwise) {
             return values.getOrDefault(name, otherwise);
         }
 
-        int getInt(String name, int otherwise) {
+        public int getInt(String name, int otherwise) {
             return Integer.parseInt(get(name, Integer.toString(otherwise)));
+        }
+
+        public long getLong(String name, long otherwise) {
+            return Long.parseLong(get(name, Long.toString(otherwise)));
         }
     }
 
@@ -77,15 +93,14 @@ public final class Main {
             System.exit(64);
         }
         String name = argv[0];
-        Map<String, String> values = new HashMap<>();
-        for (int i = 1; i < argv.length; i += 2) {
-            if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
-                System.err.println("expected --NAME VALUE pairs, got " + argv[i]);
-                System.exit(64);
-            }
-            values.put(argv[i].substring(2), argv[i + 1]);
+        Options options;
+        try {
+            options = Options.parse(argv, 1);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(64);
+            return;
         }
-        Options options = new Options(values);
         watchdog(name, options.getInt("timeout-secs", 120));
         long started = System.nanoTime();
         Check.start();
