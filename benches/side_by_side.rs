@@ -8,7 +8,8 @@
 //!
 //! Each round starts a fresh Apache Kafka (`interop/kafka-ref.sh`) and a fresh `runnel serve`
 //! in turn (which goes first alternates by round) and runs on each, with the same clients:
-//! - kcat: 1 M × 100 B produced (acks=1) and consumed back, every record checked once;
+//! - a warm-up (1.1 M records through kcat, untimed), then kcat: 1 M × 100 B produced
+//!   (acks=1) and consumed back, every record checked once;
 //! - Kafka's `ProducerPerformance` (acks=1 and acks=all) and `ConsumerPerformance`, 1 M × 100 B
 //!   into fresh 4-partition topics;
 //! - end-to-end latency at a fixed 10 000 records/s (`interop/.../bench/Latency.java`, the Java
@@ -296,6 +297,18 @@ fn broker_round(
     inputs: &(PathBuf, PathBuf),
     scratch: &Path,
 ) -> BrokerRound {
+    // Warm-up beyond kcat::measure's own 100 000 records: the whole input produced and read
+    // once, untimed, so that a fresh JVM's JIT has compiled the produce and fetch paths before
+    // anything is timed (in the first series, with the small warm-up only, the fresh Kafka's
+    // first kcat produce of a round ran at 0.31-1.03 M records/s; kept running across rounds,
+    // as benches/wire.rs does, it is at ~1 M). Runnel gets the same warm-up.
+    let warmup = format!("jit-warmup-{round}");
+    kcat::produce(bootstrap, &warmup, &inputs.0);
+    let status = kcat::consume(bootstrap, &warmup, kcat::RECORDS)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("kcat warm-up consume");
+    assert!(status.success(), "kcat warm-up consume from {bootstrap}");
     let mut r = BrokerRound {
         kcat: kcat::measure(bootstrap, round, &inputs.0, &inputs.1, scratch, Some(pid)),
         ..BrokerRound::default()
@@ -771,7 +784,8 @@ impl Report<'_> {
             let _ = writeln!(md, "## Broker: the same clients against both\n");
             let _ = writeln!(
                 md,
-                "1 M records of 100 B, fresh 4-partition topics. kcat (librdkafka): acks=1, \
+                "1 M records of 100 B, fresh 4-partition topics, after an untimed warm-up of 1.1 M \
+                 records through kcat (a fresh JVM needs it). kcat (librdkafka): acks=1, \
                  `linger.ms=5`, every record consumed back and checked once (see benches/wire.rs for \
                  the consumer's queue settings). `ProducerPerformance`/`ConsumerPerformance` \
                  (kafka-tools 4.4, the Java client's defaults otherwise; consume rate is \
@@ -939,8 +953,10 @@ fn fmt(v: f64) -> String {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
-    } else {
+    } else if v >= 1.0 {
         format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
