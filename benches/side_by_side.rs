@@ -930,7 +930,9 @@ impl Report<'_> {
                 (to - from).max(1.0),
                 row_h - 8.0
             );
-            let _ = writeln!(s, r#"<text x="{:.1}" y="{}">{a:.2}×</text>"#, to + 4.0, y + 15.0);
+            // The figure goes right of the bar, or of the target's tick when that is further.
+            let label_x = l.target.map_or(to, |t| to.max(x(t))) + 4.0;
+            let _ = writeln!(s, r#"<text x="{label_x:.1}" y="{}">{a:.2}×</text>"#, y + 15.0);
             if let Some(t) = l.target {
                 let _ = writeln!(
                     s,
