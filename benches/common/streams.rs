@@ -182,23 +182,6 @@ pub async fn produce<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     producer.flush().await;
 }
 
-/// CPU time of every thread of this process so far (Linux: the first field of each task's
-/// `schedstat`, in ns). Less sensitive than wall time to what else runs on the machine.
-pub fn process_cpu() -> Duration {
-    let mut ns = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            ns += stat
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
-}
-
 /// What one run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -243,13 +226,13 @@ pub async fn run(
     while !done(&streams) {
         assert!(streams.error().is_none(), "{:?}", streams.error());
         if first.is_none() && streams.metrics().processed_records > 0 {
-            first = Some((Instant::now(), process_cpu()));
+            first = Some((Instant::now(), super::procfs::own_cpu()));
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let (first, cpu_at_first) = first.unwrap_or((start, Duration::ZERO));
     let processing = first.elapsed();
-    let cpu = process_cpu().saturating_sub(cpu_at_first);
+    let cpu = super::procfs::own_cpu().saturating_sub(cpu_at_first);
     let closing = Instant::now();
     streams.close().await.unwrap();
     Timing {

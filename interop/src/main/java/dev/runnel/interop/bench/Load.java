@@ -10,9 +10,6 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import dev.runnel.interop.Main.Options;
 
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -42,11 +39,7 @@ public final class Load {
         int partitions = (int) args.getLong("partitions", 4);
         boolean keyed = Boolean.parseBoolean(args.get("keyed", "false"));
 
-        Properties adminProps = new Properties();
-        adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        try (Admin admin = Admin.create(adminProps)) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
-        }
+        Topics.create(bootstrap, partitions, List.of(topic));
 
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

@@ -2,7 +2,6 @@ package dev.runnel.interop.bench;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
@@ -14,9 +13,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.runnel.interop.Main.Options;
 
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -113,15 +109,7 @@ public final class StreamsBench {
         String prefix = args.get("prefix", "");
         String bootstrap = args.require("bootstrap");
         List<String> written = app.equals("wc") ? List.of("counts") : List.of("orders", "customer-totals");
-        Properties adminProps = new Properties();
-        adminProps.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        try (Admin admin = Admin.create(adminProps)) {
-            List<NewTopic> topics = new ArrayList<>();
-            for (String t : written) {
-                topics.add(new NewTopic(prefix + t, 4, (short) 1));
-            }
-            admin.createTopics(topics).all().get();
-        }
+        Topics.create(bootstrap, 4, written.stream().map(t -> prefix + t).toList());
         AtomicLong first = new AtomicLong();
         AtomicLong second = new AtomicLong();
         StreamsBuilder builder = new StreamsBuilder();
