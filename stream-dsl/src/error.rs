@@ -69,6 +69,13 @@ pub enum StreamsError {
     },
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    /// A call of the network client (librdkafka) failed.
+    #[error("{operation}: {source}")]
+    Client {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("sending to {topic}: {reason}")]
     Send { topic: String, reason: String },
     /// Exactly-once: the thread's open transaction could not complete and was aborted
@@ -80,7 +87,7 @@ pub enum StreamsError {
         thread: String,
         operation: &'static str,
         #[source]
-        source: Option<Arc<BrokerError>>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// Exactly-once: a newer producer of the thread's transactional id, or a newer generation
     /// of the group, fenced the thread (Kafka's `TaskMigratedException`). The thread gives up
@@ -90,7 +97,7 @@ pub enum StreamsError {
         thread: String,
         operation: &'static str,
         #[source]
-        source: Arc<BrokerError>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The application is not in a state that allows the call.
     #[error("streams application is {state:?}: {what}")]

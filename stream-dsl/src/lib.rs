@@ -99,6 +99,7 @@
 //! ratio sits on the target, and single quiet runs range from 0.61 to 0.77, so the machine's
 //! noise is as large as the margin.
 //!
+pub mod client;
 pub mod error;
 pub mod grouped;
 pub mod kstream;
@@ -112,6 +113,7 @@ mod task;
 pub mod test_driver;
 pub mod topology;
 
+pub use client::{KafkaCluster, LogClient};
 pub use error::{Result, StreamsError};
 pub use grouped::{KGroupedStream, KGroupedTable};
 pub use kstream::{BranchedKStream, KStream};
@@ -132,6 +134,6 @@ pub mod prelude {
     pub use crate::state::{KeyValueStore, Materialized, StoreType, Stores};
     pub use crate::test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
     pub use crate::topology::{Consumed, Grouped, Produced, Repartitioned, StreamsBuilder, Topology};
-    pub use crate::{KGroupedStream, KGroupedTable, KStream, KTable, StreamsError};
+    pub use crate::{KGroupedStream, KGroupedTable, KStream, KTable, KafkaCluster, StreamsError};
     pub use stream_core::Cluster;
 }

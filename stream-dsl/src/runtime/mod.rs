@@ -83,11 +83,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stream_core::Cluster;
 use tokio::sync::watch;
 
 pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
 
+use crate::client::LogClient;
 use crate::error::{Result, StreamsError};
 use crate::topology::Topology;
 
@@ -195,13 +195,14 @@ impl Shared {
 pub struct Streams {
     topology: Arc<Topology>,
     config: StreamsConfig,
-    cluster: Cluster,
+    client: LogClient,
     shared: Arc<Shared>,
     threads: Vec<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl Streams {
-    pub fn new(topology: Topology, config: StreamsConfig, cluster: &Cluster) -> Streams {
+    /// `cluster`: `&Cluster` (embedded) or a [`KafkaCluster`](crate::KafkaCluster).
+    pub fn new(topology: Topology, config: StreamsConfig, cluster: impl Into<LogClient>) -> Streams {
         let (state, _) = watch::channel(State::Created);
         Streams {
             topology: Arc::new(topology),
@@ -213,7 +214,7 @@ impl Streams {
                 error: Mutex::new(None),
             }),
             config,
-            cluster: cluster.clone(),
+            client: cluster.into(),
             threads: Vec::new(),
         }
     }
@@ -241,14 +242,25 @@ impl Streams {
             source,
         })?;
         let process_id = Arc::new(process::ProcessId::load_or_create(&dir)?);
-        topics::prepare(&self.topology, &self.config.application_id, &self.cluster)?;
+        // Admin calls block (over the network, for a Kafka cluster): off the async workers.
+        let (topology, application_id, client) = (
+            self.topology.clone(),
+            self.config.application_id.clone(),
+            self.client.clone(),
+        );
+        tokio::task::spawn_blocking(move || topics::prepare(&topology, &application_id, &client))
+            .await
+            .map_err(|e| StreamsError::Thread {
+                thread: "topic preparation".into(),
+                reason: e.to_string(),
+            })??;
         self.shared.state.send_replace(State::Rebalancing);
         for index in 0..self.config.num_stream_threads.max(1) {
             let (topology, config, process_id, cluster, shared, handle) = (
                 self.topology.clone(),
                 self.config.clone(),
                 process_id.clone(),
-                self.cluster.clone(),
+                self.client.clone(),
                 self.shared.clone(),
                 handle.clone(),
             );

@@ -12,13 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stream_core::client::consumer::ConsumerGroupMetadata;
-use stream_core::client::producer::{Producer, ProducerConfig};
-use stream_core::error::BrokerError;
-use stream_core::group::GroupError;
-use stream_core::txn::TxnError;
-use stream_core::{Cluster, TopicPartition};
+use stream_core::TopicPartition;
 
+use crate::client::{ClientError, ErrorKind, GroupMetadata, LogClient, LogProducer};
 use crate::error::{Result, StreamsError};
 use crate::processor::OutRecord;
 
@@ -28,9 +24,11 @@ const INIT_RETRY_FOR: Duration = Duration::from_secs(30);
 
 pub(crate) struct ThreadProducer {
     thread: String,
-    cluster: Cluster,
-    config: ProducerConfig,
-    producer: Producer,
+    client: LogClient,
+    client_id: String,
+    /// Exactly-once: the transactional id and `transaction.timeout.ms`.
+    transactional: Option<(String, Duration)>,
+    producer: Box<dyn LogProducer>,
     /// Exactly-once: a transaction is open.
     in_transaction: bool,
 }
@@ -38,7 +36,7 @@ pub(crate) struct ThreadProducer {
 impl std::fmt::Debug for ThreadProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadProducer")
-            .field("transactional_id", &self.config.transactional_id)
+            .field("transactional", &self.transactional)
             .field("in_transaction", &self.in_transaction)
             .finish()
     }
@@ -47,30 +45,24 @@ impl std::fmt::Debug for ThreadProducer {
 impl ThreadProducer {
     /// `transactional`: the transactional id and `transaction.timeout.ms` under exactly-once.
     pub fn new(
-        cluster: &Cluster,
+        client: &LogClient,
         thread: &str,
         transactional: Option<(String, Duration)>,
     ) -> Result<ThreadProducer> {
-        let mut config = ProducerConfig {
-            client_id: format!("{thread}-producer"),
-            ..Default::default()
-        };
-        if let Some((id, timeout)) = transactional {
-            config.transactional_id = Some(id);
-            config.transaction_timeout = timeout;
-        }
-        let producer = cluster.producer(config.clone())?;
+        let client_id = format!("{thread}-producer");
+        let producer = client.0.producer(&client_id, transactional.clone())?;
         Ok(ThreadProducer {
             thread: thread.to_owned(),
-            cluster: cluster.clone(),
-            config,
+            client: client.clone(),
+            client_id,
+            transactional,
             producer,
             in_transaction: false,
         })
     }
 
     pub fn is_transactional(&self) -> bool {
-        self.config.transactional_id.is_some()
+        self.transactional.is_some()
     }
 
     pub fn in_transaction(&self) -> bool {
@@ -79,23 +71,28 @@ impl ThreadProducer {
 
     /// Exactly-once: registers the transactional id, fencing an older producer of it and
     /// aborting its open transaction. Nothing under at-least-once.
-    pub async fn init(&mut self) -> Result<()> {
+    pub fn init(&mut self) -> Result<()> {
         if !self.is_transactional() {
             return Ok(());
         }
         let started = Instant::now();
         loop {
-            match self.producer.init_transactions().await {
+            match self.producer.init_transactions() {
                 Ok(()) => {
                     self.in_transaction = false;
                     return Ok(());
                 }
-                Err(BrokerError::Txn(TxnError::ConcurrentTransactions { .. }))
-                    if started.elapsed() < INIT_RETRY_FOR =>
+                Err(e)
+                    if e.kind == ErrorKind::ConcurrentTransactions && started.elapsed() < INIT_RETRY_FOR =>
                 {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(StreamsError::Client {
+                        operation: "init_transactions",
+                        source: Box::new(e),
+                    });
+                }
             }
         }
     }
@@ -103,15 +100,7 @@ impl ThreadProducer {
     /// Queues a record (exactly-once: in the open transaction, begun if none is).
     pub fn send(&mut self, r: &OutRecord) -> Result<()> {
         self.begin()?;
-        let sent = self.producer.send_unobserved(
-            &r.topic,
-            r.partition,
-            r.key.as_deref(),
-            r.value.as_deref(),
-            &r.headers,
-            Some(r.timestamp),
-        );
-        match sent {
+        match self.producer.send(r) {
             Ok(()) => Ok(()),
             Err(e) if self.is_transactional() => {
                 // The transaction's first failure (a fencing, say) explains this one best.
@@ -132,46 +121,46 @@ impl ThreadProducer {
         }
         self.producer
             .begin_transaction()
-            .map_err(|e| self.transaction_error("begin_transaction", Arc::new(e)))?;
+            .map_err(|e| self.transaction_error("begin_transaction", e))?;
         self.in_transaction = true;
         Ok(())
     }
 
     /// At-least-once: sends everything queued and fails if any send failed since the last
     /// call.
-    pub async fn flush(&mut self) -> Result<()> {
-        self.producer.flush().await;
-        match self.producer.take_failure() {
-            Some(e) => Err(StreamsError::Send {
-                topic: "a sink, repartition or changelog topic".into(),
-                reason: e.to_string(),
-            }),
-            None => Ok(()),
-        }
+    pub fn flush(&mut self) -> Result<()> {
+        self.producer.flush().map_err(|e| StreamsError::Send {
+            topic: "a sink, repartition or changelog topic".into(),
+            reason: e.to_string(),
+        })
     }
 
     /// Exactly-once: adds `offsets` (the next offset to consume per input partition) to the
     /// transaction and commits it. On an error the transaction is still open: abort it.
-    pub async fn commit(
-        &mut self,
-        offsets: &[(TopicPartition, i64)],
-        group: &ConsumerGroupMetadata,
-    ) -> Result<()> {
+    pub fn commit(&mut self, offsets: &[(TopicPartition, i64)], group: Option<&GroupMetadata>) -> Result<()> {
         self.begin()?;
         if !offsets.is_empty() {
+            let Some(group) = group else {
+                return Err(StreamsError::TaskMigrated {
+                    thread: self.thread.clone(),
+                    operation: "send_offsets_to_transaction",
+                    source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(
+                        "the consumer is not a group member",
+                    )),
+                });
+            };
             self.producer
                 .send_offsets_to_transaction(offsets, group)
-                .await
-                .map_err(|e| self.transaction_error("send_offsets_to_transaction", Arc::new(e)))?;
+                .map_err(|e| self.transaction_error("send_offsets_to_transaction", e))?;
         }
-        match self.producer.commit_transaction().await {
+        match self.producer.commit_transaction() {
             Ok(()) => {
                 self.in_transaction = false;
                 Ok(())
             }
             Err(e) => {
                 // A commit refused because a send failed: the send's error is the cause.
-                let cause = self.producer.take_failure().unwrap_or_else(|| Arc::new(e));
+                let cause = self.producer.take_failure().unwrap_or(e);
                 Err(self.transaction_error("commit_transaction", cause))
             }
         }
@@ -180,12 +169,12 @@ impl ThreadProducer {
     /// Exactly-once: aborts the open transaction. A producer that cannot abort (fenced, or
     /// failed) is replaced by a new one of the same transactional id, whose
     /// `init_transactions` aborts the transaction at the coordinator instead.
-    pub async fn abort(&mut self) -> Result<()> {
+    pub fn abort(&mut self) -> Result<()> {
         if !self.is_transactional() {
             return Ok(());
         }
         let aborted = if self.in_transaction {
-            self.producer.abort_transaction().await
+            self.producer.abort_transaction()
         } else {
             Ok(())
         };
@@ -194,39 +183,28 @@ impl ThreadProducer {
         let _ = self.producer.take_failure();
         if let Err(e) = aborted {
             tracing::info!(thread = %self.thread, error = %e, "the transaction cannot be aborted; starting a new producer");
-            self.producer = self.cluster.producer(self.config.clone())?;
-            self.init().await?;
+            self.producer = self
+                .client
+                .0
+                .producer(&self.client_id, self.transactional.clone())?;
+            self.init()?;
         }
         Ok(())
     }
 
-    fn transaction_error(&self, operation: &'static str, source: Arc<BrokerError>) -> StreamsError {
-        if is_fencing(&source) {
+    fn transaction_error(&self, operation: &'static str, e: ClientError) -> StreamsError {
+        if e.kind == ErrorKind::Fenced {
             StreamsError::TaskMigrated {
                 thread: self.thread.clone(),
                 operation,
-                source,
+                source: e.source,
             }
         } else {
             StreamsError::TaskCorrupted {
                 thread: self.thread.clone(),
                 operation,
-                source: Some(source),
+                source: Some(e.source),
             }
         }
     }
-}
-
-/// Errors that mean another producer or group member now owns the thread's work.
-fn is_fencing(e: &BrokerError) -> bool {
-    matches!(
-        e,
-        BrokerError::Txn(TxnError::ProducerFenced { .. } | TxnError::InvalidProducerIdMapping { .. })
-            | BrokerError::InvalidProducerEpoch { .. }
-            | BrokerError::Group(
-                GroupError::IllegalGeneration { .. }
-                    | GroupError::UnknownMemberId
-                    | GroupError::FencedInstanceId
-            )
-    )
 }

@@ -20,7 +20,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use stream_core::client::consumer::{ConsumerConfig, OffsetReset};
 use stream_core::partition::IsolationLevel;
-use stream_core::{Cluster, TopicName, TopicPartition};
+use stream_core::{TopicName, TopicPartition};
+
+use crate::client::LogClient;
 
 use crate::error::{Result, StreamsError};
 use crate::task::Task;
@@ -103,7 +105,7 @@ impl Checkpoint {
     /// The checkpoint of `task` now: each persistent logged store's changelog end as
     /// `isolation` sees it. Valid once the task's changelog writes are stored (at-least-once:
     /// acknowledged; exactly-once: committed) and its stores flushed.
-    pub fn of(cluster: &Cluster, task: &Task, isolation: IsolationLevel) -> Result<Checkpoint> {
+    pub fn of(client: &LogClient, task: &Task, isolation: IsolationLevel) -> Result<Checkpoint> {
         let mut checkpoint = Checkpoint::default();
         for store in task.stores.values() {
             let store = store.borrow();
@@ -112,7 +114,7 @@ impl Checkpoint {
             }
             if let Some((topic, partition)) = store.changelog() {
                 let tp = TopicPartition::new(TopicName::new(topic)?, *partition);
-                let (end, _) = cluster.broker().list_offset_with(&tp, -1, isolation)?;
+                let end = client.0.end_offset(&tp, isolation)?;
                 checkpoint.0.insert((topic.to_string(), *partition), end);
             }
         }
@@ -122,8 +124,8 @@ impl Checkpoint {
 
 /// Replays each logged store's changelog from `from` (per store) to the changelog's current
 /// end (read_committed: its last stable offset). Returns the records applied.
-pub(crate) async fn restore(
-    cluster: &Cluster,
+pub(crate) fn restore(
+    client: &LogClient,
     task: &mut Task,
     from: &BTreeMap<String, i64>,
     isolation: IsolationLevel,
@@ -134,13 +136,13 @@ pub(crate) async fn restore(
             continue;
         };
         let tp = TopicPartition::new(TopicName::new(&topic)?, partition);
-        let (end, _) = cluster.broker().list_offset_with(&tp, -1, isolation)?;
+        let end = client.0.end_offset(&tp, isolation)?;
         let start = from.get(name).copied().unwrap_or(0);
         if start >= end {
             continue;
         }
         const MAX_POLL_RECORDS: usize = 10_000;
-        let mut consumer = cluster.consumer(ConsumerConfig {
+        let mut consumer = client.0.consumer(ConsumerConfig {
             client_id: format!("{}-restore", task.shared.application_id),
             auto_offset_reset: OffsetReset::Earliest,
             enable_auto_commit: false,
@@ -148,14 +150,13 @@ pub(crate) async fn restore(
             fetch_max_wait: Duration::from_millis(10),
             isolation_level: isolation,
             ..ConsumerConfig::default()
-        });
-        consumer.assign([tp.clone()])?;
-        consumer.seek(&tp, start)?;
+        })?;
+        consumer.assign(&tp, start)?;
         // The next changelog offset to apply. Not the consumer's position, which is where it
         // fetches next: records it fetched but has not returned yet lie below it.
         let mut next = start;
         while next < end {
-            let records = consumer.poll(Duration::from_millis(100)).await?;
+            let records = consumer.poll(Duration::from_millis(100))?;
             let drained = records.len() < MAX_POLL_RECORDS;
             let last = records.last().map(|r| r.offset);
             let batch: Vec<(Bytes, Option<Bytes>)> = records
@@ -168,7 +169,7 @@ pub(crate) async fn restore(
             next = match last {
                 // With the buffer drained the position is past everything returned, and past
                 // the markers and aborted records that follow them.
-                _ if drained => consumer.position(&tp).await?,
+                _ if drained => consumer.position(&tp)?,
                 Some(last) => last + 1,
                 None => next,
             };

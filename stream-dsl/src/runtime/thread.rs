@@ -22,12 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use stream_core::client::consumer::{
-    Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, OffsetReset,
-};
-use stream_core::group::PartitionOffset;
+use stream_core::TopicPartition;
+use stream_core::client::consumer::{ConsumerConfig, ConsumerRecord, OffsetReset};
 use stream_core::partition::IsolationLevel;
-use stream_core::{Cluster, TopicPartition};
 use tokio::runtime::Handle;
 
 use super::config::{DeserializationHandler, StreamsConfig};
@@ -35,6 +32,7 @@ use super::process::ProcessId;
 use super::producer::ThreadProducer;
 use super::restore::{Checkpoint, restore};
 use super::{Shared, ThreadState};
+use crate::client::{LogClient, LogConsumer};
 use crate::error::{Result, StreamsError};
 use crate::processor::{PunctuationType, TaskId};
 use crate::state::{StoreSpec, StoreType};
@@ -55,10 +53,11 @@ pub(crate) struct StreamThread {
     index: usize,
     topology: Arc<Topology>,
     config: StreamsConfig,
-    cluster: Cluster,
-    handle: Handle,
+    client: LogClient,
+    /// Kept for the thread's lifetime: the clients' timers and heartbeats run on it.
+    _handle: Handle,
     shared: Arc<Shared>,
-    consumer: Consumer,
+    consumer: Box<dyn LogConsumer>,
     producer: ThreadProducer,
     tasks: BTreeMap<TaskId, ActiveTask>,
     subtopology_of: HashMap<String, usize>,
@@ -81,13 +80,13 @@ impl StreamThread {
         topology: Arc<Topology>,
         config: StreamsConfig,
         process_id: &ProcessId,
-        cluster: Cluster,
+        client: LogClient,
         handle: Handle,
         shared: Arc<Shared>,
     ) -> Result<StreamThread> {
         let name = format!("{}-StreamThread-{}", config.application_id, index + 1);
         let eos = config.processing_guarantee.is_exactly_once();
-        let consumer = cluster.consumer(ConsumerConfig {
+        let consumer = client.0.consumer(ConsumerConfig {
             client_id: name.clone(),
             group_id: Some(config.application_id.clone()),
             auto_offset_reset: OffsetReset::Earliest,
@@ -103,7 +102,7 @@ impl StreamThread {
             // among them) are not input.
             isolation_level: isolation(eos),
             ..ConsumerConfig::default()
-        });
+        })?;
         // Kafka Streams' EOS v2 transactional id: stable across restarts on the same state
         // directory (the process id is stored there), distinct per thread and instance.
         let transactional = eos.then(|| {
@@ -116,7 +115,7 @@ impl StreamThread {
                 config.transaction_timeout,
             )
         });
-        let producer = ThreadProducer::new(&cluster, &name, transactional)?;
+        let producer = ThreadProducer::new(&client, &name, transactional)?;
         let subtopology_of = topology
             .source_topics(&config.application_id)
             .into_iter()
@@ -131,8 +130,8 @@ impl StreamThread {
             index,
             topology,
             config,
-            cluster,
-            handle,
+            client,
+            _handle: handle,
             shared,
             consumer,
             producer,
@@ -160,8 +159,7 @@ impl StreamThread {
         // Before the first poll: joining the group fetches committed offsets read_committed,
         // which waits while the crashed predecessor's transaction holds offsets; fencing the
         // predecessor aborts that transaction now instead of at its timeout.
-        let handle = self.handle.clone();
-        handle.block_on(self.producer.init())?;
+        self.producer.init()?;
         self.consumer.subscribe(self.source_topics())?;
         self.set_state(ThreadState::Rebalancing);
         while !self.shared.stop.load(Ordering::Acquire) {
@@ -186,10 +184,9 @@ impl StreamThread {
             self.set_state(ThreadState::Rebalancing);
             self.commit()?;
         }
-        let handle = self.handle.clone();
-        let generation = self.generation();
-        let records = handle.block_on(self.consumer.poll(self.config.poll))?;
-        if self.eos && self.generation() != generation && self.uncommitted() {
+        let generation = self.consumer.generation();
+        let records = self.consumer.poll(self.config.poll)?;
+        if self.eos && self.consumer.generation() != generation && self.uncommitted() {
             // A rebalance began after the check above and the poll rejoined: it moved every
             // partition back to its committed offset (eager protocol) while the tasks hold
             // uncommitted work, and these records were read from there. Processing them in
@@ -222,10 +219,6 @@ impl StreamThread {
         Ok(())
     }
 
-    fn generation(&self) -> Option<i32> {
-        self.consumer.group_metadata().map(|g| g.generation_id)
-    }
-
     /// Processed or produced anything since the last commit.
     fn uncommitted(&self) -> bool {
         self.producer.in_transaction() || self.tasks.values().any(|t| t.dirty)
@@ -250,8 +243,7 @@ impl StreamThread {
             "aborting the transaction; the tasks' state is restored and their input reprocessed \
              from the last commit"
         );
-        let handle = self.handle.clone();
-        handle.block_on(self.producer.abort())?;
+        self.producer.abort()?;
         for (id, mut active) in std::mem::take(&mut self.tasks) {
             drop(active.task.take_output());
             if let Err(e) = active.task.close() {
@@ -259,11 +251,8 @@ impl StreamThread {
             }
         }
         let assigned = self.consumer.assignment();
-        for (tp, committed) in handle.block_on(self.consumer.committed(&assigned))? {
-            match committed {
-                Some(offset) => self.consumer.seek(&tp, offset)?,
-                None => self.consumer.seek_to_beginning(&tp)?,
-            }
+        for (tp, committed) in self.consumer.committed(&assigned)? {
+            self.consumer.seek(&tp, committed)?;
         }
         if matches!(error, StreamsError::TaskMigrated { .. }) {
             self.consumer.subscribe(self.source_topics())?;
@@ -344,10 +333,9 @@ impl StreamThread {
     /// same, KAFKA-6607). Only after a poll that drained the consumer's buffer, so every
     /// record below a position has been processed.
     fn advance_to_positions(&mut self) {
-        let handle = self.handle.clone();
         for active in self.tasks.values_mut() {
             for (tp, next) in active.consumed.iter_mut() {
-                if let Ok(position) = handle.block_on(self.consumer.position(tp))
+                if let Ok(position) = self.consumer.position(tp)
                     && position > *next
                 {
                     *next = position;
@@ -381,8 +369,7 @@ impl StreamThread {
             active.task.flush()?;
         }
         self.send_output()?;
-        let handle = self.handle.clone();
-        handle.block_on(self.producer.flush())?;
+        self.producer.flush()?;
         let mut offsets: Vec<(TopicPartition, i64)> = Vec::new();
         for active in self.tasks.values_mut() {
             if !active.dirty {
@@ -392,16 +379,12 @@ impl StreamThread {
             offsets.extend(active.consumed.iter().map(|(tp, &o)| (tp.clone(), o)));
         }
         if !offsets.is_empty() {
-            let request = offsets
-                .iter()
-                .map(|(tp, o)| PartitionOffset::new(tp.topic.as_str(), tp.partition, *o))
-                .collect();
-            handle.block_on(self.consumer.commit_offsets(request))?;
+            self.consumer.commit(&offsets)?;
             self.shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
         }
         for active in self.tasks.values_mut() {
             if active.dirty {
-                Checkpoint::of(&self.cluster, &active.task, IsolationLevel::ReadUncommitted)?
+                Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadUncommitted)?
                     .write(&active.dir)?;
                 active.dirty = false;
             }
@@ -427,13 +410,8 @@ impl StreamThread {
             self.last_commit = Instant::now();
             return Ok(());
         }
-        // Outside a group (no generation yet) the coordinator checks no member (pre-KIP-447).
-        let group = self
-            .consumer
-            .group_metadata()
-            .unwrap_or_else(|| ConsumerGroupMetadata::new(self.config.application_id.clone()));
-        let handle = self.handle.clone();
-        handle.block_on(self.producer.commit(&offsets, &group))?;
+        let group = self.consumer.group_metadata();
+        self.producer.commit(&offsets, group.as_ref())?;
         self.shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
         for active in self.tasks.values_mut() {
             active.dirty = false;
@@ -455,7 +433,7 @@ impl StreamThread {
             if !(topic.starts_with(&prefix) && topic.ends_with("-repartition")) {
                 continue;
             }
-            if let Err(e) = self.cluster.broker().delete_records(tp, *offset) {
+            if let Err(e) = self.client.0.delete_records(tp, *offset) {
                 tracing::debug!(topic, error = %e, "could not purge a repartition topic");
             }
         }
@@ -543,8 +521,7 @@ impl StreamThread {
             }
         };
         let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open)?;
-        let handle = self.handle.clone();
-        let restored = handle.block_on(restore(&self.cluster, &mut task, &from, isolation(self.eos)))?;
+        let restored = restore(&self.client, &mut task, &from, isolation(self.eos))?;
         self.shared
             .metrics
             .restored
@@ -562,7 +539,7 @@ impl StreamThread {
         // exactly-once the task runs without one).
         if restored > 0 && !self.eos {
             active.task.flush_stores()?;
-            Checkpoint::of(&self.cluster, &active.task, IsolationLevel::ReadUncommitted)?
+            Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadUncommitted)?
                 .write(&active.dir)?;
         }
         active.dirty = false;
@@ -575,22 +552,21 @@ impl StreamThread {
     fn close_committed(&self, mut active: ActiveTask) -> Result<()> {
         if self.eos {
             active.task.flush_stores()?;
-            Checkpoint::of(&self.cluster, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
+            Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
         }
         active.task.close()
     }
 
     /// Stops: commits (unless failing), closes tasks, leaves the group. Under exactly-once a
     /// thread that could not commit aborts its transaction and writes no checkpoints.
-    fn close(&mut self, clean: bool) -> Result<()> {
+    fn close(mut self, clean: bool) -> Result<()> {
         let mut result = Ok(());
         if clean {
             result = self.commit();
         }
         let committed = result.is_ok() && clean;
-        let handle = self.handle.clone();
         if self.eos && !committed {
-            if let Err(e) = handle.block_on(self.producer.abort()) {
+            if let Err(e) = self.producer.abort() {
                 tracing::warn!(thread = %self.name, error = %e, "aborting the transaction");
             }
         }
@@ -604,18 +580,19 @@ impl StreamThread {
                 tracing::warn!(thread = %self.name, task = %id, error = %e, "closing a task");
             }
         }
-        let consumer = std::mem::replace(
-            &mut self.consumer,
-            self.cluster.consumer(ConsumerConfig::default()),
-        );
-        if let Err(e) = handle.block_on(consumer.close()) {
+        let state = self.shared.clone();
+        let index = self.index;
+        if let Err(e) = self.consumer.close() {
             tracing::warn!(thread = %self.name, error = %e, "leaving the group");
         }
-        self.set_state(if result.is_ok() {
-            ThreadState::Dead
-        } else {
-            ThreadState::Failed
-        });
+        state.set_thread_state(
+            index,
+            if result.is_ok() {
+                ThreadState::Dead
+            } else {
+                ThreadState::Failed
+            },
+        );
         result
     }
 }

@@ -3,23 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use stream_core::Cluster;
-use stream_core::error::BrokerError;
+use crate::client::LogClient;
 
 use crate::error::{Result, StreamsError};
 use crate::state::changelog_topic;
 use crate::topology::{NodeKind, Topology};
 
 /// Partitions per sub-topology: its task count.
-pub(crate) fn prepare(topology: &Topology, application_id: &str, cluster: &Cluster) -> Result<Vec<i32>> {
-    let admin = cluster.admin();
-    let existing = |topic: &str| -> Result<Option<i32>> {
-        match admin.describe_topic(topic) {
-            Ok(d) => Ok(Some(d.partitions.len() as i32)),
-            Err(BrokerError::UnknownTopicOrPartition { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    };
+pub(crate) fn prepare(topology: &Topology, application_id: &str, client: &LogClient) -> Result<Vec<i32>> {
+    let existing = |topic: &str| client.0.partitions(topic);
     let mut repartition: BTreeMap<String, i32> = BTreeMap::new();
     let mut counts = Vec::with_capacity(topology.subtopologies.len());
     // Sub-topologies are numbered upstream first (a repartition source is created after its
@@ -65,7 +57,7 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, cluster: &Clust
     }
     for (name, partitions) in &repartition {
         ensure(
-            cluster,
+            client,
             &format!("{application_id}-{name}"),
             *partitions,
             &[("cleanup.policy", "delete"), ("retention.ms", "-1")],
@@ -75,7 +67,7 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, cluster: &Clust
         for store in &sub.stores {
             if topology.stores.get(store).is_some_and(|s| s.logging) {
                 let topic = format!("{application_id}-{}", changelog_topic(store));
-                ensure(cluster, &topic, count, &[("cleanup.policy", "compact")])?;
+                ensure(client, &topic, count, &[("cleanup.policy", "compact")])?;
             }
         }
     }
@@ -83,20 +75,12 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, cluster: &Clust
 }
 
 /// Creates `topic` unless it exists with `partitions` partitions.
-fn ensure(cluster: &Cluster, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()> {
-    let admin = cluster.admin();
-    match admin.describe_topic(topic) {
-        Ok(d) if d.partitions.len() as i32 == partitions => Ok(()),
-        Ok(d) => Err(StreamsError::Topology(format!(
-            "internal topic {topic} has {} partitions, the topology needs {partitions}",
-            d.partitions.len()
+fn ensure(client: &LogClient, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()> {
+    match client.0.partitions(topic)? {
+        Some(n) if n == partitions => Ok(()),
+        Some(n) => Err(StreamsError::Topology(format!(
+            "internal topic {topic} has {n} partitions, the topology needs {partitions}"
         ))),
-        Err(BrokerError::UnknownTopicOrPartition { .. }) => {
-            match admin.create_topic(topic, partitions, configs.iter().copied()) {
-                Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => Ok(()),
-                Err(e) => Err(e.into()),
-            }
-        }
-        Err(e) => Err(e.into()),
+        None => client.0.create_topic(topic, partitions, configs),
     }
 }

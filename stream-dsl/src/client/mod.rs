@@ -1,0 +1,158 @@
+//! The log an application runs on: the embedded cluster or any Kafka-protocol cluster.
+//!
+//! ```text
+//!   Streams ── LogClient ──┬─ embedded: stream_core::Cluster, the broker in this process
+//!                          └─ Kafka:    KafkaCluster, librdkafka (rdkafka) over the network,
+//!                                       to `runnel serve`, Apache Kafka or any compatible one
+//! ```
+//!
+//! The runtime sees one interface: a [`LogConsumer`] per stream thread (and per restore), a
+//! [`LogProducer`] per stream thread, and the admin calls of [`Backend`]. Every call is
+//! blocking: stream threads are OS threads, and [`Streams::start`](crate::Streams::start)
+//! runs its topic preparation on the blocking pool.
+//!
+//! [`LogClient`] is the public handle. The design names it a trait; it is a struct over a
+//! crate-private trait instead, so that the consumer and producer interfaces (which carry
+//! runtime-internal types) stay private and users cannot depend on them.
+
+mod embedded;
+mod kafka;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stream_core::client::consumer::{ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord};
+use stream_core::partition::IsolationLevel;
+use stream_core::{Cluster, TopicPartition};
+
+pub use kafka::KafkaCluster;
+
+use crate::error::Result;
+use crate::processor::OutRecord;
+
+/// The cluster a [`Streams`](crate::Streams) application reads and writes: built from a
+/// `&Cluster` (embedded, the default) or a [`KafkaCluster`] (`runnel serve`, Apache Kafka).
+#[derive(Debug, Clone)]
+pub struct LogClient(pub(crate) Arc<dyn Backend>);
+
+impl From<&Cluster> for LogClient {
+    fn from(cluster: &Cluster) -> LogClient {
+        LogClient(Arc::new(embedded::Embedded::new(cluster.clone())))
+    }
+}
+
+impl From<Cluster> for LogClient {
+    fn from(cluster: Cluster) -> LogClient {
+        LogClient::from(&cluster)
+    }
+}
+
+impl From<&KafkaCluster> for LogClient {
+    fn from(cluster: &KafkaCluster) -> LogClient {
+        LogClient(Arc::new(cluster.clone()))
+    }
+}
+
+impl From<KafkaCluster> for LogClient {
+    fn from(cluster: KafkaCluster) -> LogClient {
+        LogClient(Arc::new(cluster))
+    }
+}
+
+/// What the runtime needs of a cluster. Blocking calls (see the module docs).
+pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
+    /// A consumer; with `group_id` set, a group member using the range assignor.
+    fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn LogConsumer>>;
+    /// An idempotent producer; with `transactional` (id, `transaction.timeout.ms`), a
+    /// transactional one.
+    fn producer(
+        &self,
+        client_id: &str,
+        transactional: Option<(String, Duration)>,
+    ) -> Result<Box<dyn LogProducer>>;
+    /// The topic's partition count, `None` if it does not exist.
+    fn partitions(&self, topic: &str) -> Result<Option<i32>>;
+    /// Creates a topic; one that exists already is not an error.
+    fn create_topic(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()>;
+    /// The partition's end as `isolation` sees it (read_committed: its last stable offset).
+    fn end_offset(&self, tp: &TopicPartition, isolation: IsolationLevel) -> Result<i64>;
+    /// Deletes the partition's records below `offset` (DeleteRecords).
+    fn delete_records(&self, tp: &TopicPartition, offset: i64) -> Result<()>;
+}
+
+/// The group a consumer belongs to, for `send_offsets_to_transaction` (KIP-447: the
+/// coordinator checks the member and generation).
+pub(crate) enum GroupMetadata {
+    Embedded(ConsumerGroupMetadata),
+    Kafka(rdkafka::consumer::ConsumerGroupMetadata),
+}
+
+pub(crate) trait LogConsumer: Send {
+    fn subscribe(&mut self, topics: Vec<String>) -> Result<()>;
+    /// Assigns one partition (no group), fetching from `offset`.
+    fn assign(&mut self, tp: &TopicPartition, offset: i64) -> Result<()>;
+    /// Up to `max.poll.records` records, in runs of one partition.
+    fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>>;
+    /// The group is rebalancing: commit before the next poll, which gives up the partitions.
+    fn rebalance_pending(&self) -> bool;
+    /// Changes whenever the consumer's assignment is renewed by the group.
+    fn generation(&self) -> Option<i32>;
+    fn group_metadata(&self) -> Option<GroupMetadata>;
+    fn assignment(&self) -> Vec<TopicPartition>;
+    fn committed(&mut self, partitions: &[TopicPartition]) -> Result<Vec<(TopicPartition, Option<i64>)>>;
+    /// Moves the fetch position; `None`: to the beginning.
+    fn seek(&mut self, tp: &TopicPartition, offset: Option<i64>) -> Result<()>;
+    /// The next offset to return: past every record returned, and past the transaction
+    /// markers and aborted records behind them.
+    fn position(&mut self, tp: &TopicPartition) -> Result<i64>;
+    /// Commits the next offset to consume per partition, synchronously.
+    fn commit(&mut self, offsets: &[(TopicPartition, i64)]) -> Result<()>;
+    /// Leaves the group.
+    fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// A failure of a producer call, sorted the way the runtime handles it.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientError {
+    pub kind: ErrorKind,
+    pub source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// Another producer of the transactional id, or a newer group generation, owns the work.
+    Fenced,
+    /// `init_transactions` while the coordinator completes the id's previous transaction.
+    ConcurrentTransactions,
+    Other,
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
+    }
+}
+
+pub(crate) trait LogProducer: Send {
+    fn init_transactions(&mut self) -> Result<(), ClientError>;
+    fn begin_transaction(&mut self) -> Result<(), ClientError>;
+    /// Queues a record; a failure to store it shows in [`LogProducer::take_failure`].
+    fn send(&mut self, record: &OutRecord) -> Result<(), ClientError>;
+    /// The first failure since the last call.
+    fn take_failure(&mut self) -> Option<ClientError>;
+    /// Sends everything queued and waits for the acknowledgements.
+    fn flush(&mut self) -> Result<(), ClientError>;
+    fn send_offsets_to_transaction(
+        &mut self,
+        offsets: &[(TopicPartition, i64)],
+        group: &GroupMetadata,
+    ) -> Result<(), ClientError>;
+    fn commit_transaction(&mut self) -> Result<(), ClientError>;
+    fn abort_transaction(&mut self) -> Result<(), ClientError>;
+}
