@@ -17,7 +17,8 @@
 //! - the broker's CPU seconds over each timed part and its peak RSS over the round (/proc);
 //! - stream processing, the same input and topology on both sides: word count and the CDC
 //!   aggregation under at_least_once and exactly_once_v2, by Kafka Streams 4.4 on the Apache
-//!   Kafka broker (`StreamsBench.java`) and by Runnel's DSL on the embedded cluster.
+//!   Kafka broker (`StreamsBench.java`) and by Runnel's DSL on the embedded cluster and on
+//!   `runnel serve` (through `KafkaCluster`, input loaded by the same `Load.java`).
 //!
 //! The figures are medians over the rounds. The load average and any compiler or JVM running
 //! beside the bench are reported in the output: numbers from a busy machine are not comparable.
@@ -446,6 +447,73 @@ async fn runnel_run(input: &StreamsInput, pipeline: Pipeline, guarantee: Process
     }
 }
 
+/// Loads `pipeline`'s input into `topic` with the Java client (`Load.java`), as for Kafka.
+fn load(bootstrap: &str, input: &StreamsInput, pipeline: Pipeline) {
+    let (topic, file, keyed) = match pipeline {
+        Pipeline::WordCount => ("lines", &input.lines_file, "false"),
+        Pipeline::Cdc => ("orders.cdc", &input.cdc_file, "true"),
+    };
+    let file = file.display().to_string();
+    java(
+        "dev.runnel.interop.bench.Load",
+        &[
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            "--file",
+            &file,
+            "--keyed",
+            keyed,
+        ],
+        "512m",
+    );
+}
+
+/// Runnel's DSL on a fresh `runnel serve`, through `KafkaCluster` (librdkafka): the topics
+/// created and the input loaded first (untimed), then the run.
+async fn runnel_remote_run(
+    input: &StreamsInput,
+    pipeline: Pipeline,
+    guarantee: ProcessingGuarantee,
+) -> StreamsRun {
+    let mut server = support::Server::start(&["num.partitions=4", "group.initial.rebalance.delay.ms=0"]);
+    let bootstrap = server.bootstrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let cluster = KafkaCluster::connect(&bootstrap);
+    // The input topic is created by `Load.java`.
+    let topics: &[&str] = match pipeline {
+        Pipeline::WordCount => &["counts"],
+        Pipeline::Cdc => &["orders", "customer-totals"],
+    };
+    for topic in topics {
+        create_topic(&bootstrap, topic);
+    }
+    load(&bootstrap, input, pipeline);
+    let t: Timing = match pipeline {
+        Pipeline::WordCount => {
+            let expected = input.lines.len() as u64 + input.words;
+            let processed = dsl::processed(expected);
+            dsl::run(&cluster, dsl::word_count(), "wc", &state, 1, guarantee, processed).await
+        }
+        Pipeline::Cdc => {
+            let calls = Arc::new(AtomicU64::new(0));
+            let (seen, expected) = (calls.clone(), input.cdc.aggregator_calls);
+            let topology = dsl::cdc_aggregation(calls);
+            dsl::run(&cluster, topology, "cdc", &state, 1, guarantee, move |_| {
+                seen.load(Ordering::Relaxed) >= expected
+            })
+            .await
+        }
+    };
+    server.stop();
+    StreamsRun {
+        rate: input.records(pipeline) as f64 / t.processing.as_secs_f64(),
+        total_s: t.total().as_secs_f64(),
+    }
+}
+
 /// Everything measured, per system, one entry per round.
 #[derive(Default)]
 struct Results {
@@ -453,6 +521,8 @@ struct Results {
     runnel: Vec<BrokerRound>,
     kafka_streams: Vec<Vec<StreamsRun>>,
     runnel_streams: Vec<Vec<StreamsRun>>,
+    /// Runnel's DSL on `runnel serve`.
+    runnel_remote_streams: Vec<Vec<StreamsRun>>,
 }
 
 fn main() {
@@ -549,14 +619,16 @@ fn main() {
                         server.stop();
                     }
                     if options.streams {
-                        let runs = rt.block_on(async {
-                            let mut runs = Vec::new();
+                        let (embedded, remote) = rt.block_on(async {
+                            let (mut embedded, mut remote) = (Vec::new(), Vec::new());
                             for &(p, g) in &PIPELINES {
-                                runs.push(runnel_run(&streams_input, p, g).await);
+                                embedded.push(runnel_run(&streams_input, p, g).await);
+                                remote.push(runnel_remote_run(&streams_input, p, g).await);
                             }
-                            runs
+                            (embedded, remote)
                         });
-                        results.runnel_streams.push(runs);
+                        results.runnel_streams.push(embedded);
+                        results.runnel_remote_streams.push(remote);
                     }
                 }
             }
@@ -684,8 +756,15 @@ impl Report<'_> {
                 broker("broker peak RSS", "MiB", false, Some(4.0), &|b| b.peak_rss_mib),
             ]);
         }
-        let (ks, rs) = (&self.results.kafka_streams, &self.results.runnel_streams);
-        if !ks.is_empty() && !rs.is_empty() {
+        let ks = &self.results.kafka_streams;
+        let placements = [
+            ("embedded", &self.results.runnel_streams),
+            ("on runnel serve", &self.results.runnel_remote_streams),
+        ];
+        for (placement, rs) in placements {
+            if ks.is_empty() || rs.is_empty() {
+                continue;
+            }
             for (i, &(pipeline, guarantee)) in PIPELINES.iter().enumerate() {
                 let (name, unit) = match pipeline {
                     Pipeline::WordCount => ("word count", "M words/s"),
@@ -696,7 +775,7 @@ impl Report<'_> {
                 let rv: Vec<f64> = rs.iter().map(|runs| runs[i].rate / 1e6).collect();
                 lines.push(Line {
                     group: "streams",
-                    name: format!("{name}, {g}"),
+                    name: format!("{name}, {g}, Runnel {placement}"),
                     unit,
                     kafka: median(kv.clone()),
                     runnel: median(rv.clone()),
@@ -708,7 +787,7 @@ impl Report<'_> {
                 let rv: Vec<f64> = rs.iter().map(|runs| runs[i].total_s).collect();
                 lines.push(Line {
                     group: "streams-time",
-                    name: format!("{name}, {g}: start to closed"),
+                    name: format!("{name}, {g}, Runnel {placement}: start to closed"),
                     unit: "s",
                     kafka: median(kv.clone()),
                     runnel: median(rv.clone()),
@@ -805,8 +884,10 @@ impl Report<'_> {
             let _ = writeln!(
                 md,
                 "Kafka Streams 4.4 (`interop/src/main/java/dev/runnel/interop/bench/StreamsBench.java`) on \
-                 the Apache Kafka broker against Runnel's DSL on the embedded cluster \
-                 (`benches/common/streams.rs`), one stream thread each, 4 input partitions, every \
+                 the Apache Kafka broker against Runnel's DSL (`benches/common/streams.rs`) on the \
+                 embedded cluster and on a fresh `runnel serve` (`KafkaCluster`: librdkafka over \
+                 loopback, input loaded by the same `Load.java`; the broker shares the 2 cores, as \
+                 Kafka's does with Kafka Streams), one stream thread each, 4 input partitions, every \
                  other setting at its default (commit interval 30 s under at_least_once, 100 ms under \
                  exactly_once_v2; 10 MiB record cache). Word count: {} lines of 10 words ({} words, \
                  vocabulary {}), flatMapValues → group by word (repartition) → count (RocksDB) → \
@@ -826,12 +907,7 @@ impl Report<'_> {
             table(&mut md, "streams", "pipeline");
             let _ = writeln!(md);
             table(&mut md, "streams-time", "end-to-end time");
-            let _ = writeln!(
-                md,
-                "\nRunnel's DSL on `runnel serve`: not measured. The DSL runs on the embedded \
-                 cluster only; a client for a remote cluster (`Cluster::connect`) does not exist \
-                 yet.\n"
-            );
+            let _ = writeln!(md);
         }
         let _ = writeln!(
             md,

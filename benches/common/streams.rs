@@ -1,4 +1,5 @@
-//! The DSL benches' inputs, pipelines and timed runs on the embedded cluster.
+//! The DSL benches' inputs, pipelines and timed runs (on the embedded cluster, or on a
+//! network one through `KafkaCluster`).
 //!
 //! Two pipelines, the same ones `interop/.../bench/StreamsBench.java` builds with Kafka Streams:
 //! - word count: lines → flat_map_values(split) → group_by(word) (a repartition topic) →
@@ -204,7 +205,7 @@ impl Timing {
 /// Runs `topology` until `done` says every record was processed. Under exactly-once the
 /// commit interval is Kafka Streams' exactly-once default, 100 ms, set explicitly.
 pub async fn run(
-    cluster: &Cluster,
+    cluster: impl Into<runnel::stream_dsl::LogClient>,
     topology: Topology,
     app: &str,
     state: &Path,

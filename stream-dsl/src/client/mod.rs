@@ -11,6 +11,10 @@
 //! blocking: stream threads are OS threads, and [`Streams::start`](crate::Streams::start)
 //! runs its topic preparation on the blocking pool.
 //!
+//! The design's `Cluster::connect(addr)` is [`KafkaCluster::connect`] here: `Cluster` is
+//! `stream_core`'s in-process broker, and `stream_core` knows nothing of the DSL's network
+//! client (dependencies point down).
+//!
 //! [`LogClient`] is the public handle. The design names it a trait; it is a struct over a
 //! crate-private trait instead, so that the consumer and producer interfaces (which carry
 //! runtime-internal types) stay private and users cannot depend on them.

@@ -195,12 +195,20 @@ impl Backend for KafkaCluster {
         Ok(())
     }
 
+    /// Retries while the partition is not known yet: a topic just created (a changelog, say)
+    /// reaches the client's metadata cache only at its next refresh, as with the Java client.
     fn end_offset(&self, tp: &TopicPartition, isolation: IsolationLevel) -> Result<i64> {
-        let (_, high) = self
-            .offsets_client(isolation)?
-            .fetch_watermarks(tp.topic.as_str(), tp.partition, REQUEST_TIMEOUT)
-            .map_err(|e| client("list offsets", e))?;
-        Ok(high)
+        let consumer = self.offsets_client(isolation)?;
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            match consumer.fetch_watermarks(tp.topic.as_str(), tp.partition, REQUEST_TIMEOUT) {
+                Ok((_, high)) => return Ok(high),
+                Err(e) if not_known_yet(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(client("list offsets", e)),
+            }
+        }
     }
 
     fn delete_records(&self, tp: &TopicPartition, offset: i64) -> Result<()> {
@@ -216,6 +224,20 @@ impl Backend for KafkaCluster {
         }
         Ok(())
     }
+}
+
+/// Errors of a partition the client's metadata does not show yet, or whose leader moves.
+fn not_known_yet(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownPartition
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
+        )
+    )
 }
 
 fn isolation_name(isolation: IsolationLevel) -> &'static str {
