@@ -938,7 +938,10 @@ impl Report<'_> {
             .into_iter()
             .filter(|l| l.group != "streams-time")
             .collect();
-        let (label_w, plot_w, row_h, top) = (330.0, 520.0, 22.0, 40.0);
+        // About 7 px a character at the labels' 12 px font.
+        let longest = lines.iter().map(|l| l.name.chars().count()).max().unwrap_or(0);
+        let label_w = (longest as f64 * 7.0 + 24.0).max(330.0);
+        let (plot_w, row_h, top) = (520.0, 22.0, 40.0);
         let bottom = top + row_h * lines.len() as f64;
         let height = bottom + 40.0;
         let hi = lines
