@@ -49,10 +49,12 @@ enum Command {
 }
 
 /// Rust ignores SIGPIPE, so `println!` into a closed pipe (`runnel dump-log … | head`)
-/// panics. A command-line tool should end quietly instead, as Unix tools do.
+/// panics. A command-line tool should end quietly instead, as Unix tools do. Not for
+/// `serve`: a server writes to sockets, and a vectored write (`writev`, as hyper's HTTP
+/// responses use) to a client that hung up would kill the whole broker.
 #[allow(unsafe_code)]
 fn restore_default_sigpipe() {
-    // SAFETY: called first thing in main, before any thread exists; resetting a signal's
+    // SAFETY: called in main before any thread exists (only the arguments were parsed); resetting a signal's
     // disposition to its default touches no Rust-managed state.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -60,12 +62,15 @@ fn restore_default_sigpipe() {
 }
 
 fn main() {
-    restore_default_sigpipe();
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        restore_default_sigpipe();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()) {
+    if let Err(e) = run(cli) {
         eprintln!("runnel: {e:#}");
         std::process::exit(1);
     }

@@ -189,3 +189,93 @@ fn hostile_frames_close_only_their_connection_and_cost_no_memory() {
         "nothing from the bad requests"
     );
 }
+
+fn fetch_frame(topic: &str, partitions: i32) -> Bytes {
+    use kafka_protocol::messages::FetchRequest;
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let version = 11;
+    let request = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(64 * 1024 * 1024)
+        .with_session_epoch(-1)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(
+                    (0..partitions)
+                        .map(|p| {
+                            FetchPartition::default()
+                                .with_partition(p)
+                                .with_partition_max_bytes(16 * 1024 * 1024)
+                        })
+                        .collect(),
+                ),
+        ]);
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::Fetch as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(9)
+        .with_client_id(Some(StrBytes::from_static_str("hangs-up")));
+    let mut body = BytesMut::new();
+    header
+        .encode(&mut body, ApiKey::Fetch.request_header_version(version))
+        .unwrap();
+    request.encode(&mut body, version).unwrap();
+    let mut frame = BytesMut::new();
+    frame.put_i32(body.len() as i32);
+    frame.extend_from_slice(&body);
+    frame.freeze()
+}
+
+/// Fetch responses go out as several runs with vectored writes (the stored batches are not
+/// copied into the response). A client that asks for megabytes and hangs up before reading
+/// them must cost only its own connection: once, a vectored write to a closed socket raised
+/// SIGPIPE and the broker process died of it.
+#[test]
+fn a_client_hanging_up_during_a_large_fetch_response_leaves_the_broker_serving() {
+    let server = Server::start(&["num.partitions=4"]);
+    // 4 partitions × ~4 MB stored, so every response is far larger than a socket buffer.
+    let value = "v".repeat(1000);
+    let mut frames = Vec::new();
+    for p in 0..4 {
+        for _ in 0..4 {
+            let records: Vec<u8> = {
+                let mut b = BatchBuilder::new(Compression::None);
+                for _ in 0..1000 {
+                    b.append(1_700_000_000_000, Some(b"k"), Some(value.as_bytes()), &[]);
+                }
+                b.build()
+            };
+            frames.push(produce_frame("big", vec![(p, records)]));
+        }
+    }
+    let mut s = connect(&server);
+    for f in &frames {
+        s.write_all(f).unwrap();
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut rest = vec![0u8; i32::from_be_bytes(len) as usize];
+        s.read_exact(&mut rest).unwrap();
+    }
+    drop(s);
+    for _ in 0..20 {
+        let mut s = connect(&server);
+        s.write_all(&fetch_frame("big", 4)).unwrap();
+        // Read a little of the answer, then hang up with the rest unsent.
+        let mut some = [0u8; 1024];
+        s.read_exact(&mut some).unwrap();
+        drop(s);
+    }
+    // The broker still answers a whole fetch (a dead one refuses the connection).
+    let mut s = connect(&server);
+    s.write_all(&fetch_frame("big", 4)).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let size = i32::from_be_bytes(len) as usize;
+    assert!(
+        size > 16 * 1000 * 1000,
+        "a fetch of 16 MB stored answered with {size} bytes"
+    );
+    let mut rest = vec![0u8; size];
+    s.read_exact(&mut rest).unwrap();
+}

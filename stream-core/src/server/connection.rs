@@ -6,8 +6,10 @@
 //! only as bytes actually arrive (a slow sender of a large frame holds what it sent, no more).
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::frame::ResponseFrame;
 
 /// How much the read buffer grows by at most per read while a large frame arrives.
 const READ_CHUNK: usize = 64 * 1024;
@@ -121,8 +123,7 @@ impl FrameWriter {
     }
 
     /// Writes one response frame (already carrying its length prefix).
-    pub(super) async fn write_frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(frame).await?;
-        self.stream.flush().await
+    pub(super) async fn write_frame(&mut self, frame: &ResponseFrame) -> std::io::Result<()> {
+        frame.write_to(&mut self.stream).await
     }
 }

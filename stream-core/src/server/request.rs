@@ -7,11 +7,12 @@
 
 use std::panic::AssertUnwindSafe;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::api::{self, Context};
+use super::frame::{ResponseFrame, SPLICE_MIN, SplicingBuf};
 use super::precheck::{self, Malformed};
 use super::versions;
 
@@ -19,7 +20,7 @@ use super::versions;
 #[derive(Debug)]
 pub(super) enum Outcome {
     /// Send this frame (length prefix included).
-    Respond(Bytes),
+    Respond(ResponseFrame),
     /// Nothing to send (Produce with acks=0).
     Silent,
     Close(CloseReason),
@@ -126,7 +127,11 @@ async fn dispatch(context: &Context, client_host: &str, frame: Bytes) -> Result<
                 api::produce::Answer::Failed => Err(CloseReason::FailedFireAndForget),
             }
         }
-        ApiKey::Fetch => serve!(api::fetch::handle),
+        ApiKey::Fetch => {
+            let decoded = request.decode(&mut body)?;
+            let response = api::fetch::handle(&request, decoded).await;
+            request.respond_splicing(&response, &fetched_batches(&response))
+        }
         ApiKey::ListOffsets => serve!(api::list_offsets::handle),
         ApiKey::FindCoordinator => serve!(api::find_coordinator::handle),
         ApiKey::InitProducerId => serve!(api::init_producer_id::handle),
@@ -177,6 +182,16 @@ impl Request<'_> {
 
     /// Encodes `response` behind its response header and the frame's length prefix.
     pub(super) fn respond<R: Encodable>(&self, response: &R) -> Result<Outcome, CloseReason> {
+        self.respond_splicing(response, &[])
+    }
+
+    /// As [`Request::respond`], leaving the runs in `splice` (record batches the response
+    /// holds) out of the copy: the frame references them (see [`super::frame`]).
+    pub(super) fn respond_splicing<R: Encodable>(
+        &self,
+        response: &R,
+        splice: &[Bytes],
+    ) -> Result<Outcome, CloseReason> {
         let encode_error = |source: BoxError| CloseReason::Encode {
             api: self.api,
             version: self.version,
@@ -189,14 +204,34 @@ impl Request<'_> {
             .and_then(|h| Ok(h + response.compute_size(self.version)?))
             .map_err(|e| encode_error(e.into()))?;
         let prefix = i32::try_from(size).map_err(|e| encode_error(e.into()))?;
-        let mut buf = BytesMut::with_capacity(4 + size);
+        let spliced: usize = splice.iter().map(Bytes::len).sum();
+        let mut buf = SplicingBuf::new((4 + size).saturating_sub(spliced), splice);
         buf.put_i32(prefix);
         header
             .encode(&mut buf, header_version)
             .and_then(|()| response.encode(&mut buf, self.version))
             .map_err(|e| encode_error(e.into()))?;
-        Ok(Outcome::Respond(buf.freeze()))
+        let frame = buf
+            .finish()
+            .ok_or_else(|| encode_error("the encoder rewrote a spliced run".into()))?;
+        if frame.len() != 4 + size {
+            return Err(encode_error(
+                format!("encoded {} bytes for a frame of {}", frame.len(), 4 + size).into(),
+            ));
+        }
+        Ok(Outcome::Respond(frame))
     }
+}
+
+/// The record batches of a fetch response large enough to be spliced.
+fn fetched_batches(response: &kafka_protocol::messages::FetchResponse) -> Vec<Bytes> {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|p| p.records.clone())
+        .filter(|r| r.len() >= SPLICE_MIN)
+        .collect()
 }
 
 /// Runs a kafka-protocol decoder, turning a panic inside it (none is known after the precheck;
