@@ -63,7 +63,8 @@ fn topics_produce_consume_in_a_group_then_describe_shows_zero_lag() {
     );
     for p in 0..3 {
         assert!(
-            described.contains(&format!("Partition: {p}\tLeader: 0\tReplicas: 0\tIsr: 0")),
+            // The broker's node id is 1 by default (as in Kafka's KRaft server.properties).
+            described.contains(&format!("Partition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1")),
             "partition {p}: {described}"
         );
     }

@@ -23,6 +23,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The node id the broker runs with by default (BrokerConfig::new).
+const NODE: i32 = 1;
+
 // ---- harness ---------------------------------------------------------------------------------
 
 struct Server {
@@ -353,7 +356,7 @@ async fn metadata_lists_a_created_topic_with_this_node_as_leader() {
             topic
                 .partitions
                 .iter()
-                .all(|p| p.leader_id.0 == 0 && p.isr_nodes.len() == 1)
+                .all(|p| p.leader_id.0 == NODE && p.isr_nodes.len() == 1)
         );
         if version >= 10 {
             assert!(!topic.topic_id.is_nil());
@@ -659,7 +662,7 @@ async fn this_node_coordinates_groups_and_hands_out_producer_ids() {
     for version in 0..=3 {
         let request = FindCoordinatorRequest::default().with_key(s("g"));
         let response: FindCoordinatorResponse = client.call(ApiKey::FindCoordinator, version, &request).await;
-        assert_eq!((response.error_code, response.node_id.0), (0, 0), "v{version}");
+        assert_eq!((response.error_code, response.node_id.0), (0, NODE), "v{version}");
         assert_eq!(response.port, i32::from(server.addr.port()));
     }
     let batched = FindCoordinatorRequest::default().with_coordinator_keys(vec![s("g1"), s("g2")]);
@@ -680,7 +683,7 @@ async fn this_node_coordinates_groups_and_hands_out_producer_ids() {
             response.coordinators[0].error_code,
             response.coordinators[0].node_id.0
         ),
-        (0, 0)
+        (0, NODE)
     );
     let unknown_type = FindCoordinatorRequest::default()
         .with_key_type(7)

@@ -29,6 +29,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The node id the broker runs with by default (BrokerConfig::new).
+const NODE: i32 = 1;
+
 // ---- harness ---------------------------------------------------------------------------------
 
 struct Server {
@@ -690,7 +693,11 @@ async fn the_transaction_coordinator_is_this_node() {
             .with_key(s("tx"))
             .with_key_type(1);
         let response: FindCoordinatorResponse = client.call(ApiKey::FindCoordinator, version, &request).await;
-        assert_eq!((response.error_code, response.node_id.0), (NONE, 0), "v{version}");
+        assert_eq!(
+            (response.error_code, response.node_id.0),
+            (NONE, NODE),
+            "v{version}"
+        );
         assert_eq!(response.port, i32::from(server.addr.port()));
     }
     let request = FindCoordinatorRequest::default()
@@ -702,7 +709,7 @@ async fn the_transaction_coordinator_is_this_node() {
         response
             .coordinators
             .iter()
-            .all(|c| c.error_code == NONE && c.node_id.0 == 0)
+            .all(|c| c.error_code == NONE && c.node_id.0 == NODE)
     );
     server.shutdown().await;
 }

@@ -71,12 +71,12 @@
 //! are exceeded and re-checks on a one-second timer (1 M records took 0.96–2.35 s with the
 //! defaults, 0.37–0.56 s with both raised, by hand on one broker); kcat's `-e` adds the final 500 ms long poll; its
 //! output into a file or pipe costs two to three times the consume itself; a fresh broker's
-//! first million records are slower than the next (warm-up); and about one kcat run in four
-//! starts 500 ms late on librdkafka's side alone: its first offset query for an assigned
-//! partition can run before the metadata response is processed, finds no leader, and
-//! retries after a fixed 500 ms (seen with `-d protocol`: Metadata answered in 0.1 ms,
-//! ListOffsets sent 501 ms later), which turns a 0.45 s consume into 1.0 s against either
-//! broker. Fetch responses no longer copy the stored batches into a response buffer
+//! first million records are slower than the next (warm-up); and with node id 0 about one
+//! kcat run in seven started 500 ms late: librdkafka's first offset query for an assigned
+//! partition found no leader and waited out a fixed retry (`-d protocol`: Metadata answered
+//! in 0.1 ms, ListOffsets sent 501 ms later), turning a 0.45 s consume into 1.0 s. With node
+//! id 1, Kafka's quickstart value and now the default (see `BrokerConfig::node_id`), 1 run
+//! in 66 did. Fetch responses no longer copy the stored batches into a response buffer
 //! (`frame`): the same consume then peaks at 44 MiB RSS instead of 81, at the same rate and
 //! CPU (10 alternating runs each, medians 528 vs 541 ms, 0.11 vs 0.09 CPU s). Still in the
 //! broker's consume profile: the copies page cache → read buffer and buffer → socket, and
