@@ -53,15 +53,25 @@ fn produce_frame(topic: &str, partitions: Vec<(i32, Vec<u8>)>) -> Bytes {
                 .with_name(TopicName(StrBytes::from_string(topic.to_string())))
                 .with_partition_data(data),
         ]);
-    let version = 9;
+    request_frame(ApiKey::Produce, 9, 7, "hostile", &request)
+}
+
+/// `request` behind its header and the frame's length prefix.
+fn request_frame(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client: &'static str,
+    request: &impl Encodable,
+) -> Bytes {
     let header = RequestHeader::default()
-        .with_request_api_key(ApiKey::Produce as i16)
+        .with_request_api_key(api as i16)
         .with_request_api_version(version)
-        .with_correlation_id(7)
-        .with_client_id(Some(StrBytes::from_static_str("hostile")));
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str(client)));
     let mut body = BytesMut::new();
     header
-        .encode(&mut body, ApiKey::Produce.request_header_version(version))
+        .encode(&mut body, api.request_header_version(version))
         .unwrap();
     request.encode(&mut body, version).unwrap();
     let mut frame = BytesMut::new();
@@ -211,20 +221,7 @@ fn fetch_frame(topic: &str, partitions: i32) -> Bytes {
                         .collect(),
                 ),
         ]);
-    let header = RequestHeader::default()
-        .with_request_api_key(ApiKey::Fetch as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(9)
-        .with_client_id(Some(StrBytes::from_static_str("hangs-up")));
-    let mut body = BytesMut::new();
-    header
-        .encode(&mut body, ApiKey::Fetch.request_header_version(version))
-        .unwrap();
-    request.encode(&mut body, version).unwrap();
-    let mut frame = BytesMut::new();
-    frame.put_i32(body.len() as i32);
-    frame.extend_from_slice(&body);
-    frame.freeze()
+    request_frame(ApiKey::Fetch, version, 9, "hangs-up", &request)
 }
 
 /// Fetch responses go out as several runs with vectored writes (the stored batches are not
