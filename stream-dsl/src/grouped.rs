@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
+
 use crate::error::Result;
 use crate::kstream::KStream;
 use crate::ktable::{KTable, materialize};
@@ -158,11 +160,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         let name = store.clone();
         let node = upstream.add_child(
             prefix,
-            move || Aggregate {
-                store: name.clone(),
-                f: f.clone(),
-                table: None,
-            },
+            move || Aggregate::new(name.clone(), f.clone()),
             vec![store.clone()],
         );
         KTable {
@@ -181,6 +179,22 @@ struct Aggregate<K, In, VA> {
     store: String,
     f: AggFn<K, In, VA>,
     table: Option<TableStore<K, VA>>,
+    /// The record's key and new aggregate, serialized; reused, so that updating a cached
+    /// aggregate allocates nothing (see [`crate::state::cache::RecordCache::put_slice`]).
+    key_buf: BytesMut,
+    value_buf: BytesMut,
+}
+
+impl<K, In, VA> Aggregate<K, In, VA> {
+    fn new(store: String, f: AggFn<K, In, VA>) -> Self {
+        Aggregate {
+            store,
+            f,
+            table: None,
+            key_buf: BytesMut::new(),
+            value_buf: BytesMut::new(),
+        }
+    }
 }
 
 impl<K: Data, In: Data, VA: Data> Processor<K, In, K, Change<VA>> for Aggregate<K, In, VA> {
@@ -193,17 +207,24 @@ impl<K: Data, In: Data, VA: Data> Processor<K, In, K, Change<VA>> for Aggregate<
         let Some(table) = &mut self.table else {
             return Ok(());
         };
-        let Some(key) = table.store.try_key_bytes(&r.key)? else {
+        self.key_buf.clear();
+        if !table.store.key_into(&r.key, &mut self.key_buf)? {
             tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
             return Ok(());
-        };
-        let old = table.store.get_raw(&key)?;
-        let agg = (self.f)(&r.key, r.value, table.store.value(old.as_deref())?);
+        }
+        let old = table.store.get_by_bytes(&self.key_buf)?;
+        let agg = (self.f)(&r.key, r.value, old);
+        self.value_buf.clear();
         let new = match &agg {
-            Some(a) => table.store.value_bytes(a)?,
-            None => None,
+            Some(a) => table.store.value_into(a, &mut self.value_buf)?,
+            None => false,
         };
-        table.put(ctx, key, new, r.timestamp)
+        table.put_slice(
+            ctx,
+            &self.key_buf,
+            new.then_some(&self.value_buf[..]),
+            r.timestamp,
+        )
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
@@ -407,11 +428,7 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
         let store_name = store.clone();
         let node = upstream.add_child(
             prefix,
-            move || Aggregate {
-                store: store_name.clone(),
-                f: f.clone(),
-                table: None,
-            },
+            move || Aggregate::new(store_name.clone(), f.clone()),
             vec![store.clone()],
         );
         KTable {

@@ -3,6 +3,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use bytes::BytesMut;
+
 use crate::error::Result;
 use crate::grouped::KGroupedTable;
 use crate::kstream::KStream;
@@ -99,6 +101,8 @@ impl<K: Data, V: Data> KTable<K, V> {
             move || TableSource::<K, V> {
                 store: name.clone(),
                 table: None,
+                key_buf: BytesMut::new(),
+                value_buf: BytesMut::new(),
             },
             vec![store.clone()],
         );
@@ -318,6 +322,9 @@ impl<K: Data, V: Data> KTable<K, V> {
 struct TableSource<K, V> {
     store: String,
     table: Option<TableStore<K, V>>,
+    /// The record's key and value, serialized; reused (see the aggregations).
+    key_buf: BytesMut,
+    value_buf: BytesMut,
 }
 
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, V> {
@@ -330,15 +337,22 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         let Some(table) = &mut self.table else {
             return Ok(());
         };
-        let Some(key) = table.store.try_key_bytes(&r.key)? else {
+        self.key_buf.clear();
+        if !table.store.key_into(&r.key, &mut self.key_buf)? {
             tracing::warn!(store = %self.store, "dropping a table record with a null key");
             return Ok(());
-        };
+        }
+        self.value_buf.clear();
         let new = match &r.value {
-            Some(v) => table.store.value_bytes(v)?,
-            None => None,
+            Some(v) => table.store.value_into(v, &mut self.value_buf)?,
+            None => false,
         };
-        table.put(ctx, key, new, r.timestamp)
+        table.put_slice(
+            ctx,
+            &self.key_buf,
+            new.then_some(&self.value_buf[..]),
+            r.timestamp,
+        )
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<V>>) -> Result<()> {

@@ -18,6 +18,7 @@ use super::{Data, Processor, PunctuatorId};
 use crate::error::{Result, StreamsError};
 use crate::record::{Header, Record};
 use crate::serde::SharedSerde;
+use crate::serde::arena::Arena;
 
 /// A node's typed input side.
 pub(crate) trait Node<K, V> {
@@ -246,26 +247,28 @@ struct SinkNode<K, V> {
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     shared: Rc<TaskShared>,
+    /// The serialized keys and values live here until the producer has copied them.
+    arena: Arena,
 }
 
 impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     fn process(&mut self, record: Record<K, V>) -> Result<()> {
         let key: Option<Bytes> = self
-            .key_serde
-            .serialize(&self.topic, &record.key)
+            .arena
+            .serialize(&*self.key_serde, &self.topic, &record.key)
             .map_err(|source| StreamsError::Serialization {
                 topic: self.topic.to_string(),
                 part: "key",
                 source,
             })?;
-        let value: Option<Bytes> =
-            self.value_serde
-                .serialize(&self.topic, &record.value)
-                .map_err(|source| StreamsError::Serialization {
-                    topic: self.topic.to_string(),
-                    part: "value",
-                    source,
-                })?;
+        let value: Option<Bytes> = self
+            .arena
+            .serialize(&*self.value_serde, &self.topic, &record.value)
+            .map_err(|source| StreamsError::Serialization {
+                topic: self.topic.to_string(),
+                part: "value",
+                source,
+            })?;
         self.shared.output.borrow_mut().push(super::OutRecord {
             topic: self.topic.clone(),
             partition: None,
@@ -295,6 +298,7 @@ impl<K: 'static, V: 'static> NodeFactory for SinkFactory<K, V> {
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
             shared: shared.clone(),
+            arena: Arena::default(),
         }));
         let input: Child<K, V> = node.clone();
         Ok(BuiltNode {

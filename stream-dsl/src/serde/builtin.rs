@@ -1,6 +1,6 @@
 //! The primitive serdes, byte-compatible with Kafka's Java serializers of the same types.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{Serde, SerdeError};
 
@@ -20,6 +20,17 @@ macro_rules! nullable {
                     Some(_) => <Self as Serde<$t>>::deserialize(self, topic, data).map(Some),
                 }
             }
+            fn serialize_into(
+                &self,
+                topic: &str,
+                value: &Option<$t>,
+                buf: &mut BytesMut,
+            ) -> Result<bool, SerdeError> {
+                match value {
+                    Some(v) => <Self as Serde<$t>>::serialize_into(self, topic, v, buf),
+                    None => Ok(false),
+                }
+            }
         }
     };
 }
@@ -35,6 +46,10 @@ impl Serde<String> for StringSerde {
         let data = data.ok_or(SerdeError::Null { ty: "String" })?;
         Ok(std::str::from_utf8(data)?.to_owned())
     }
+    fn serialize_into(&self, _topic: &str, value: &String, buf: &mut BytesMut) -> Result<bool, SerdeError> {
+        buf.extend_from_slice(value.as_bytes());
+        Ok(true)
+    }
 }
 nullable!(StringSerde, String);
 
@@ -48,6 +63,10 @@ impl Serde<Bytes> for BytesSerde {
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Bytes, SerdeError> {
         let data = data.ok_or(SerdeError::Null { ty: "Bytes" })?;
         Ok(Bytes::copy_from_slice(data))
+    }
+    fn serialize_into(&self, _topic: &str, value: &Bytes, buf: &mut BytesMut) -> Result<bool, SerdeError> {
+        buf.extend_from_slice(value);
+        Ok(true)
     }
 }
 nullable!(BytesSerde, Bytes);
@@ -71,6 +90,15 @@ macro_rules! fixed {
                     })?;
                 Ok(<$t>::from_be_bytes(bytes))
             }
+            fn serialize_into(
+                &self,
+                _topic: &str,
+                value: &$t,
+                buf: &mut BytesMut,
+            ) -> Result<bool, SerdeError> {
+                buf.put_slice(&value.to_be_bytes());
+                Ok(true)
+            }
         }
         nullable!($serde, $t);
     };
@@ -91,6 +119,9 @@ impl Serde<()> for UnitSerde {
     fn deserialize(&self, _topic: &str, _data: Option<&[u8]>) -> Result<(), SerdeError> {
         Ok(())
     }
+    fn serialize_into(&self, _topic: &str, _value: &(), _buf: &mut BytesMut) -> Result<bool, SerdeError> {
+        Ok(false)
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +131,11 @@ mod tests {
     fn round_trip<T: PartialEq + std::fmt::Debug, S: Serde<T>>(serde: S, value: T) {
         let bytes = serde.serialize("t", &value).unwrap();
         assert_eq!(serde.deserialize("t", bytes.as_deref()).unwrap(), value);
+        // In place, after what the buffer already holds: the same bytes, or nothing for a null.
+        let mut buf = BytesMut::from(&b"x"[..]);
+        let present = serde.serialize_into("t", &value, &mut buf).unwrap();
+        assert_eq!(present, bytes.is_some());
+        assert_eq!(&buf[1..], bytes.as_deref().unwrap_or_default());
     }
 
     #[test]
@@ -123,6 +159,10 @@ mod tests {
         round_trip::<Option<String>, _>(StringSerde, None);
         round_trip::<Option<String>, _>(StringSerde, Some("x".into()));
         round_trip::<Option<i64>, _>(I64Serde, None);
+        round_trip::<Option<i64>, _>(I64Serde, Some(7));
+        round_trip(StringSerde, "w1f".to_string());
+        round_trip(BytesSerde, Bytes::from_static(b"\0\xff"));
+        round_trip(UnitSerde, ());
     }
 
     #[test]

@@ -59,6 +59,37 @@ impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
         };
         Ok(Change { new, old })
     }
+
+    fn serialize_into(
+        &self,
+        topic: &str,
+        change: &Change<V>,
+        buf: &mut BytesMut,
+    ) -> Result<bool, SerdeError> {
+        let start = buf.len();
+        let written = (|| {
+            buf.put_u8(0);
+            buf.put_u32(0);
+            let new = match &change.new {
+                Some(v) => self.0.serialize_into(topic, v, buf)?,
+                None => false,
+            };
+            let len = buf.len() - start - 5;
+            let old = match &change.old {
+                Some(v) => self.0.serialize_into(topic, v, buf)?,
+                None => false,
+            };
+            let len = u32::try_from(len)
+                .map_err(|_| SerdeError::Other(format!("a table update's new value of {len} bytes")))?;
+            buf[start] = u8::from(new) | (u8::from(old) << 1);
+            buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
+            Ok(true)
+        })();
+        if written.is_err() {
+            buf.truncate(start);
+        }
+        written
+    }
 }
 
 /// Reads a null value as `None` (a table's delete) and anything else with the inner serde.
@@ -73,6 +104,12 @@ impl<V: 'static> Serde<Option<V>> for NullableSerde<V> {
     }
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Option<V>, SerdeError> {
         data.map(|d| self.0.deserialize(topic, Some(d))).transpose()
+    }
+    fn serialize_into(&self, topic: &str, value: &Option<V>, buf: &mut BytesMut) -> Result<bool, SerdeError> {
+        match value {
+            Some(v) => self.0.serialize_into(topic, v, buf),
+            None => Ok(false),
+        }
     }
 }
 
@@ -92,6 +129,14 @@ mod tests {
         ] {
             let bytes = serde.serialize("t", &change).unwrap();
             assert_eq!(serde.deserialize("t", bytes.as_deref()).unwrap(), change);
+            let mut buf = BytesMut::from(&b"before"[..]);
+            assert!(serde.serialize_into("t", &change, &mut buf).unwrap());
+            assert_eq!(&buf[..6], b"before");
+            assert_eq!(
+                Some(&buf[6..]),
+                bytes.as_deref(),
+                "serialize_into writes what serialize returns"
+            );
         }
         assert!(serde.deserialize("t", Some(&[1, 0, 0])).is_err());
         assert!(serde.deserialize("t", Some(&[1, 0, 0, 0, 9, b'x'])).is_err());

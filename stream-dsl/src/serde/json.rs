@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -47,6 +47,15 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<T> for JsonSerde<T> {
         })?;
         Ok(serde_json::from_slice(data)?)
     }
+    fn serialize_into(&self, _topic: &str, value: &T, buf: &mut BytesMut) -> Result<bool, SerdeError> {
+        let start = buf.len();
+        serde_json::to_writer((&mut *buf).writer(), value).map_err(|e| {
+            // Nothing of a value that failed half-way stays in the caller's buffer.
+            buf.truncate(start);
+            SerdeError::Json(e)
+        })?;
+        Ok(true)
+    }
 }
 
 impl<T: Serialize + DeserializeOwned + 'static> Serde<Option<T>> for JsonSerde<T> {
@@ -60,6 +69,12 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<Option<T>> for JsonSerde<T
         match data {
             None => Ok(None),
             Some(_) => <Self as Serde<T>>::deserialize(self, topic, data).map(Some),
+        }
+    }
+    fn serialize_into(&self, topic: &str, value: &Option<T>, buf: &mut BytesMut) -> Result<bool, SerdeError> {
+        match value {
+            Some(v) => <Self as Serde<T>>::serialize_into(self, topic, v, buf),
+            None => Ok(false),
         }
     }
 }
@@ -84,5 +99,19 @@ mod tests {
         assert_eq!(read, order);
         let garbage: Result<Order, _> = serde.deserialize("t", Some(b"{"));
         assert!(matches!(garbage, Err(SerdeError::Json(_))));
+        let mut buf = BytesMut::from(&b"x"[..]);
+        assert!(serde.serialize_into("t", &order, &mut buf).unwrap());
+        assert_eq!(&buf[1..], &bytes[..]);
+    }
+
+    #[test]
+    fn a_value_json_cannot_express_leaves_the_buffer_as_it_was() {
+        // JSON object keys are strings: serde_json writes the `{` and then fails on the key.
+        let serde = JsonSerde::<std::collections::BTreeMap<Vec<u8>, u8>>::new();
+        let value: std::collections::BTreeMap<Vec<u8>, u8> = [(vec![1u8], 2u8)].into_iter().collect();
+        let mut buf = BytesMut::from(&b"kept"[..]);
+        let err = serde.serialize_into("t", &value, &mut buf).unwrap_err();
+        assert!(matches!(err, SerdeError::Json(_)), "{err}");
+        assert_eq!(&buf[..], b"kept");
     }
 }

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::StoreSerdes;
 use super::store::StateStore;
@@ -167,6 +167,52 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
                 what: "value",
                 source,
             })
+    }
+
+    /// Serializes `key` onto `buf`; `false`: a null key (nothing appended).
+    pub(crate) fn key_into(&self, key: &K, buf: &mut BytesMut) -> Result<bool> {
+        self.serdes
+            .key
+            .serialize_into(&self.topic, key, buf)
+            .map_err(|source| StreamsError::StoreValue {
+                store: self.store.borrow().name.clone(),
+                what: "key",
+                source,
+            })
+    }
+
+    /// Serializes `value` onto `buf`; `false`: it serialized to null (nothing appended).
+    pub(crate) fn value_into(&self, value: &V, buf: &mut BytesMut) -> Result<bool> {
+        self.serdes
+            .value
+            .serialize_into(&self.topic, value, buf)
+            .map_err(|source| StreamsError::StoreValue {
+                store: self.store.borrow().name.clone(),
+                what: "value",
+                source,
+            })
+    }
+
+    /// The value stored for the serialized `key`, deserialized straight from the cache.
+    pub(crate) fn get_by_bytes(&self, key: &[u8]) -> Result<Option<V>> {
+        let (serde, topic) = (&self.serdes.value, &self.topic);
+        let read = self.store.borrow_mut().read(key, |raw| {
+            raw.map(|d| serde.deserialize(topic, Some(d))).transpose()
+        })?;
+        read.map_err(|source| StreamsError::StoreValue {
+            store: self.store.borrow().name.clone(),
+            what: "value",
+            source,
+        })
+    }
+
+    pub(crate) fn put_slice_at(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: i64,
+    ) -> Result<Vec<Written>> {
+        self.store.borrow_mut().put_slice(key, value, timestamp)
     }
 
     pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Bytes>> {

@@ -74,17 +74,6 @@ impl<K, V> Clone for StoreSerdes<K, V> {
     }
 }
 
-/// A hash map for the per-record path: XXH3 instead of SipHash, which showed up in profiles
-/// of aggregations (short keys, several lookups per record). Seeded per map from the
-/// standard library's random keys, so keys chosen by an attacker cannot be aimed at it.
-pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, xxhash_rust::xxh3::Xxh3Builder>;
-
-pub(crate) fn fast_map<K, V>() -> FastMap<K, V> {
-    use std::hash::BuildHasher;
-    let seed = std::collections::hash_map::RandomState::new().hash_one(0u8);
-    FastMap::with_hasher(xxhash_rust::xxh3::Xxh3Builder::new().with_seed(seed))
-}
-
 /// The changelog topic of a store, before the application-id prefix.
 pub(crate) fn changelog_topic(store: &str) -> String {
     format!("{store}-changelog")

@@ -104,6 +104,33 @@ impl StateStore {
         Ok(value)
     }
 
+    /// Reads `key` and hands its bytes to `read`: [`get`](Self::get) without handing out a
+    /// reference to the cached value (a clone would keep [`RecordCache::put_slice`] from
+    /// updating the buffer in place).
+    pub fn read<R>(&mut self, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        if let Some(cache) = &mut self.cache
+            && let Some(hit) = cache.get(key)
+        {
+            return Ok(read(hit.as_deref()));
+        }
+        let value = self.get(key)?;
+        Ok(read(value.as_deref()))
+    }
+
+    /// [`put`](Self::put) from borrowed bytes (see [`RecordCache::put_slice`]).
+    pub fn put_slice(&mut self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<Vec<Written>> {
+        let out = match &mut self.cache {
+            Some(cache) => cache.put_slice(key, value, timestamp),
+            None => vec![DirtyEntry {
+                key: Bytes::copy_from_slice(key),
+                value: value.map(Bytes::copy_from_slice),
+                timestamp,
+            }],
+        };
+        let written = self.write(out)?;
+        Ok(self.with_read_evictions(written))
+    }
+
     /// Writes `value` (`None` deletes) for `key`. Returns the entries that reached the store
     /// and the changelog by this call: this entry itself without a cache, evicted ones with.
     pub fn put(&mut self, key: Bytes, value: Option<Bytes>, timestamp: i64) -> Result<Vec<Written>> {

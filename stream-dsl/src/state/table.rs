@@ -3,8 +3,6 @@
 //! consecutive updates of one key between two commits reach the next processor once, as in
 //! Kafka Streams with `statestore.cache.max.bytes` > 0.
 
-use bytes::Bytes;
-
 use super::KeyValueStore;
 use super::store::Written;
 use crate::error::Result;
@@ -25,14 +23,15 @@ impl<K: Data, V: Data> TableStore<K, V> {
 
     /// Writes `new` for a key (stamped `timestamp`); forwards whatever the write pushed out
     /// of the cache.
-    pub fn put(
+    /// Writes the row `key` (`new: None` deletes it) and forwards what reached the store.
+    pub fn put_slice(
         &mut self,
         ctx: &mut ProcessorContext<K, Change<V>>,
-        key: Bytes,
-        new: Option<Bytes>,
+        key: &[u8],
+        new: Option<&[u8]>,
         timestamp: i64,
     ) -> Result<()> {
-        let out = self.store.put_raw_at(key, new, timestamp)?;
+        let out = self.store.put_slice_at(key, new, timestamp)?;
         self.forward(ctx, out)
     }
 
