@@ -46,28 +46,42 @@
 //! here, so no second RocksDB build is needed). 1 M lines of 10 words (vocabulary 10 000)
 //! on the embedded cluster, at-least-once, default commit interval and cache; throughput
 //! from the first processed record; the plain loop is a single-threaded `HashMap` word
-//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 6
-//! runs (3 for the 2-thread stateless row) on the 2-core box, load 0.8–1.5 at the start, no
-//! compiler running (2026-11-25; the plain loop ran 10.4–16.0 M words/s):
+//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 4
+//! runs on the 2-core box, load 0.8–1.0 at the start, no compiler running (2026-12-03; the
+//! plain loop ran 29–30 M words/s and 39 M records/s):
 //!
-//! | pipeline | throughput (range) | vs plain loop | target |
-//! |---|---|---|---|
-//! | word count, RocksDB, 1 thread | 0.81 M words/s (0.64–0.94) | 5.8–7.9 % | ≥ 1 M words/s, ≥ 20 % |
-//! | word count, RocksDB, 2 threads | 1.48 M words/s (1.10–1.78) | 10.2–14.2 % | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | stateless map + filter, 1 thread | 1.82 M records/s (1.47–2.02) | 5.9–8.2 % | ≥ 2 M records/s |
-//! | stateless map + filter, 2 threads | 2.34 M records/s (1.74–2.46) | 7.2–11.4 % | ≥ 2 M records/s met |
+//! | pipeline | throughput (range) | vs plain loop | CPU s per M | target |
+//! |---|---|---|---|---|
+//! | word count, RocksDB, 1 thread | 1.52 M words/s (1.35–1.55) | 4.6–5.2 % | 0.66–0.75 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | word count, RocksDB, 2 threads | 2.93 M words/s (2.56–3.01) | 8.6–10.2 % | 0.65–0.74 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | stateless map + filter, 1 thread | 2.50 M records/s (2.44–2.51) | 6.0–6.4 % | 0.40–0.42 | ≥ 2 M records/s met |
+//! | stateless map + filter, 2 threads | 4.21 M records/s (3.94–4.53) | 9.8–11.2 % | 0.41–0.44 | ≥ 2 M records/s met |
 //!
-//! The ratio target is missed. A word passes through two topics (the repartition topic is
-//! produced and fetched) plus the cache, so a 20 % ratio would need ~2.2 M words/s. The last
-//! round of profiling found three hash probes per aggregated record (cache get, the table's
-//! old-value map, cache put) taking ~40 % of the stream thread; now there is one (the cache
-//! remembers the last slot, and tables read old values from the store when entries leave
-//! the cache, as Kafka's caching store does), which took 1-thread word count from 0.59 to
-//! 0.76 M words/s in a same-load comparison. What remains is spread thin: allocation (a
-//! `String` per word, `Bytes` per serialized key and value), record-batch encoding and
-//! decoding on the repartition topic, the producer's accumulator. Next steps: serialize
-//! straight into the producer's batch instead of through `Bytes`, and skip the repartition
-//! topic's decode when producer and consumer share a process.
+//! The ratio target is missed: a 20 % share of this plain loop would be ~6 M words/s. A word
+//! passes through two topics (the repartition topic is produced, appended to the log, fetched
+//! and decoded) and the record cache, and the user's functions allocate a `String` per word
+//! twice (`flat_map_values`, `group_by`); the plain loop touches a hash map in cache and
+//! allocates only for new words. The machine's speed moves a lot from hour to hour (this plain
+//! loop ran 16 M words/s on a busier box), so compare rows of one run only.
+//!
+//! What the profiles found, in order (each a same-load A/B of the bench binary):
+//! - three hash probes per aggregated record (cache get, the table's old-value map, cache
+//!   put) took ~40 % of the stream thread; now there is one (the cache remembers the last
+//!   slot, and tables read old values from the store when entries leave the cache, as Kafka's
+//!   caching store does): 1-thread word count 0.59 → 0.76 M words/s;
+//! - per record, an allocation and a free for every serialized key and value (sink, store
+//!   key, store value) and the cache's probe through `HashMap<Bytes, _>` (a streaming hash
+//!   state set up per lookup, then a comparison that chased the key's pointer: 17 % of the
+//!   profile). [`Serde::serialize_into`](serde::Serde::serialize_into) writes into reused
+//!   buffers, sinks cut their records from one arena, aggregations update the cached value
+//!   in place, and the cache's index compares a key's full hash and a 16-byte copy kept in
+//!   its node: 1 thread 1.23 → 1.54 M words/s, 2 threads 2.27 → 2.99, CPU 0.83 → 0.66 s per
+//!   M words (2026-12-03).
+//!
+//! What is left is spread thin (no symbol above 5 %): record-batch decoding and the
+//! consumer's per-record `ConsumerRecord`s on the repartition topic, the producer's
+//! accumulator, the words' own `String`s. Next steps: hand the stream thread whole fetched
+//! batches and walk their records in place, and serialize straight into the producer's batch.
 //!
 //! ## Exactly-once
 //!
