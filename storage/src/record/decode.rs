@@ -53,10 +53,72 @@ pub fn walk_records(
     sequential: bool,
     mut each: impl FnMut(RecordLayout),
 ) -> Result<(), RecordError> {
-    let mut r = Reader::new(section);
-    let mut previous_delta = -1i64;
-    for index in 0..header.record_count {
+    let mut cursor = RecordCursor::new(*header);
+    while let Some(layout) = cursor.next(section, sequential)? {
+        each(layout);
+    }
+    Ok(())
+}
+
+/// A position in a batch's records section, reading one record at a time with the checks of
+/// [`walk_records`]: a consumer hands out a batch's records a few at a time (`max.poll.records`)
+/// without walking it again from the start, or copying records out, at every poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordCursor {
+    header: BatchHeader,
+    /// Byte position of the next record in the section.
+    at: usize,
+    /// Index of the next record.
+    index: i32,
+    previous_delta: i64,
+}
+
+impl RecordCursor {
+    pub fn new(header: BatchHeader) -> RecordCursor {
+        RecordCursor {
+            header,
+            at: 0,
+            index: 0,
+            previous_delta: -1,
+        }
+    }
+
+    pub fn header(&self) -> &BatchHeader {
+        &self.header
+    }
+
+    /// The absolute offset and timestamp of a record this cursor read.
+    pub fn offset_and_timestamp(&self, layout: &RecordLayout) -> (i64, i64) {
+        let h = &self.header;
+        // With LogAppendTime every record carries the broker's time, kept in maxTimestamp.
+        let timestamp = if h.attributes.timestamp_type == super::TimestampType::LogAppendTime {
+            h.max_timestamp
+        } else {
+            h.base_timestamp.wrapping_add(layout.timestamp_delta)
+        };
+        // `BatchHeader::parse` guarantees base + lastOffsetDelta fits.
+        (h.base_offset + i64::from(layout.offset_delta), timestamp)
+    }
+
+    /// The next record of `section` (the records section this cursor's batch header heads),
+    /// or `None` after the last, when the section must also be used up.
+    pub fn next(&mut self, section: &[u8], sequential: bool) -> Result<Option<RecordLayout>, RecordError> {
+        let header = &self.header;
+        let index = self.index;
+        if index >= header.record_count {
+            if sequential && header.record_count != header.last_offset_delta + 1 {
+                return Err(RecordError::RecordCountMismatch {
+                    count: header.record_count,
+                    last_offset_delta: header.last_offset_delta,
+                });
+            }
+            return match section.len().saturating_sub(self.at) {
+                0 => Ok(None),
+                extra => Err(RecordError::TrailingBytes { extra }),
+            };
+        }
         let malformed = |reason: String| RecordError::MalformedRecord { index, reason };
+        let mut r = Reader::starting_at(section, self.at);
         let len = r.varint()?;
         if len < 0 {
             return Err(malformed(format!("negative length {len}")));
@@ -71,12 +133,11 @@ pub fn walk_records(
         let expected_ok = if sequential {
             i64::from(offset_delta) == i64::from(index)
         } else {
-            i64::from(offset_delta) > previous_delta && offset_delta <= header.last_offset_delta
+            i64::from(offset_delta) > self.previous_delta && offset_delta <= header.last_offset_delta
         };
         if !expected_ok {
             return Err(malformed(format!("offset delta {offset_delta} out of order")));
         }
-        previous_delta = i64::from(offset_delta);
         let key = b.nullable_bytes()?.map(shift);
         let value = b.nullable_bytes()?.map(shift);
         let header_count = b.varint()?;
@@ -100,28 +161,22 @@ pub fn walk_records(
         if b.remaining() != 0 {
             return Err(malformed(format!("{} bytes past its fields", b.remaining())));
         }
-        each(RecordLayout {
+        self.previous_delta = i64::from(offset_delta);
+        self.index += 1;
+        self.at = body.end;
+        Ok(Some(RecordLayout {
             offset_delta,
             timestamp_delta,
             key,
             value,
             headers,
-        });
-    }
-    if sequential && header.record_count != header.last_offset_delta + 1 {
-        return Err(RecordError::RecordCountMismatch {
-            count: header.record_count,
-            last_offset_delta: header.last_offset_delta,
-        });
-    }
-    match r.remaining() {
-        0 => Ok(()),
-        extra => Err(RecordError::TrailingBytes { extra }),
+        }))
     }
 }
 
-/// The records section of a batch, decompressed if needed (at most `limit` bytes).
-fn records_section(batch: &Bytes, header: &BatchHeader, limit: usize) -> Result<Bytes, RecordError> {
+/// The records section of a batch, decompressed if needed (at most `limit` bytes); a slice of
+/// `batch` when it is not compressed.
+pub fn records_section(batch: &Bytes, header: &BatchHeader, limit: usize) -> Result<Bytes, RecordError> {
     let section = batch.slice(HEADER_LEN..header.size());
     match header.attributes.compression {
         Compression::None => Ok(section),

@@ -19,7 +19,10 @@ pub use batch::{
 pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use control::{ControlType, build_marker, marker_type};
-pub use decode::{Header, Record, RecordLayout, decode_all, decode_records, validate, walk_records};
+pub use decode::{
+    Header, Record, RecordCursor, RecordLayout, decode_all, decode_records, records_section, validate,
+    walk_records,
+};
 
 /// What is wrong with a batch's bytes. Positions are relative to the start of the batch, or of
 /// its (decompressed) records section for record-level faults.

@@ -70,6 +70,14 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
+    /// A reader at byte `pos` of `buf` (at its end if `pos` lies beyond).
+    pub fn starting_at(buf: &'a [u8], pos: usize) -> Self {
+        Reader {
+            buf,
+            pos: pos.min(buf.len()),
+        }
+    }
+
     pub fn position(&self) -> usize {
         self.pos
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use storage::record::{BatchHeader, Header, decode_records};
+use storage::record::{BatchHeader, Header, RecordCursor, records_section};
 
 use crate::broker::{Broker, FetchPartition, FetchRequest};
 use crate::error::{BrokerError, Result};
@@ -134,6 +134,60 @@ pub struct ConsumerRecord {
     pub headers: Vec<Header>,
 }
 
+/// A consumed record as [`Consumer::poll_each`] lends it: borrowed from the fetched batch,
+/// so handing it out costs no allocation and no reference count.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    pub topic: &'a TopicName,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    section: &'a Bytes,
+    headers: &'a [(std::ops::Range<usize>, Option<std::ops::Range<usize>>)],
+}
+
+impl RecordView<'_> {
+    /// The record's headers (no allocation when it has none).
+    pub fn headers(&self) -> Vec<Header> {
+        self.headers
+            .iter()
+            .map(|(k, v)| Header {
+                key: String::from_utf8_lossy(&self.section[k.clone()]).into_owned(),
+                value: v.clone().map(|v| self.section.slice(v)),
+            })
+            .collect()
+    }
+
+    /// An owned copy (keys and values still share the fetched buffer).
+    pub fn to_record(&self) -> ConsumerRecord {
+        ConsumerRecord {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.map(|k| self.section.slice_ref(k)),
+            value: self.value.map(|v| self.section.slice_ref(v)),
+            headers: self.headers(),
+        }
+    }
+}
+
+/// A fetched batch not yet returned in full: its records are read from the cursor as polls
+/// ask for them, not decoded into records when the fetch arrives.
+#[derive(Debug)]
+struct Pending {
+    tp: TopicPartition,
+    /// The batch's records section, uncompressed.
+    section: Bytes,
+    cursor: RecordCursor,
+    /// Records below this offset precede the position the batch was fetched for.
+    from: i64,
+    /// The first offset not yet returned: what a commit records while the batch is buffered.
+    next: i64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PartitionState {
     /// The next offset to return; `None` until resolved from a commit or the reset policy.
@@ -141,13 +195,13 @@ pub(crate) struct PartitionState {
     pub paused: bool,
 }
 
-/// The fetching half of a consumer: positions and buffered records for assigned partitions.
+/// The fetching half of a consumer: positions and buffered batches for assigned partitions.
 #[derive(Debug)]
 pub(crate) struct Fetcher {
     broker: Broker,
     isolation: IsolationLevel,
     pub assigned: BTreeMap<TopicPartition, PartitionState>,
-    buffer: VecDeque<ConsumerRecord>,
+    buffer: VecDeque<Pending>,
 }
 
 impl Fetcher {
@@ -169,8 +223,7 @@ impl Fetcher {
         }
         self.assigned = next;
         let assigned = &self.assigned;
-        self.buffer
-            .retain(|r| assigned.contains_key(&TopicPartition::new(r.topic.clone(), r.partition)));
+        self.buffer.retain(|p| assigned.contains_key(&p.tp));
     }
 
     fn state(&mut self, tp: &TopicPartition) -> Result<&mut PartitionState> {
@@ -196,8 +249,7 @@ impl Fetcher {
     }
 
     fn drop_buffered(&mut self, tp: &TopicPartition) {
-        self.buffer
-            .retain(|r| !(r.topic == tp.topic && r.partition == tp.partition));
+        self.buffer.retain(|p| p.tp != *tp);
     }
 
     pub fn pause(&mut self, tp: &TopicPartition, paused: bool) -> Result<()> {
@@ -206,11 +258,11 @@ impl Fetcher {
             // Records already fetched for a paused partition are returned after `resume`.
             let mut kept = VecDeque::new();
             let mut position = None;
-            for r in self.buffer.drain(..) {
-                if r.topic == tp.topic && r.partition == tp.partition {
-                    position.get_or_insert(r.offset);
+            for p in self.buffer.drain(..) {
+                if p.tp == *tp {
+                    position.get_or_insert(p.next);
                 } else {
-                    kept.push_back(r);
+                    kept.push_back(p);
                 }
             }
             self.buffer = kept;
@@ -246,11 +298,63 @@ impl Fetcher {
         max: usize,
         config: &ConsumerConfig,
     ) -> Result<Vec<ConsumerRecord>> {
+        self.fill(timeout, config).await?;
+        let mut out = Vec::new();
+        self.drain_each(max, |r| {
+            out.push(r.to_record());
+            Ok::<_, BrokerError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hands up to `max` buffered records to `each`, in order, and returns how many; stops at
+    /// the first error `each` returns (that record counts as returned).
+    pub fn drain_each<E: From<BrokerError>>(
+        &mut self,
+        max: usize,
+        mut each: impl FnMut(RecordView<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<usize, E> {
+        let mut n = 0;
+        while n < max {
+            let Some(p) = self.buffer.front_mut() else { break };
+            let Some(layout) = p.cursor.next(&p.section, false).map_err(|e| {
+                BrokerError::Storage(storage::StorageError::CorruptMessage {
+                    position: 0,
+                    source: e,
+                })
+            })?
+            else {
+                self.buffer.pop_front();
+                continue;
+            };
+            let (offset, timestamp) = p.cursor.offset_and_timestamp(&layout);
+            if offset < p.from {
+                continue;
+            }
+            p.next = offset + 1;
+            n += 1;
+            let section = &p.section;
+            each(RecordView {
+                topic: &p.tp.topic,
+                partition: p.tp.partition,
+                offset,
+                timestamp,
+                key: layout.key.map(|r| &section[r]),
+                value: layout.value.map(|r| &section[r]),
+                section,
+                headers: &layout.headers,
+            })?;
+        }
+        Ok(n)
+    }
+
+    /// Fetches (waiting up to `timeout`) until records are buffered or the time is up.
+    /// Partitions without a position are reset with `reset` first.
+    pub async fn fill(&mut self, timeout: Duration, config: &ConsumerConfig) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if !self.buffer.is_empty() {
-                let n = self.buffer.len().min(max);
-                return Ok(self.buffer.drain(..n).collect());
+            if self.has_buffered() {
+                return Ok(());
             }
             let unresolved: Vec<TopicPartition> = self
                 .assigned
@@ -277,7 +381,7 @@ impl Fetcher {
             if partitions.is_empty() {
                 tokio::time::sleep(remaining.min(Duration::from_millis(50))).await;
                 if Instant::now() >= deadline {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 continue;
             }
@@ -302,10 +406,23 @@ impl Fetcher {
                     Err(e) => return Err(e),
                 }
             }
-            if self.buffer.is_empty() && Instant::now() >= deadline {
-                return Ok(Vec::new());
+            if !self.has_buffered() && Instant::now() >= deadline {
+                return Ok(());
             }
         }
+    }
+
+    /// Whether a record is buffered: a batch whose records all precede its `from` (the
+    /// position fell inside it) is dropped here, not returned as nothing.
+    pub fn has_buffered(&mut self) -> bool {
+        while let Some(p) = self.buffer.front() {
+            if p.cursor.header().last_offset() >= p.from && p.cursor.header().record_count > 0 {
+                // Still possibly empty after `from` (compaction gaps); drain_each skips it then.
+                return true;
+            }
+            self.buffer.pop_front();
+        }
+        false
     }
 
     /// Decodes fetched batches into the buffer, skipping records before the position, control
@@ -360,22 +477,19 @@ impl Fetcher {
             }
             let aborted_batch = header.attributes.transactional && active.contains(&header.producer_id);
             if !header.attributes.control && !aborted_batch {
-                let (_, records) =
-                    decode_records(&batch, 256 << 20).map_err(|e| storage::StorageError::CorruptMessage {
+                let section = records_section(&batch, &header, 256 << 20).map_err(|e| {
+                    storage::StorageError::CorruptMessage {
                         position: at,
                         source: e,
-                    })?;
-                for r in records.into_iter().filter(|r| r.offset >= position) {
-                    self.buffer.push_back(ConsumerRecord {
-                        topic: tp.topic.clone(),
-                        partition: tp.partition,
-                        offset: r.offset,
-                        timestamp: r.timestamp,
-                        key: r.key,
-                        value: r.value,
-                        headers: r.headers,
-                    });
-                }
+                    }
+                })?;
+                self.buffer.push_back(Pending {
+                    tp: tp.clone(),
+                    section,
+                    cursor: RecordCursor::new(header),
+                    from: position,
+                    next: position.max(header.base_offset),
+                });
             }
             position = header.next_offset();
         }
@@ -394,11 +508,7 @@ impl Fetcher {
             .iter()
             .filter_map(|(tp, s)| {
                 // Records still buffered have not been returned: commit up to the first of them.
-                let buffered = self
-                    .buffer
-                    .iter()
-                    .find(|r| r.topic == tp.topic && r.partition == tp.partition)
-                    .map(|r| r.offset);
+                let buffered = self.buffer.iter().find(|p| p.tp == *tp).map(|p| p.next);
                 buffered.or(s.position).map(|p| (tp.clone(), p))
             })
             .collect()
@@ -541,6 +651,31 @@ impl Consumer {
         self.fetcher
             .poll(remaining, self.config.max_poll_records, &self.config)
             .await
+    }
+
+    /// [`poll`](Self::poll) in two steps, for a caller that processes records as it reads
+    /// them (a stream thread): `poll_buffered` does what `poll` does up to having records
+    /// (joining the group, auto-commit, fetching, waiting up to `timeout`) and returns whether
+    /// any are buffered; [`poll_each`](Self::poll_each) then lends them out.
+    pub async fn poll_buffered(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        if let Some(m) = &self.membership {
+            super::membership::lock(&m.shared).last_poll = Instant::now();
+        }
+        self.ensure_group().await?;
+        self.maybe_auto_commit().await;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.fetcher.fill(remaining, &self.config).await?;
+        Ok(self.fetcher.has_buffered())
+    }
+
+    /// Lends up to `max.poll.records` buffered records to `each`, in order, without copying
+    /// them out; returns how many. Stops at the first error of `each`.
+    pub fn poll_each<E: From<BrokerError>>(
+        &mut self,
+        each: impl FnMut(RecordView<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<usize, E> {
+        self.fetcher.drain_each(self.config.max_poll_records, each)
     }
 
     async fn ensure_group(&mut self) -> Result<()> {

@@ -8,6 +8,8 @@ pub mod partitioner;
 pub mod producer;
 
 pub use admin::Admin;
-pub use consumer::{Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, OffsetReset};
+pub use consumer::{
+    Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, OffsetReset, RecordView,
+};
 pub use membership::RebalanceListener;
 pub use producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError};

@@ -14,7 +14,7 @@ use stream_core::txn::TxnError;
 use stream_core::{Cluster, TopicPartition};
 use tokio::runtime::Handle;
 
-use super::{Backend, ClientError, ErrorKind, GroupMetadata, LogConsumer, LogProducer};
+use super::{Backend, ClientError, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
 use crate::error::{Result, StreamsError};
 use crate::processor::OutRecord;
 
@@ -93,6 +93,24 @@ impl LogConsumer for EmbeddedConsumer {
 
     fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         Ok(Handle::current().block_on(self.0.poll(timeout))?)
+    }
+
+    fn poll_buffered(&mut self, timeout: Duration) -> Result<bool> {
+        Ok(Handle::current().block_on(self.0.poll_buffered(timeout))?)
+    }
+
+    fn poll_each(&mut self, each: &mut dyn FnMut(InRecord<'_>) -> Result<()>) -> Result<usize> {
+        self.0.poll_each(|r| {
+            each(InRecord {
+                topic: r.topic,
+                partition: r.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                key: r.key,
+                value: r.value,
+                headers: r.headers(),
+            })
+        })
     }
 
     fn rebalance_pending(&self) -> bool {

@@ -25,9 +25,10 @@ mod kafka;
 use std::sync::Arc;
 use std::time::Duration;
 
+use storage::record::Header;
 use stream_core::client::consumer::{ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord};
 use stream_core::partition::IsolationLevel;
-use stream_core::{Cluster, TopicPartition};
+use stream_core::{Cluster, TopicName, TopicPartition};
 
 pub use kafka::KafkaCluster;
 
@@ -91,12 +92,46 @@ pub(crate) enum GroupMetadata {
     Kafka(rdkafka::consumer::ConsumerGroupMetadata),
 }
 
+/// A consumed record as [`LogConsumer::poll_each`] lends it.
+#[derive(Debug)]
+pub(crate) struct InRecord<'a> {
+    pub topic: &'a TopicName,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Vec<Header>,
+}
+
+impl<'a> InRecord<'a> {
+    pub fn of(r: &'a ConsumerRecord) -> InRecord<'a> {
+        InRecord {
+            topic: &r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            headers: r.headers.clone(),
+        }
+    }
+}
+
 pub(crate) trait LogConsumer: Send {
     fn subscribe(&mut self, topics: Vec<String>) -> Result<()>;
     /// Assigns one partition (no group), fetching from `offset`.
     fn assign(&mut self, tp: &TopicPartition, offset: i64) -> Result<()>;
     /// Up to `max.poll.records` records, in runs of one partition.
     fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>>;
+    /// [`poll`](Self::poll) in two steps, for the stream thread, which looks at the group's
+    /// generation and its tasks between them: `poll_buffered` joins, fetches and waits as
+    /// `poll` does and says whether records are waiting; `poll_each` hands up to
+    /// `max.poll.records` of them to `each` in order (stopping at its first error) and returns
+    /// how many. The embedded backend lends them straight from the fetched batches (no
+    /// `ConsumerRecord`s: their reference counts and moves were a tenth of a word count).
+    fn poll_buffered(&mut self, timeout: Duration) -> Result<bool>;
+    fn poll_each(&mut self, each: &mut dyn FnMut(InRecord<'_>) -> Result<()>) -> Result<usize>;
     /// The group is rebalancing: commit before the next poll, which gives up the partitions.
     fn rebalance_pending(&self) -> bool;
     /// Changes whenever the consumer's assignment is renewed by the group.

@@ -16,15 +16,17 @@
 //! written only when a task closes cleanly (see the runtime's module docs). A failed
 //! transaction is aborted and the thread recovers in [`StreamThread::recover`].
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use stream_core::TopicPartition;
-use stream_core::client::consumer::{ConsumerConfig, ConsumerRecord, OffsetReset};
+use stream_core::client::consumer::{ConsumerConfig, OffsetReset};
 use stream_core::partition::IsolationLevel;
+use stream_core::{TopicName, TopicPartition};
 use tokio::runtime::Handle;
 
 use super::config::{DeserializationHandler, StreamsConfig};
@@ -34,6 +36,7 @@ use super::restore::{Checkpoint, restore};
 use super::{Shared, ThreadState};
 use crate::client::{LogClient, LogConsumer};
 use crate::error::{Result, StreamsError};
+use crate::processor::node::SourceInput;
 use crate::processor::{PunctuationType, TaskId};
 use crate::state::{StoreSpec, StoreType};
 use crate::task::Task;
@@ -46,6 +49,50 @@ struct ActiveTask {
     consumed: BTreeMap<TopicPartition, i64>,
     /// Processed something since the last commit.
     dirty: bool,
+}
+
+/// A run of consecutive records of one partition in [`StreamThread::process`].
+struct Run {
+    tp: TopicPartition,
+    topic_name: Arc<str>,
+    /// The partition's task and the source node that reads the topic; `None`: not ours (a
+    /// partition whose task is gone), its records are skipped.
+    task: Option<(TaskId, Rc<RefCell<dyn SourceInput>>)>,
+    /// The offset to commit once the run is processed.
+    next: Option<i64>,
+}
+
+impl Run {
+    fn start(
+        topic: &TopicName,
+        partition: i32,
+        subtopology_of: &HashMap<String, usize>,
+        tasks: &BTreeMap<TaskId, ActiveTask>,
+    ) -> Run {
+        let task = subtopology_of.get(topic.as_str()).and_then(|&sub| {
+            let id = TaskId {
+                subtopology: sub,
+                partition,
+            };
+            let source = tasks.get(&id)?.task.source(topic.as_str())?;
+            Some((id, source))
+        });
+        Run {
+            tp: TopicPartition::new(topic.clone(), partition),
+            topic_name: Arc::from(topic.as_str()),
+            task,
+            next: None,
+        }
+    }
+
+    fn finish(self, tasks: &mut BTreeMap<TaskId, ActiveTask>) {
+        if let (Some((id, _)), Some(next)) = (self.task, self.next)
+            && let Some(active) = tasks.get_mut(&id)
+        {
+            active.consumed.insert(self.tp, next);
+            active.dirty = true;
+        }
+    }
 }
 
 pub(crate) struct StreamThread {
@@ -185,24 +232,24 @@ impl StreamThread {
             self.commit()?;
         }
         let generation = self.consumer.generation();
-        let records = self.consumer.poll(self.config.poll)?;
+        let buffered = self.consumer.poll_buffered(self.config.poll)?;
         if self.eos && self.consumer.generation() != generation && self.uncommitted() {
             // A rebalance began after the check above and the poll rejoined: it moved every
             // partition back to its committed offset (eager protocol) while the tasks hold
-            // uncommitted work, and these records were read from there. Processing them in
-            // the open transaction would apply them twice.
+            // uncommitted work, and the buffered records were read from there. Processing
+            // them in the open transaction would apply them twice.
             return Err(StreamsError::TaskCorrupted {
                 thread: self.name.clone(),
                 operation: "a rejoin during poll",
                 source: None,
             });
         }
-        let drained = records.len() < self.config.max_poll_records;
         self.sync_tasks()?;
         if !self.consumer.rebalance_pending() {
             self.set_state(ThreadState::Running);
         }
-        self.process(records)?;
+        let returned = if buffered { self.process()? } else { 0 };
+        let drained = returned < self.config.max_poll_records;
         if drained {
             self.advance_to_positions();
         }
@@ -261,70 +308,73 @@ impl StreamThread {
         Ok(())
     }
 
-    fn process(&mut self, records: Vec<ConsumerRecord>) -> Result<()> {
+    /// Processes the records the consumer has buffered (up to `max.poll.records`) as it lends
+    /// them; returns how many it lent.
+    fn process(&mut self) -> Result<usize> {
         let mut processed = 0u64;
         let mut skipped = 0u64;
-        let mut records = records.into_iter().peekable();
+        let tasks = &mut self.tasks;
+        let subtopology_of = &self.subtopology_of;
+        let handler = self.config.deserialization_handler;
+        let name = &self.name;
         // Records come in runs of one partition: the task and its source are looked up once
         // per run, and the offset to commit recorded at its end.
-        while let Some(first) = records.next() {
-            let (topic, partition) = (first.topic.clone(), first.partition);
-            let task = self.subtopology_of.get(topic.as_str()).map(|&sub| TaskId {
-                subtopology: sub,
-                partition,
-            });
-            let mut run = vec![first];
-            while let Some(r) = records.next_if(|r| r.partition == partition && r.topic == topic) {
-                run.push(r);
-            }
-            let Some(active) = task.and_then(|id| self.tasks.get_mut(&id)) else {
-                continue;
-            };
-            let Some(source) = active.task.source(topic.as_str()) else {
-                continue;
-            };
-            let topic_name: Arc<str> = Arc::from(topic.as_str());
-            let mut next = None;
-            for r in run {
-                next = Some(r.offset + 1);
-                let result = active.task.process_from(
-                    &source,
-                    &topic_name,
-                    partition,
-                    r.offset,
-                    r.key.as_deref(),
-                    r.value.as_deref(),
-                    r.timestamp,
-                    r.headers,
-                );
-                match result {
-                    Ok(()) => processed += 1,
-                    Err(e @ StreamsError::Deserialization { .. })
-                        if self.config.deserialization_handler == DeserializationHandler::LogAndContinue =>
-                    {
-                        tracing::warn!(thread = %self.name, error = %e, "skipping a record that does not deserialize");
-                        skipped += 1;
-                    }
-                    Err(e) => return Err(e),
+        let mut run: Option<Run> = None;
+        let returned = self.consumer.poll_each(&mut |r| {
+            if !run
+                .as_ref()
+                .is_some_and(|run| run.tp.partition == r.partition && run.tp.topic == *r.topic)
+            {
+                if let Some(done) = run.take() {
+                    done.finish(tasks);
                 }
-                if !active.task.shared.schedules.borrow().is_empty() {
-                    let st = active.task.shared.stream_time.get();
-                    active.task.punctuate(PunctuationType::StreamTime, st)?;
+                run = Some(Run::start(r.topic, r.partition, subtopology_of, tasks));
+            }
+            let Some(run) = run.as_mut() else {
+                return Ok(());
+            };
+            let Some((id, source)) = &run.task else {
+                return Ok(());
+            };
+            let Some(active) = tasks.get_mut(id) else {
+                return Ok(());
+            };
+            run.next = Some(r.offset + 1);
+            let result = active.task.process_from(
+                source,
+                &run.topic_name,
+                r.partition,
+                r.offset,
+                r.key,
+                r.value,
+                r.timestamp,
+                r.headers,
+            );
+            match result {
+                Ok(()) => processed += 1,
+                Err(e @ StreamsError::Deserialization { .. })
+                    if handler == DeserializationHandler::LogAndContinue =>
+                {
+                    tracing::warn!(thread = %name, error = %e, "skipping a record that does not deserialize");
+                    skipped += 1;
                 }
+                Err(e) => return Err(e),
             }
-            if let Some(next) = next {
-                active
-                    .consumed
-                    .insert(TopicPartition::new(topic, partition), next);
-                active.dirty = true;
+            if !active.task.shared.schedules.borrow().is_empty() {
+                let st = active.task.shared.stream_time.get();
+                active.task.punctuate(PunctuationType::StreamTime, st)?;
             }
+            Ok(())
+        })?;
+        if let Some(done) = run.take() {
+            done.finish(tasks);
         }
         self.shared
             .metrics
             .processed
             .fetch_add(processed, Ordering::Relaxed);
         self.shared.metrics.skipped.fetch_add(skipped, Ordering::Relaxed);
-        Ok(())
+        Ok(returned)
     }
 
     /// Moves each task's offsets to commit up to the consumer's positions, which lie past

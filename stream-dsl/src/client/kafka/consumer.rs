@@ -24,7 +24,7 @@ use stream_core::client::consumer::{ConsumerConfig, ConsumerRecord};
 use stream_core::{TopicName, TopicPartition};
 
 use super::{KafkaCluster, REQUEST_TIMEOUT, client, isolation_name};
-use crate::client::{GroupMetadata, LogConsumer};
+use crate::client::{GroupMetadata, InRecord, LogConsumer};
 use crate::error::Result;
 
 /// The group membership as the rebalance callback leaves it.
@@ -100,6 +100,8 @@ pub(super) struct KafkaConsumer {
     /// The next offset per partition as far as this side knows: set by seeks and by every
     /// record returned (librdkafka's own position is unset until a record is consumed).
     positions: HashMap<TopicPartition, i64>,
+    /// What [`LogConsumer::poll_buffered`] polled and `poll_each` has not handed out yet.
+    stash: Vec<ConsumerRecord>,
 }
 
 impl KafkaConsumer {
@@ -147,6 +149,7 @@ impl KafkaConsumer {
             max_poll_records: config.max_poll_records.max(1),
             grouped: config.group_id.is_some(),
             positions: HashMap::new(),
+            stash: Vec::new(),
         })
     }
 
@@ -196,6 +199,7 @@ impl KafkaConsumer {
 
 impl LogConsumer for KafkaConsumer {
     fn subscribe(&mut self, topics: Vec<String>) -> Result<()> {
+        self.stash.clear();
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         self.consumer
             .subscribe(&topics)
@@ -203,6 +207,7 @@ impl LogConsumer for KafkaConsumer {
     }
 
     fn assign(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.stash.clear();
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(tp.topic.as_str(), tp.partition, Offset::Offset(offset))
             .map_err(|e| client("assign", e))?;
@@ -238,6 +243,21 @@ impl LogConsumer for KafkaConsumer {
             wait = Duration::ZERO;
         }
         Ok(out)
+    }
+
+    fn poll_buffered(&mut self, timeout: Duration) -> Result<bool> {
+        if self.stash.is_empty() {
+            self.stash = self.poll(timeout)?;
+        }
+        Ok(!self.stash.is_empty())
+    }
+
+    fn poll_each(&mut self, each: &mut dyn FnMut(InRecord<'_>) -> Result<()>) -> Result<usize> {
+        let stash = std::mem::take(&mut self.stash);
+        for r in &stash {
+            each(InRecord::of(r))?;
+        }
+        Ok(stash.len())
     }
 
     fn rebalance_pending(&self) -> bool {
@@ -291,6 +311,9 @@ impl LogConsumer for KafkaConsumer {
             Some(o) => self.positions.insert(tp.clone(), o),
             None => self.positions.remove(tp),
         };
+        // Polled records of the partition are from before the seek.
+        self.stash
+            .retain(|r| !(r.topic == tp.topic && r.partition == tp.partition));
         Ok(())
     }
 
