@@ -290,23 +290,6 @@ impl Fetcher {
         Ok(offset)
     }
 
-    /// Returns up to `max` records, fetching (and waiting up to `timeout`) when none are
-    /// buffered. Partitions without a position are reset with `reset` first.
-    pub async fn poll(
-        &mut self,
-        timeout: Duration,
-        max: usize,
-        config: &ConsumerConfig,
-    ) -> Result<Vec<ConsumerRecord>> {
-        self.fill(timeout, config).await?;
-        let mut out = Vec::new();
-        self.drain_each(max, |r| {
-            out.push(r.to_record());
-            Ok::<_, BrokerError>(())
-        })?;
-        Ok(out)
-    }
-
     /// Hands up to `max` buffered records to `each`, in order, and returns how many; stops at
     /// the first error `each` returns (that record counts as returned).
     pub fn drain_each<E: From<BrokerError>>(
@@ -641,16 +624,13 @@ impl Consumer {
     /// Returns records, waiting up to `timeout` for some. Joins or rejoins the group first
     /// when needed, and commits on the auto-commit interval.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        let deadline = Instant::now() + timeout;
-        if let Some(m) = &self.membership {
-            super::membership::lock(&m.shared).last_poll = Instant::now();
-        }
-        self.ensure_group().await?;
-        self.maybe_auto_commit().await;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        self.fetcher
-            .poll(remaining, self.config.max_poll_records, &self.config)
-            .await
+        self.poll_buffered(timeout).await?;
+        let mut out = Vec::new();
+        self.poll_each(|r| {
+            out.push(r.to_record());
+            Ok::<_, BrokerError>(())
+        })?;
+        Ok(out)
     }
 
     /// [`poll`](Self::poll) in two steps, for a caller that processes records as it reads
