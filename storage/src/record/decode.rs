@@ -15,6 +15,21 @@ pub struct Header {
 }
 
 impl Header {
+    /// The headers whose (key, value) byte ranges within `section` a [`RecordLayout`] lists;
+    /// values share `section`'s buffer.
+    pub fn from_ranges(
+        section: &Bytes,
+        ranges: &[(std::ops::Range<usize>, Option<std::ops::Range<usize>>)],
+    ) -> Vec<Header> {
+        ranges
+            .iter()
+            .map(|(k, v)| Header {
+                key: String::from_utf8_lossy(&section[k.clone()]).into_owned(),
+                value: v.clone().map(|v| section.slice(v)),
+            })
+            .collect()
+    }
+
     pub fn new(key: impl Into<String>, value: Option<impl Into<Bytes>>) -> Header {
         Header {
             key: key.into(),
@@ -212,30 +227,17 @@ pub fn decode_records(
     // The count is the sender's word: allocate no more than the section can hold (a record
     // takes at least 7 bytes).
     let mut records = Vec::with_capacity((header.record_count as usize).min(section.len() / 7));
-    let log_append = header.attributes.timestamp_type == super::TimestampType::LogAppendTime;
-    walk_records(&section, &header, false, |layout| {
-        let headers = layout
-            .headers
-            .iter()
-            .map(|(k, v)| Header {
-                key: String::from_utf8_lossy(&section[k.clone()]).into_owned(),
-                value: v.clone().map(|v| section.slice(v)),
-            })
-            .collect();
+    let mut cursor = RecordCursor::new(header);
+    while let Some(layout) = cursor.next(&section, false)? {
+        let (offset, timestamp) = cursor.offset_and_timestamp(&layout);
         records.push(Record {
-            // `validate`/`BatchHeader::parse` guarantee base + lastOffsetDelta fits.
-            offset: header.base_offset + i64::from(layout.offset_delta),
-            // With LogAppendTime every record carries the broker's time, kept in maxTimestamp.
-            timestamp: if log_append {
-                header.max_timestamp
-            } else {
-                header.base_timestamp.wrapping_add(layout.timestamp_delta)
-            },
+            offset,
+            timestamp,
             key: layout.key.map(|r| section.slice(r)),
             value: layout.value.map(|r| section.slice(r)),
-            headers,
+            headers: Header::from_ranges(&section, &layout.headers),
         });
-    })?;
+    }
     Ok((header, records))
 }
 

@@ -151,13 +151,7 @@ pub struct RecordView<'a> {
 impl RecordView<'_> {
     /// The record's headers (no allocation when it has none).
     pub fn headers(&self) -> Vec<Header> {
-        self.headers
-            .iter()
-            .map(|(k, v)| Header {
-                key: String::from_utf8_lossy(&self.section[k.clone()]).into_owned(),
-                value: v.clone().map(|v| self.section.slice(v)),
-            })
-            .collect()
+        Header::from_ranges(self.section, self.headers)
     }
 
     /// An owned copy (keys and values still share the fetched buffer).
