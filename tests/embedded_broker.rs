@@ -253,6 +253,59 @@ async fn topics_and_configs_survive_a_restart() {
     cluster.shutdown().await;
 }
 
+/// Kafka's retention takes the active segment too once every record in it has expired: a
+/// topic that stops receiving records empties, and its offsets go on from where they were.
+#[tokio::test]
+async fn retention_empties_a_topic_whose_records_all_expired_active_segment_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = BrokerConfig::new(dir.path());
+    config.retention_check_interval = Duration::from_millis(50);
+    let cluster = Cluster::embedded_with(config, Default::default()).await.unwrap();
+    cluster
+        .admin()
+        .create_topic("stale", 1, [("retention.ms", "60000")])
+        .unwrap();
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 3_600_000;
+    for i in 0..10 {
+        let record = ProducerRecord::new("stale", format!("old-{i}")).with_timestamp(an_hour_ago);
+        drop(producer.send(record).unwrap());
+    }
+    producer.flush().await;
+    let tp = TopicPartition::new(TopicName::new("stale").unwrap(), 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cluster.broker().list_offset(&tp, -2).unwrap().0 == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired active segment was kept"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cluster.broker().list_offset(&tp, -2).unwrap().0,
+        10,
+        "every record deleted"
+    );
+    assert_eq!(
+        cluster.broker().list_offset(&tp, -1).unwrap().0,
+        10,
+        "the end does not move"
+    );
+    let fresh = producer.send(ProducerRecord::new("stale", "new")).unwrap();
+    producer.flush().await;
+    assert_eq!(
+        fresh.await.unwrap().offset,
+        10,
+        "offsets go on after the deleted ones"
+    );
+    drop(producer);
+    cluster.shutdown().await;
+}
+
 #[tokio::test]
 async fn retention_runs_in_the_background_by_each_topics_config() {
     let dir = tempfile::tempdir().unwrap();

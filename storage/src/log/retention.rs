@@ -1,6 +1,10 @@
-//! Deleting old data: whole sealed segments by `retention.ms` and `retention.bytes`, and
-//! everything below an explicit new log start (Kafka's DeleteRecords). The active segment is
-//! never deleted by retention.
+//! Deleting old data: whole segments by `retention.ms` and `retention.bytes`, and everything
+//! below an explicit new log start (Kafka's DeleteRecords).
+//!
+//! As in Kafka, the active segment is not spared: once every record in it has expired, it is
+//! rolled and deleted like a sealed one, so a topic that stops receiving records empties after
+//! `retention.ms` instead of keeping its last segment for ever. Nothing at or above the high
+//! watermark is deleted, so the log start never passes it.
 
 use super::Log;
 use super::checkpoint::{self, LOG_START_OFFSET};
@@ -14,33 +18,54 @@ pub struct RetentionOutcome {
 }
 
 impl Log {
-    /// Deletes sealed segments, oldest first, while they breach `retention.ms` (their newest
-    /// record is older than that), `retention.bytes` (the log is larger than that without
-    /// them), or lie wholly below the log start offset. Stops at the first segment that breaches
-    /// nothing, as Kafka does, so the log stays a contiguous range.
-    pub fn apply_retention(&mut self) -> Result<RetentionOutcome> {
+    /// Deletes segments, oldest first, while they breach `retention.ms` (their newest record
+    /// is older than that), `retention.bytes` (the log is larger than that without them), or
+    /// lie wholly below the log start offset. Stops at the first segment that breaches nothing,
+    /// as Kafka does, so the log stays a contiguous range; and at the first one that reaches
+    /// past `high_watermark` (Kafka's bound: the log start never exceeds the high watermark).
+    /// The active segment counts too when it is not empty: it is rolled first, so the log keeps
+    /// an (empty) active segment at its end offset.
+    pub fn apply_retention(&mut self, high_watermark: i64) -> Result<RetentionOutcome> {
         let now = self.clock.now_ms();
         let deletes = self.config.cleanup_policy.deletes();
         let mut excess = match self.config.retention_bytes {
             Some(limit) if deletes => self.size_bytes().saturating_sub(limit),
             _ => 0,
         };
-        let mut doomed = Vec::new();
-        let mut iter = self.sealed.iter().peekable();
-        while let Some((&base, segment)) = iter.next() {
-            let next_base = iter.peek().map_or(self.active.base_offset(), |(b, _)| **b);
+        let breaches = |excess: u64, size: u64, max_timestamp: i64, next_base: i64| {
             let expired = deletes
                 && self
                     .config
                     .retention_ms
-                    .is_some_and(|ms| now - segment.max_timestamp() > ms);
-            let oversize = excess >= segment.size() && excess > 0;
+                    .is_some_and(|ms| now - max_timestamp > ms);
+            let oversize = excess >= size && excess > 0;
             let below_start = next_base <= self.log_start_offset;
-            if !(expired || oversize || below_start) {
+            (expired || oversize || below_start) && next_base <= high_watermark
+        };
+        let mut doomed = Vec::new();
+        let mut all_sealed = true;
+        let mut iter = self.sealed.iter().peekable();
+        while let Some((&base, segment)) = iter.next() {
+            let next_base = iter.peek().map_or(self.active.base_offset(), |(b, _)| **b);
+            if !breaches(excess, segment.size(), segment.max_timestamp(), next_base) {
+                all_sealed = false;
                 break;
             }
             excess = excess.saturating_sub(segment.size());
             doomed.push(base);
+        }
+        let active = &self.active;
+        if all_sealed
+            && active.size() > 0
+            && breaches(
+                excess,
+                active.size(),
+                active.max_timestamp(),
+                self.log_end_offset(),
+            )
+        {
+            doomed.push(active.base_offset());
+            self.roll()?;
         }
         self.delete_segments(&doomed)
     }

@@ -314,7 +314,7 @@ fn delete_records_before_moves_the_log_start_and_drops_whole_segments() {
 }
 
 #[test]
-fn retention_deletes_old_and_excess_segments_but_never_the_active_one() {
+fn retention_deletes_old_and_excess_segments_and_an_expired_active_one() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0));
     let config = LogConfig {
@@ -327,7 +327,7 @@ fn retention_deletes_old_and_excess_segments_but_never_the_active_one() {
             .unwrap();
     }
     clock.set(T0 + 1005);
-    let outcome = log.apply_retention().unwrap();
+    let outcome = log.apply_retention(log.log_end_offset()).unwrap();
     assert!(outcome.deleted_segments > 0);
     assert!(log.log_start_offset() > 0);
     assert!(
@@ -335,10 +335,40 @@ fn retention_deletes_old_and_excess_segments_but_never_the_active_one() {
             .iter()
             .all(|r| r.timestamp >= T0 + 5 || r.offset >= log.log_start_offset())
     );
+    // Every record expired: below the high watermark nothing is kept, the active segment
+    // neither (Kafka rolls it and deletes it); the log stays at its end offset.
     clock.set(T0 + 1_000_000);
-    log.apply_retention().unwrap();
-    assert_eq!(log.segment_count(), 1, "only the active segment is left");
-    assert!(!read_all(&log).is_empty(), "the active segment keeps its records");
+    let hw = log.log_end_offset();
+    log.apply_retention(hw - 1).unwrap();
+    assert!(
+        !read_all(&log).is_empty(),
+        "the segment holding the high watermark is kept"
+    );
+    assert!(log.log_start_offset() < hw);
+    log.apply_retention(hw).unwrap();
+    assert_eq!(log.segment_count(), 1, "only a fresh active segment is left");
+    assert!(read_all(&log).is_empty(), "every expired record is gone");
+    assert_eq!(log.log_start_offset(), hw);
+    assert_eq!(log.log_end_offset(), hw, "offsets go on where they were");
+    log.append(&mut batch(&[kv("k", "new")], T0 + 1_000_000), 0)
+        .unwrap();
+    let left = read_all(&log);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].offset, hw);
+    // An empty active segment is not rolled again.
+    let again = log.apply_retention(log.log_end_offset()).unwrap();
+    assert_eq!(again.deleted_segments, 0, "a fresh record is not expired");
+    drop(log);
+    let log = open(
+        dir.path(),
+        LogConfig {
+            retention_ms: Some(1000),
+            ..small_segments()
+        },
+        &clock,
+    );
+    assert_eq!(log.log_start_offset(), hw, "the new log start survives a reopen");
+    assert_eq!(log.log_end_offset(), hw + 1);
 
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
@@ -350,7 +380,7 @@ fn retention_deletes_old_and_excess_segments_but_never_the_active_one() {
     for i in 0..40 {
         log.append(&mut batch(&[kv("k", &i.to_string())], T0), 0).unwrap();
     }
-    log.apply_retention().unwrap();
+    log.apply_retention(log.log_end_offset()).unwrap();
     assert!(log.size_bytes() <= 800 + 400, "{} bytes", log.size_bytes());
     assert!(log.size_bytes() > 800 - 400);
 }

@@ -502,7 +502,8 @@ impl Partition {
     pub fn run_cleanup(&self, cleaner: &storage::log::CleanerConfig) -> Result<()> {
         let task = {
             let mut state = self.lock()?;
-            state.log.apply_retention()?;
+            let high_watermark = state.high_watermark;
+            state.log.apply_retention(high_watermark)?;
             let start = state.log.log_start_offset();
             state.txns.prune_before(start)?;
             if !state.log.needs_compaction() {
