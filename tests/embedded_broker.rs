@@ -253,14 +253,19 @@ async fn topics_and_configs_survive_a_restart() {
     cluster.shutdown().await;
 }
 
+/// An embedded cluster whose retention and compaction pass runs every 50 ms.
+async fn cleaning_every_50ms(dir: &std::path::Path) -> Cluster {
+    let mut config = BrokerConfig::new(dir);
+    config.retention_check_interval = Duration::from_millis(50);
+    Cluster::embedded_with(config, Default::default()).await.unwrap()
+}
+
 /// Kafka's retention takes the active segment too once every record in it has expired: a
 /// topic that stops receiving records empties, and its offsets go on from where they were.
 #[tokio::test]
 async fn retention_empties_a_topic_whose_records_all_expired_active_segment_included() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = BrokerConfig::new(dir.path());
-    config.retention_check_interval = Duration::from_millis(50);
-    let cluster = Cluster::embedded_with(config, Default::default()).await.unwrap();
+    let cluster = cleaning_every_50ms(dir.path()).await;
     cluster
         .admin()
         .create_topic("stale", 1, [("retention.ms", "60000")])
@@ -309,9 +314,7 @@ async fn retention_empties_a_topic_whose_records_all_expired_active_segment_incl
 #[tokio::test]
 async fn retention_runs_in_the_background_by_each_topics_config() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = BrokerConfig::new(dir.path());
-    config.retention_check_interval = Duration::from_millis(50);
-    let cluster = Cluster::embedded_with(config, Default::default()).await.unwrap();
+    let cluster = cleaning_every_50ms(dir.path()).await;
     let admin = cluster.admin();
     admin
         .create_topic(

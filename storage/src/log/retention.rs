@@ -43,19 +43,18 @@ impl Log {
             (expired || oversize || below_start) && next_base <= high_watermark
         };
         let mut doomed = Vec::new();
-        let mut all_sealed = true;
         let mut iter = self.sealed.iter().peekable();
         while let Some((&base, segment)) = iter.next() {
             let next_base = iter.peek().map_or(self.active.base_offset(), |(b, _)| **b);
             if !breaches(excess, segment.size(), segment.max_timestamp(), next_base) {
-                all_sealed = false;
                 break;
             }
             excess = excess.saturating_sub(segment.size());
             doomed.push(base);
         }
         let active = &self.active;
-        if all_sealed
+        // The active segment is a candidate only when every sealed one went.
+        if doomed.len() == self.sealed.len()
             && active.size() > 0
             && breaches(
                 excess,
