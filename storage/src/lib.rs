@@ -91,4 +91,4 @@ pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StorageError};
-pub use log::{AppendInfo, CleanupPolicy, Log, LogConfig};
+pub use log::{AppendInfo, CleanupPolicy, FileSlice, Log, LogConfig};

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use storage::log::CleanerConfig;
-use storage::{Clock, LogConfig, SystemClock};
+use storage::{Clock, FileSlice, LogConfig, SystemClock};
 use tokio::sync::watch;
 
 use crate::error::{BrokerError, Result};
@@ -177,7 +178,7 @@ pub trait TxnVerifier: Send + Sync + std::fmt::Debug {
     fn verify(&self, tp: &TopicPartition, producer_id: i64, producer_epoch: i16) -> Result<()>;
 }
 
-pub type FetchResponse = Vec<(TopicPartition, Result<FetchedPartition>)>;
+pub type FetchResponse<R = Bytes> = Vec<(TopicPartition, Result<FetchedPartition<R>>)>;
 
 /// A topic as DescribeTopics / Metadata report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -636,11 +637,31 @@ impl Broker {
     /// up to `max_wait` for appends (woken by them, not polling). An error in any partition
     /// answers at once, as Kafka does.
     pub async fn fetch(&self, request: &FetchRequest) -> FetchResponse {
+        self.fetch_by(request, Bytes::len, Partition::fetch_with).await
+    }
+
+    /// As [`Broker::fetch`], answering with where the batches lie in their segment files
+    /// rather than their bytes: the wire server sends them from the file (`sendfile`).
+    pub async fn fetch_located(&self, request: &FetchRequest) -> FetchResponse<Option<FileSlice>> {
+        self.fetch_by(
+            request,
+            |slice: &Option<FileSlice>| slice.as_ref().map_or(0, FileSlice::len),
+            Partition::locate_with,
+        )
+        .await
+    }
+
+    async fn fetch_by<R: Default>(
+        &self,
+        request: &FetchRequest,
+        len: impl Fn(&R) -> usize + Copy,
+        read: impl Fn(&Partition, i64, usize, IsolationLevel) -> Result<FetchedPartition<R>> + Copy,
+    ) -> FetchResponse<R> {
         let mut appended = self.inner.appends.subscribe();
         let deadline = tokio::time::Instant::now() + request.max_wait;
         loop {
             appended.borrow_and_update();
-            let (response, bytes, errors) = self.fetch_once(request);
+            let (response, bytes, errors) = self.fetch_once(request, len, read);
             if bytes >= request.min_bytes || errors || tokio::time::Instant::now() >= deadline {
                 return response;
             }
@@ -651,7 +672,12 @@ impl Broker {
         }
     }
 
-    fn fetch_once(&self, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+    fn fetch_once<R: Default>(
+        &self,
+        request: &FetchRequest,
+        len: impl Fn(&R) -> usize,
+        read: impl Fn(&Partition, i64, usize, IsolationLevel) -> Result<FetchedPartition<R>>,
+    ) -> (FetchResponse<R>, usize, bool) {
         let mut budget = request.max_bytes;
         let mut total = 0usize;
         let mut errors = false;
@@ -664,21 +690,22 @@ impl Broker {
             } else {
                 part.max_bytes.min(budget)
             };
-            let result = if max == 0 {
-                self.partition(&part.tp).and_then(|p| {
-                    p.fetch_with(part.offset, 0, request.isolation).map(|mut f| {
-                        f.records = bytes::Bytes::new();
+            let result = self.partition(&part.tp).and_then(|p| {
+                if max == 0 {
+                    // Out of budget: the partition's offsets, no records.
+                    read(&p, part.offset, 0, request.isolation).map(|mut f| {
+                        f.records = R::default();
                         f
                     })
-                })
-            } else {
-                self.partition(&part.tp)
-                    .and_then(|p| p.fetch_with(part.offset, max, request.isolation))
-            };
+                } else {
+                    read(&p, part.offset, max, request.isolation)
+                }
+            });
             match &result {
                 Ok(f) => {
-                    total += f.records.len();
-                    budget = budget.saturating_sub(f.records.len());
+                    let n = len(&f.records);
+                    total += n;
+                    budget = budget.saturating_sub(n);
                 }
                 Err(_) => errors = true,
             }

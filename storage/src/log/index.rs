@@ -85,6 +85,15 @@ impl OffsetIndex {
         }
     }
 
+    /// Position of the last indexed batch starting at or below `position` (0 if none).
+    pub fn lookup_position(&self, position: u64) -> u64 {
+        let pos = u32::try_from(position).unwrap_or(u32::MAX);
+        match self.entries.partition_point(|&(_, p)| p <= pos) {
+            0 => 0,
+            n => u64::from(self.entries[n - 1].1),
+        }
+    }
+
     pub fn clear(&mut self) -> Result<()> {
         self.entries.clear();
         self.persisted = 0;

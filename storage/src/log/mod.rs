@@ -12,6 +12,7 @@
 mod checkpoint;
 pub mod compaction;
 mod config;
+mod file_slice;
 mod index;
 mod offset_map;
 mod recovery;
@@ -28,6 +29,7 @@ use bytes::Bytes;
 
 pub use compaction::{AbortedRange, CleanStats, CleanTask, CleanerConfig};
 pub use config::{CleanupPolicy, LogConfig};
+pub use file_slice::FileSlice;
 pub use retention::RetentionOutcome;
 pub(crate) use scan::Peek;
 pub(crate) use segment::Segment;
@@ -246,6 +248,28 @@ impl Log {
     /// As [`Log::read`], leaving out batches that start at or after `upper` (a high watermark
     /// or last stable offset).
     pub fn read_up_to(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<Bytes> {
+        self.first_from(offset, upper, |segment, upper| {
+            segment.read(offset, max_bytes, upper)
+        })
+        .map(Option::unwrap_or_default)
+    }
+
+    /// As [`Log::read_up_to`], but where the batches lie rather than their bytes (`None` when
+    /// there are none), for sending straight from the file.
+    pub fn locate_up_to(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<Option<FileSlice>> {
+        self.first_from(offset, upper, |segment, upper| {
+            segment.locate(offset, max_bytes, upper)
+        })
+    }
+
+    /// The first answer of `get` over the segments from the one holding `offset`, stopping at
+    /// `upper` (capped at the log end); an error if `offset` is outside the log.
+    fn first_from<T>(
+        &self,
+        offset: i64,
+        upper: i64,
+        mut get: impl FnMut(&Segment, i64) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
         let log_end = self.log_end_offset();
         if offset < self.log_start_offset || offset > log_end {
             return Err(StorageError::OffsetOutOfRange {
@@ -264,11 +288,11 @@ impl Log {
             if segment.base_offset() >= upper {
                 break;
             }
-            if let Some(bytes) = segment.read(offset, max_bytes, upper)? {
-                return Ok(bytes);
+            if let Some(found) = get(segment, upper)? {
+                return Ok(Some(found));
             }
         }
-        Ok(Bytes::new())
+        Ok(None)
     }
 
     /// The earliest record at or after `timestamp` at or after the log start: (offset,

@@ -6,10 +6,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::LogConfig;
+use super::file_slice::FileSlice;
 use super::index::OffsetIndex;
 use super::scan::{Peek, ScanError, Scanner, whole_batches};
 use super::time_index::TimeIndex;
@@ -33,7 +35,7 @@ pub fn parse_file_name(name: &str, extension: &str) -> Option<i64> {
 /// and zero-filling it first cost a fifth of a page-cache read in the `log` bench; `pread`
 /// straight into the vector's spare capacity avoids that.
 #[allow(unsafe_code)]
-fn read_at(file: &File, position: u64, len: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_at(file: &File, position: u64, len: usize) -> std::io::Result<Vec<u8>> {
     use std::os::fd::AsRawFd;
     let mut buf: Vec<u8> = Vec::with_capacity(len);
     let mut filled = 0usize;
@@ -86,7 +88,8 @@ pub(crate) struct Recovered {
 pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    file: File,
+    /// Shared with the [`FileSlice`]s handed to fetches, which may outlive the segment.
+    file: Arc<File>,
     size: u64,
     /// The offset after the last batch; the base offset while empty.
     next_offset: i64,
@@ -138,7 +141,7 @@ impl Segment {
         Segment {
             base_offset,
             log_path,
-            file,
+            file: Arc::new(file),
             size,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -446,6 +449,45 @@ impl Segment {
             end => end,
         };
         Ok(Some(Bytes::from(buf).slice(at..at + end)))
+    }
+
+    /// Where [`Segment::read`]'s batches lie, without reading them: the same batches (the one
+    /// holding `offset` first, whole batches within `max_bytes` of its start, none starting at
+    /// or after `upper`) as a slice of the file. Only batch headers are read: from the index
+    /// entry before `offset`, and from the index entry before the slice's far end.
+    pub fn locate(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<Option<FileSlice>> {
+        let Some(first) = self.find_batch(offset)? else {
+            return Ok(None);
+        };
+        if first.base_offset >= upper {
+            return Ok(None);
+        }
+        let limit = first.position.saturating_add(max_bytes as u64).min(self.size);
+        let mut end = first.end();
+        if limit > end {
+            // Every batch before an indexed batch start at or below `limit` ends within it, and
+            // every batch before the indexed one at or below `upper` starts below `upper`:
+            // the header walk starts at the nearer of the two.
+            let hop = self.index.lookup_position(limit).min(self.index.lookup(upper));
+            end = end.max(hop);
+            let mut scanner = Scanner::new(&self.file, self.size, end);
+            loop {
+                match scanner.peek() {
+                    Ok(Some(peek)) if peek.base_offset < upper && peek.end() <= limit => {
+                        end = peek.end();
+                        scanner.skip(&peek);
+                    }
+                    Ok(_) => break,
+                    Err(e) => return Err(self.scan_error(e)),
+                }
+            }
+        }
+        Ok(Some(FileSlice::new(
+            Arc::clone(&self.file),
+            self.log_path.clone(),
+            first.position,
+            (end - first.position) as usize,
+        )))
     }
 
     fn read_from_scan(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<Option<Bytes>> {

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use storage::record::{self, BatchHeader, ControlType};
-use storage::{Log, LogConfig};
+use storage::{FileSlice, Log, LogConfig};
 
 pub use producer_state::{BatchMeta, ProducerStates, SequenceCheck};
 pub use transactions::{AbortedTxn, Transactions};
@@ -92,12 +92,13 @@ impl IsolationLevel {
 
 /// What a fetch of one partition returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedPartition {
+pub struct FetchedPartition<R = Bytes> {
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
-    /// Whole stored batches, as they lie on disk.
-    pub records: Bytes,
+    /// Whole stored batches, as they lie on disk: their bytes, or where they lie
+    /// (`Option<FileSlice>`, see [`Partition::locate_with`]).
+    pub records: R,
     /// For `read_committed` fetches: the aborted transactions the records overlap.
     pub aborted: Option<Vec<AbortedTxn>>,
 }
@@ -355,6 +356,31 @@ impl Partition {
         max_bytes: usize,
         isolation: IsolationLevel,
     ) -> Result<FetchedPartition> {
+        self.fetch_by(offset, isolation, Bytes::is_empty, |log, upper| {
+            log.read_up_to(offset, max_bytes, upper)
+        })
+    }
+
+    /// As [`Partition::fetch_with`], returning where the batches lie in their segment file
+    /// instead of reading them, for a response sent straight from the file.
+    pub fn locate_with(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        isolation: IsolationLevel,
+    ) -> Result<FetchedPartition<Option<FileSlice>>> {
+        self.fetch_by(offset, isolation, Option::is_none, |log, upper| {
+            log.locate_up_to(offset, max_bytes, upper)
+        })
+    }
+
+    fn fetch_by<R: Default>(
+        &self,
+        offset: i64,
+        isolation: IsolationLevel,
+        is_empty: impl FnOnce(&R) -> bool,
+        read: impl FnOnce(&Log, i64) -> storage::Result<R>,
+    ) -> Result<FetchedPartition<R>> {
         let state = self.lock()?;
         let lso = state.txns.last_stable_offset(state.high_watermark);
         let upper = match isolation {
@@ -362,13 +388,13 @@ impl Partition {
             IsolationLevel::ReadCommitted => lso,
         };
         let records = if offset == upper || (offset > upper && offset <= state.high_watermark) {
-            Bytes::new()
+            R::default()
         } else {
-            state.log.read_up_to(offset, max_bytes, upper)?
+            read(&state.log, upper)?
         };
         let aborted = match isolation {
             IsolationLevel::ReadUncommitted => None,
-            IsolationLevel::ReadCommitted if records.is_empty() => Some(Vec::new()),
+            IsolationLevel::ReadCommitted if is_empty(&records) => Some(Vec::new()),
             IsolationLevel::ReadCommitted => Some(state.txns.aborted_in(offset, upper)),
         };
         Ok(FetchedPartition {

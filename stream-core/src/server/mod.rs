@@ -90,6 +90,7 @@ pub mod precheck;
 mod request;
 #[allow(clippy::module_inception)]
 mod server;
+mod stand_in;
 mod versions;
 
 pub use connection::FrameError;

@@ -12,7 +12,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::api::{self, Context};
-use super::frame::{ResponseFrame, SPLICE_MIN, SplicingBuf};
+use super::frame::{ResponseFrame, Splice, SplicingBuf};
 use super::precheck::{self, Malformed};
 use super::versions;
 
@@ -129,8 +129,8 @@ async fn dispatch(context: &Context, client_host: &str, frame: Bytes) -> Result<
         }
         ApiKey::Fetch => {
             let decoded = request.decode(&mut body)?;
-            let response = api::fetch::handle(&request, decoded).await;
-            request.respond_splicing(&response, &fetched_batches(&response))
+            let (response, splices) = api::fetch::handle(&request, decoded).await;
+            request.respond_splicing(&response, &splices)
         }
         ApiKey::ListOffsets => serve!(api::list_offsets::handle),
         ApiKey::FindCoordinator => serve!(api::find_coordinator::handle),
@@ -186,11 +186,12 @@ impl Request<'_> {
     }
 
     /// As [`Request::respond`], leaving the runs in `splice` (record batches the response
-    /// holds) out of the copy: the frame references them (see [`super::frame`]).
+    /// holds, or stand-ins for them) out of the copy: the frame references them (see
+    /// [`super::frame`]).
     pub(super) fn respond_splicing<R: Encodable>(
         &self,
         response: &R,
-        splice: &[Bytes],
+        splice: &[Splice],
     ) -> Result<Outcome, CloseReason> {
         let encode_error = |source: BoxError| CloseReason::Encode {
             api: self.api,
@@ -204,7 +205,7 @@ impl Request<'_> {
             .and_then(|h| Ok(h + response.compute_size(self.version)?))
             .map_err(|e| encode_error(e.into()))?;
         let prefix = i32::try_from(size).map_err(|e| encode_error(e.into()))?;
-        let spliced: usize = splice.iter().map(Bytes::len).sum();
+        let spliced: usize = splice.iter().map(|s| s.stand_in.len()).sum();
         let mut buf = SplicingBuf::new((4 + size).saturating_sub(spliced), splice);
         buf.put_i32(prefix);
         header
@@ -213,7 +214,7 @@ impl Request<'_> {
             .map_err(|e| encode_error(e.into()))?;
         let frame = buf
             .finish()
-            .ok_or_else(|| encode_error("the encoder rewrote a spliced run".into()))?;
+            .ok_or_else(|| encode_error("the encoder rewrote or copied a spliced run".into()))?;
         if frame.len() != 4 + size {
             return Err(encode_error(
                 format!("encoded {} bytes for a frame of {}", frame.len(), 4 + size).into(),
@@ -221,17 +222,6 @@ impl Request<'_> {
         }
         Ok(Outcome::Respond(frame))
     }
-}
-
-/// The record batches of a fetch response large enough to be spliced.
-fn fetched_batches(response: &kafka_protocol::messages::FetchResponse) -> Vec<Bytes> {
-    response
-        .responses
-        .iter()
-        .flat_map(|t| t.partitions.iter())
-        .filter_map(|p| p.records.clone())
-        .filter(|r| r.len() >= SPLICE_MIN)
-        .collect()
 }
 
 /// Runs a kafka-protocol decoder, turning a panic inside it (none is known after the precheck;

@@ -1,5 +1,7 @@
-//! Fetch: a long poll over the requested partitions (`broker.fetch` waits up to max_wait for
-//! min_bytes), answered with the stored batches as they lie on disk.
+//! Fetch: a long poll over the requested partitions (`broker.fetch_located` waits up to
+//! max_wait for min_bytes), answered with the stored batches as they lie on disk: each
+//! partition's batches go from the segment file to the socket with `sendfile` (see
+//! [`super::super::frame`]); runs under [`SPLICE_MIN`] are read and copied.
 //!
 //! Fetch sessions (KIP-227) are declined: every answer carries session id 0, which tells the
 //! client to keep sending full fetch requests. Topic ids (v13+) are resolved to names.
@@ -17,9 +19,14 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName as WireTopic};
 
+use storage::FileSlice;
+
+use super::super::frame::{Part, SPLICE_MIN, Splice};
 use super::super::request::Request;
+use super::super::stand_in::stand_in;
 use super::{code, str_bytes, topic_uuid};
 use crate::broker::{FetchPartition, FetchRequest as BrokerFetch};
+use crate::error::BrokerError;
 use crate::partition::{AbortedTxn, FetchedPartition, IsolationLevel};
 use crate::topic::{TopicName, TopicPartition};
 
@@ -68,7 +75,9 @@ fn parse(request: &Request<'_>, body: &FetchRequest) -> Vec<WantedTopic> {
         .collect()
 }
 
-pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchResponse {
+/// The response, and the file slices its records fields stand for (to be spliced in when the
+/// frame is encoded).
+pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> (FetchResponse, Vec<Splice>) {
     if request.version >= 7 {
         let session_error = if body.session_id != 0 {
             Some(ResponseError::FetchSessionIdNotFound)
@@ -78,7 +87,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchRe
             None
         };
         if let Some(error) = session_error {
-            return FetchResponse::default().with_error_code(error.code());
+            return (FetchResponse::default().with_error_code(error.code()), Vec::new());
         }
     }
     let wanted = parse(request, &body);
@@ -102,7 +111,8 @@ pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchRe
             })
             .collect(),
     };
-    let mut fetched = request.context.broker.fetch(&fetch).await.into_iter();
+    let mut fetched = request.context.broker.fetch_located(&fetch).await.into_iter();
+    let mut splices = Vec::new();
     let read_committed = isolation == IsolationLevel::ReadCommitted;
     let topics = wanted
         .into_iter()
@@ -113,7 +123,9 @@ pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchRe
                 .map(|(partition, _, _)| {
                     let result = match &topic.name {
                         // The broker answers the partitions in the order they were asked.
-                        Ok(_) => fetched.next().map(|(_, r)| r.map_err(|e| code(&e))),
+                        Ok(_) => fetched
+                            .next()
+                            .map(|(_, r)| r.and_then(|f| records(f, &mut splices)).map_err(|e| code(&e))),
                         Err(error_code) => Some(Err(*error_code)),
                     };
                     partition_data(*partition, result, read_committed)
@@ -128,7 +140,46 @@ pub(crate) async fn handle(request: &Request<'_>, body: FetchRequest) -> FetchRe
         })
         .collect();
     // Session id 0: no session was created; the client keeps sending full requests.
-    FetchResponse::default().with_session_id(0).with_responses(topics)
+    (
+        FetchResponse::default().with_session_id(0).with_responses(topics),
+        splices,
+    )
+}
+
+/// The partition's records field: a stand-in for its file slice (recorded in `splices`), or
+/// the batches read when the run is short or no stand-in is left (spliced in as bytes when
+/// long enough).
+fn records(
+    fetched: FetchedPartition<Option<FileSlice>>,
+    splices: &mut Vec<Splice>,
+) -> Result<FetchedPartition, BrokerError> {
+    let records = match fetched.records {
+        None => Bytes::new(),
+        Some(slice) => match stand_in(splices.len(), slice.len()).filter(|_| slice.len() >= SPLICE_MIN) {
+            Some(stand_in) => {
+                splices.push(Splice {
+                    stand_in: stand_in.clone(),
+                    part: Part::File(slice),
+                });
+                stand_in
+            }
+            None => {
+                let bytes = slice.read()?;
+                if bytes.len() >= SPLICE_MIN {
+                    // Not copied into the frame either.
+                    splices.push(Splice::bytes(bytes.clone()));
+                }
+                bytes
+            }
+        },
+    };
+    Ok(FetchedPartition {
+        high_watermark: fetched.high_watermark,
+        last_stable_offset: fetched.last_stable_offset,
+        log_start_offset: fetched.log_start_offset,
+        records,
+        aborted: fetched.aborted,
+    })
 }
 
 fn partition_data(
