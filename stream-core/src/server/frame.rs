@@ -110,35 +110,31 @@ impl ResponseFrame {
         let socket: &TcpStream = stream.as_ref();
         let mut at = 0;
         while at < self.parts.len() {
-            let run = self.parts[at..]
+            let run: Vec<&Bytes> = self.parts[at..]
                 .iter()
-                .take_while(|p| matches!(p, Part::Bytes(_)))
-                .count();
-            if run == 0 {
+                .map_while(|p| match p {
+                    Part::Bytes(b) => Some(b),
+                    Part::File(_) => None,
+                })
+                .collect();
+            if run.is_empty() {
                 if let Part::File(slice) = &self.parts[at] {
                     send_file(socket, slice).await?;
                 }
                 at += 1;
             } else {
-                let more = at + run < self.parts.len();
-                send_bytes(socket, &self.parts[at..at + run], more).await?;
-                at += run;
+                at += run.len();
+                send_bytes(socket, &run, at < self.parts.len()).await?;
             }
         }
         Ok(())
     }
 }
 
-/// Writes `parts` (all [`Part::Bytes`]) with vectored sends; `more`: a file slice follows,
-/// so the kernel may hold a partial segment for it (`MSG_MORE`).
-async fn send_bytes(socket: &TcpStream, parts: &[Part], more: bool) -> std::io::Result<()> {
-    let bytes: Vec<&[u8]> = parts
-        .iter()
-        .map(|p| match p {
-            Part::Bytes(b) => &b[..],
-            Part::File(_) => &[][..],
-        })
-        .collect();
+/// Writes `parts` (a run of [`Part::Bytes`]) with vectored sends; `more`: a file slice
+/// follows, so the kernel may hold a partial segment for it (`MSG_MORE`).
+async fn send_bytes(socket: &TcpStream, parts: &[&Bytes], more: bool) -> std::io::Result<()> {
+    let bytes: Vec<&[u8]> = parts.iter().map(|b| &b[..]).collect();
     let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
     let mut part = 0;
     let mut offset = 0;

@@ -155,7 +155,10 @@ fn records(
 ) -> Result<FetchedPartition, BrokerError> {
     let records = match fetched.records {
         None => Bytes::new(),
-        Some(slice) => match stand_in(splices.len(), slice.len()).filter(|_| slice.len() >= SPLICE_MIN) {
+        Some(slice) => match (slice.len() >= SPLICE_MIN)
+            .then(|| stand_in(splices.len(), slice.len()))
+            .flatten()
+        {
             Some(stand_in) => {
                 splices.push(Splice {
                     stand_in: stand_in.clone(),
