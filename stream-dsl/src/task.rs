@@ -249,6 +249,17 @@ impl Task {
         std::mem::take(&mut *self.shared.output.borrow_mut())
     }
 
+    /// Hands each record waiting to be sent to `send`, in order, and empties the queue (all of
+    /// it, even when `send` fails part-way, as dropping [`take_output`](Self::take_output)'s
+    /// vector would). The queue keeps its capacity: a stream thread sends thousands of records
+    /// per poll, and a vector grown from empty each time was copied over and over.
+    pub fn send_output(&self, mut send: impl FnMut(&OutRecord) -> Result<()>) -> Result<()> {
+        let mut output = self.shared.output.borrow_mut();
+        let sent = output.iter().try_for_each(&mut send);
+        output.clear();
+        sent
+    }
+
     pub fn take_commit_request(&self) -> bool {
         self.shared.commit_requested.replace(false)
     }

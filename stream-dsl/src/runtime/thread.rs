@@ -398,9 +398,7 @@ impl StreamThread {
     /// Hands what the tasks wrote to the producer.
     fn send_output(&mut self) -> Result<()> {
         for active in self.tasks.values_mut() {
-            for r in active.task.take_output() {
-                self.producer.send(&r)?;
-            }
+            active.task.send_output(|r| self.producer.send(r))?;
         }
         Ok(())
     }
