@@ -78,6 +78,13 @@
 //!   its node: 1 thread 1.23 → 1.54 M words/s, 2 threads 2.27 → 2.99, CPU 0.83 → 0.66 s per
 //!   M words (2026-12-03).
 //!
+//! - the miss on each cached value's own heap buffer (in `I64Serde::deserialize`, 2.8 % of
+//!   the profile) and the `Bytes` → `BytesMut` → `Bytes` round trip of each in-place update
+//!   (4.7 %): values of up to 22 bytes now live in the cache node, updated with a copy. Five
+//!   alternating runs of the bench binary before and after (2026-12-04, load 1.2–1.7): 1 thread
+//!   1.49 → 1.63 M words/s (medians; every pair faster), 2 threads 2.84 → 3.14 M words/s, CPU
+//!   0.69 → 0.62 s per M words; plain loop 28–29 M words/s, so 2 threads reach 11 %.
+//!
 //! What is left is spread thin (no symbol above 5 %): record-batch decoding and the
 //! consumer's per-record `ConsumerRecord`s on the repartition topic, the producer's
 //! accumulator, the words' own `String`s. Next steps: hand the stream thread whole fetched

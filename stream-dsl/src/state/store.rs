@@ -91,7 +91,7 @@ impl StateStore {
         if let Some(cache) = &mut self.cache
             && let Some(hit) = cache.get(key)
         {
-            return Ok(hit.clone());
+            return Ok(hit);
         }
         let value = self.inner.get(key).map_err(|e| self.err(e))?.map(Bytes::from);
         if let Some(cache) = &mut self.cache {
@@ -109,9 +109,9 @@ impl StateStore {
     /// updating the buffer in place).
     pub fn read<R>(&mut self, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         if let Some(cache) = &mut self.cache
-            && let Some(hit) = cache.get(key)
+            && let Some(hit) = cache.read(key)
         {
-            return Ok(read(hit.as_deref()));
+            return Ok(read(hit));
         }
         let value = self.get(key)?;
         Ok(read(value.as_deref()))
