@@ -46,18 +46,18 @@
 //! here, so no second RocksDB build is needed). 1 M lines of 10 words (vocabulary 10 000)
 //! on the embedded cluster, at-least-once, default commit interval and cache; throughput
 //! from the first processed record; the plain loop is a single-threaded `HashMap` word
-//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 4
-//! runs on the 2-core box, load 0.8–1.0 at the start, no compiler running (2026-12-03; the
-//! plain loop ran 29–30 M words/s and 39 M records/s):
+//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 3
+//! runs on the 2-core box, load 0.8 at the start, no compiler running (2026-12-04; the plain
+//! loop ran 28.0–29.5 M words/s and 39.8–41.0 M records/s):
 //!
 //! | pipeline | throughput (range) | vs plain loop | CPU s per M | target |
 //! |---|---|---|---|---|
-//! | word count, RocksDB, 1 thread | 1.52 M words/s (1.35–1.55) | 4.6–5.2 % | 0.66–0.75 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | word count, RocksDB, 2 threads | 2.93 M words/s (2.56–3.01) | 8.6–10.2 % | 0.65–0.74 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | stateless map + filter, 1 thread | 2.50 M records/s (2.44–2.51) | 6.0–6.4 % | 0.40–0.42 | ≥ 2 M records/s met |
-//! | stateless map + filter, 2 threads | 4.21 M records/s (3.94–4.53) | 9.8–11.2 % | 0.41–0.44 | ≥ 2 M records/s met |
+//! | word count, RocksDB, 1 thread | 1.69 M words/s (1.67–1.74) | 5.9–6.0 % | 0.59–0.62 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | word count, RocksDB, 2 threads | 3.30 M words/s (3.13–3.33) | 11.1–11.9 % | 0.58–0.60 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | stateless map + filter, 1 thread | 2.50 M records/s (2.46–2.55) | 6.2 % | 0.40–0.41 | ≥ 2 M records/s met |
+//! | stateless map + filter, 2 threads | 3.88 M records/s (3.81–4.62) | 9.4–11.6 % | 0.41–0.45 | ≥ 2 M records/s met |
 //!
-//! The ratio target is missed: a 20 % share of this plain loop would be ~6 M words/s. A word
+//! The ratio target is missed: a 20 % share of this plain loop would be ~5.7 M words/s. A word
 //! passes through two topics (the repartition topic is produced, appended to the log, fetched
 //! and decoded) and the record cache, and the user's functions allocate a `String` per word
 //! twice (`flat_map_values`, `group_by`); the plain loop touches a hash map in cache and
