@@ -567,11 +567,9 @@ impl Inner {
         })
     }
 
-    /// Appends one record to its partition's open batch: (the batch's slot, the record's
-    /// offset delta in it, its timestamp).
-    /// Appends a record to its partition's open batch; `keep` takes what the caller needs of
-    /// the batch's slot (a delivery future clones it; an unobserved send, nothing: no
-    /// reference-count traffic per record).
+    /// Appends one record to its partition's open batch: (what `keep` takes of the batch's
+    /// slot, the record's offset delta in it, its timestamp). A delivery future clones the
+    /// slot; an unobserved send takes nothing, so it costs no reference-count traffic.
     #[allow(clippy::too_many_arguments)]
     fn append<T>(
         &self,

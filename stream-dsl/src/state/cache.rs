@@ -559,7 +559,7 @@ impl RecordCache {
     }
 
     fn insert_value(&mut self, key: Bytes, value: Option<Value>) -> usize {
-        self.size_bytes += key.len() + value_len(&value) + ENTRY_OVERHEAD_BYTES;
+        self.size_bytes += charge(&key, value_len(&value));
         let hash = self.hash(&key);
         let node = Node {
             short: ShortKey::of(&key).unwrap_or_default(),
@@ -617,7 +617,7 @@ impl RecordCache {
             found.remove();
         }
         self.ordered.remove(&key[..]);
-        self.size_bytes -= key.len() + value_len(&entry.value) + ENTRY_OVERHEAD_BYTES;
+        self.size_bytes -= charge(&key, value_len(&entry.value));
         (key, entry)
     }
 
@@ -760,9 +760,14 @@ fn value_len(value: &Option<Value>) -> usize {
     value.as_ref().map_or(0, Value::len)
 }
 
+/// What an entry counts against the budget.
+fn charge(key: &[u8], value_len: usize) -> usize {
+    key.len() + value_len + ENTRY_OVERHEAD_BYTES
+}
+
 #[cfg(test)]
 fn entry_size(key: &Bytes, value: &Option<Bytes>) -> usize {
-    key.len() + value.as_ref().map_or(0, Bytes::len) + ENTRY_OVERHEAD_BYTES
+    charge(key, value.as_ref().map_or(0, Bytes::len))
 }
 
 #[cfg(test)]

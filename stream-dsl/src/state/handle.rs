@@ -57,9 +57,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        let kb = self.key_bytes(key)?;
-        let raw = self.get_raw(&kb)?;
-        self.value(raw.as_deref())
+        self.get_by_bytes(&self.key_bytes(key)?)
     }
 
     pub fn put(&self, key: &K, value: &V) -> Result<()> {
