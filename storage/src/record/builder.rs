@@ -329,6 +329,49 @@ mod tests {
     }
 
     #[test]
+    fn the_cursor_reads_headers_back_from_the_run_it_checked() {
+        let three = [
+            Header::new("a", Some(&b"1"[..])),
+            Header::new("", None::<&[u8]>),
+            Header::new("trace-id", Some(&b""[..])),
+        ];
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(1, Some(b"k0"), Some(b"v0"), &[]);
+        b.append(2, None, Some(b"v1"), &three);
+        b.append(3, Some(b"k2"), None, &three[..1]);
+        let batch = Bytes::from(b.build());
+        let header = BatchHeader::parse(&batch).unwrap();
+        let section = batch.slice(crate::record::HEADER_LEN..header.size());
+        let mut cursor = crate::record::RecordCursor::new(header);
+        let mut seen = Vec::new();
+        while let Some(layout) = cursor.next(&section, true).unwrap() {
+            let key = layout.key.clone().map(|r| section.slice(r));
+            seen.push((key, Header::from_ranges(&section, layout.headers)));
+        }
+        assert_eq!(
+            seen,
+            [
+                (Some(Bytes::from_static(b"k0")), vec![]),
+                (None, three.to_vec()),
+                (Some(Bytes::from_static(b"k2")), three[..1].to_vec()),
+            ]
+        );
+
+        // A null header key (length -1 where "a" was) is refused.
+        let mut one = BatchBuilder::new(Compression::None);
+        one.append(1, None, None, &three[..1]);
+        let batch = one.build();
+        let header = BatchHeader::parse(&batch).unwrap();
+        let mut section = batch[crate::record::HEADER_LEN..header.size()].to_vec();
+        let at = section.windows(2).position(|w| w == [2, b'a']).unwrap();
+        section[at] = 1;
+        assert!(matches!(
+            crate::record::RecordCursor::new(header).next(&section, true),
+            Err(RecordError::MalformedRecord { index: 0, ref reason }) if reason.contains("null header key")
+        ));
+    }
+
+    #[test]
     fn delete_horizon_is_the_base_timestamp_and_record_times_survive() {
         let mut b = BatchBuilder::new(Compression::None).with_delete_horizon(5_000);
         b.append(1_000, Some(b"k"), None, &[]);

@@ -20,8 +20,8 @@ pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use control::{ControlType, build_marker, marker_type};
 pub use decode::{
-    Header, Record, RecordCursor, RecordLayout, decode_all, decode_records, records_section, validate,
-    walk_records,
+    Header, HeaderRanges, Record, RecordCursor, RecordLayout, decode_all, decode_records, records_section,
+    validate, walk_records,
 };
 
 /// What is wrong with a batch's bytes. Positions are relative to the start of the batch, or of

@@ -86,7 +86,7 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn unsigned(&mut self, max_bytes: usize) -> Result<u64, RecordError> {
         // Most lengths and deltas of small records fit one byte.
         if let Some(&byte) = self.buf.get(self.pos)
@@ -114,20 +114,20 @@ impl<'a> Reader<'a> {
         Err(RecordError::VarintTooLong { at: self.pos })
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<i32, RecordError> {
         let raw = self.unsigned(5)?;
         let raw = u32::try_from(raw).map_err(|_| RecordError::VarintTooLong { at: self.pos })?;
         Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn varlong(&mut self) -> Result<i64, RecordError> {
         let raw = self.unsigned(10)?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn i8(&mut self) -> Result<i8, RecordError> {
         let byte = *self
             .buf
@@ -138,7 +138,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `len` bytes; returns their range within the underlying buffer.
-    #[inline]
+    #[inline(always)]
     pub fn take(&mut self, len: usize) -> Result<std::ops::Range<usize>, RecordError> {
         let end = self
             .pos
@@ -151,7 +151,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint length followed by that many bytes; -1 means null.
-    #[inline]
+    #[inline(always)]
     pub fn nullable_bytes(&mut self) -> Result<Option<std::ops::Range<usize>>, RecordError> {
         let at = self.pos;
         match self.varint()? {

@@ -145,7 +145,7 @@ pub struct RecordView<'a> {
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
     section: &'a Bytes,
-    headers: &'a [(std::ops::Range<usize>, Option<std::ops::Range<usize>>)],
+    headers: storage::record::HeaderRanges,
 }
 
 impl RecordView<'_> {
@@ -319,7 +319,7 @@ impl Fetcher {
                 key: layout.key.map(|r| &section[r]),
                 value: layout.value.map(|r| &section[r]),
                 section,
-                headers: &layout.headers,
+                headers: layout.headers,
             })?;
         }
         Ok(n)
