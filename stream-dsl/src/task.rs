@@ -10,7 +10,7 @@ use storage::store::KeyValueStore as ByteStore;
 
 use crate::error::{Result, StreamsError};
 use crate::processor::node::{BuiltNode, Lifecycle, SourceError, SourceInput};
-use crate::processor::{OutRecord, PunctuationType, TaskId, TaskShared};
+use crate::processor::{OutRecord, OutRef, PunctuationType, TaskId, TaskShared};
 use crate::record::Header;
 use crate::state::{StateStore, StoreSpec, changelog_topic};
 use crate::topology::{NodeKind, Topology};
@@ -246,18 +246,20 @@ impl Task {
 
     /// Records waiting to be sent.
     pub fn take_output(&self) -> Vec<OutRecord> {
-        std::mem::take(&mut *self.shared.output.borrow_mut())
+        self.shared.output.borrow_mut().take()
+    }
+
+    /// Drops the records waiting to be sent.
+    pub fn discard_output(&self) {
+        self.shared.output.borrow_mut().clear();
     }
 
     /// Hands each record waiting to be sent to `send`, in order, and empties the queue (all of
-    /// it, even when `send` fails part-way, as dropping [`take_output`](Self::take_output)'s
-    /// vector would). The queue keeps its capacity: a stream thread sends thousands of records
-    /// per poll, and a vector grown from empty each time was copied over and over.
-    pub fn send_output(&self, mut send: impl FnMut(&OutRecord) -> Result<()>) -> Result<()> {
-        let mut output = self.shared.output.borrow_mut();
-        let sent = output.iter().try_for_each(&mut send);
-        output.clear();
-        sent
+    /// it, even when `send` fails part-way, as [`discard_output`](Self::discard_output) would).
+    /// The queue keeps its capacity: a stream thread sends thousands of records per poll, and
+    /// a queue grown from empty each time was copied over and over.
+    pub fn send_output(&self, send: impl FnMut(OutRef<'_>) -> Result<()>) -> Result<()> {
+        self.shared.output.borrow_mut().send_each(send)
     }
 
     pub fn take_commit_request(&self) -> bool {

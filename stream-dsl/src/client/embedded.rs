@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 
 use super::{Backend, ClientError, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
 use crate::error::{Result, StreamsError};
-use crate::processor::OutRecord;
+use crate::processor::OutRef;
 
 #[derive(Debug)]
 pub(crate) struct Embedded {
@@ -175,16 +175,9 @@ impl LogProducer for EmbeddedProducer {
         self.0.begin_transaction().map_err(|e| classify(Arc::new(e)))
     }
 
-    fn send(&mut self, r: &OutRecord) -> Result<(), ClientError> {
+    fn send(&mut self, r: OutRef<'_>) -> Result<(), ClientError> {
         self.0
-            .send_unobserved(
-                &r.topic,
-                r.partition,
-                r.key.as_deref(),
-                r.value.as_deref(),
-                &r.headers,
-                Some(r.timestamp),
-            )
+            .send_unobserved(r.topic, r.partition, r.key, r.value, r.headers, Some(r.timestamp))
             .map_err(classify)
     }
 

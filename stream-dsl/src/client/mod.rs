@@ -33,7 +33,7 @@ use stream_core::{Cluster, TopicName, TopicPartition};
 pub use kafka::KafkaCluster;
 
 use crate::error::Result;
-use crate::processor::OutRecord;
+use crate::processor::OutRef;
 
 /// The cluster a [`Streams`](crate::Streams) application reads and writes: built from a
 /// `&Cluster` (embedded, the default) or a [`KafkaCluster`] (`runnel serve`, Apache Kafka).
@@ -182,7 +182,7 @@ pub(crate) trait LogProducer: Send {
     fn init_transactions(&mut self) -> Result<(), ClientError>;
     fn begin_transaction(&mut self) -> Result<(), ClientError>;
     /// Queues a record; a failure to store it shows in [`LogProducer::take_failure`].
-    fn send(&mut self, record: &OutRecord) -> Result<(), ClientError>;
+    fn send(&mut self, record: OutRef<'_>) -> Result<(), ClientError>;
     /// The first failure since the last call.
     fn take_failure(&mut self) -> Option<ClientError>;
     /// Sends everything queued and waits for the acknowledgements.

@@ -7,25 +7,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::node::Child;
-use super::{Data, PunctuationType, PunctuatorId, Schedule, TaskId};
+use super::{Data, Output, PunctuationType, PunctuatorId, Schedule, TaskId};
 use crate::error::{Result, StreamsError};
-use crate::record::{Header, Record, RecordMetadata};
+use crate::record::{Record, RecordMetadata};
 use crate::state::{KeyValueStore, StateStore};
-
-/// A record on its way out of a task, to a sink topic, a repartition topic or a changelog.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct OutRecord {
-    pub topic: Arc<str>,
-    /// `None`: the producer's partitioner decides (murmur2 of the key, as Kafka's).
-    pub partition: Option<i32>,
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
-    pub timestamp: i64,
-    pub headers: Vec<Header>,
-}
 
 /// What all processors of one task share. Single-threaded: a task lives on one thread.
 #[derive(Debug)]
@@ -42,7 +28,7 @@ pub(crate) struct TaskShared {
     pub stream_time: Cell<i64>,
     /// Wall-clock ms, set by the runtime (or the test driver, whose clock is mocked).
     pub wall_clock: Cell<i64>,
-    pub output: Rc<RefCell<Vec<OutRecord>>>,
+    pub output: Rc<RefCell<Output>>,
     pub stores: RefCell<BTreeMap<String, Rc<RefCell<StateStore>>>>,
     pub schedules: RefCell<Vec<Schedule>>,
     pub next_punctuator: Cell<u64>,
@@ -61,7 +47,7 @@ impl TaskShared {
             timestamp: Cell::new(0),
             stream_time: Cell::new(i64::MIN),
             wall_clock: Cell::new(0),
-            output: Rc::new(RefCell::new(Vec::new())),
+            output: Rc::new(RefCell::new(Output::default())),
             stores: RefCell::new(BTreeMap::new()),
             schedules: RefCell::new(Vec::new()),
             next_punctuator: Cell::new(0),

@@ -7,11 +7,13 @@
 
 mod context;
 pub(crate) mod node;
+mod output;
 
 use std::time::Duration;
 
 pub use context::ProcessorContext;
-pub(crate) use context::{OutRecord, TaskShared};
+pub(crate) use context::TaskShared;
+pub(crate) use output::{OutRecord, OutRef, Output};
 
 use crate::error::Result;
 use crate::record::Record;

@@ -11,14 +11,11 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use bytes::Bytes;
-
 use super::context::{NodeInfo, ProcessorContext, TaskShared};
 use super::{Data, Processor, PunctuatorId};
 use crate::error::{Result, StreamsError};
 use crate::record::{Header, Record};
 use crate::serde::SharedSerde;
-use crate::serde::arena::Arena;
 
 /// A node's typed input side.
 pub(crate) trait Node<K, V> {
@@ -247,36 +244,31 @@ struct SinkNode<K, V> {
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     shared: Rc<TaskShared>,
-    /// The serialized keys and values live here until the producer has copied them.
-    arena: Arena,
 }
 
 impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     fn process(&mut self, record: Record<K, V>) -> Result<()> {
-        let key: Option<Bytes> = self
-            .arena
+        let mut output = self.shared.output.borrow_mut();
+        let mark = output.mark();
+        let key = output
             .serialize(&*self.key_serde, &self.topic, &record.key)
             .map_err(|source| StreamsError::Serialization {
                 topic: self.topic.to_string(),
                 part: "key",
                 source,
             })?;
-        let value: Option<Bytes> = self
-            .arena
-            .serialize(&*self.value_serde, &self.topic, &record.value)
-            .map_err(|source| StreamsError::Serialization {
-                topic: self.topic.to_string(),
-                part: "value",
-                source,
-            })?;
-        self.shared.output.borrow_mut().push(super::OutRecord {
-            topic: self.topic.clone(),
-            partition: None,
-            key,
-            value,
-            timestamp: record.timestamp,
-            headers: record.headers,
-        });
+        let value = match output.serialize(&*self.value_serde, &self.topic, &record.value) {
+            Ok(value) => value,
+            Err(source) => {
+                output.rewind(mark);
+                return Err(StreamsError::Serialization {
+                    topic: self.topic.to_string(),
+                    part: "value",
+                    source,
+                });
+            }
+        };
+        output.push_serialized(&self.topic, None, key, value, record.timestamp, record.headers);
         Ok(())
     }
 }
@@ -298,7 +290,6 @@ impl<K: 'static, V: 'static> NodeFactory for SinkFactory<K, V> {
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
             shared: shared.clone(),
-            arena: Arena::default(),
         }));
         let input: Child<K, V> = node.clone();
         Ok(BuiltNode {

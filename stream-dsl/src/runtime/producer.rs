@@ -16,7 +16,7 @@ use stream_core::TopicPartition;
 
 use crate::client::{ClientError, ErrorKind, GroupMetadata, LogClient, LogProducer};
 use crate::error::{Result, StreamsError};
-use crate::processor::OutRecord;
+use crate::processor::OutRef;
 
 /// How long `init_transactions` is retried while the coordinator completes the id's previous
 /// transaction (CONCURRENT_TRANSACTIONS, which Kafka's producer retries too).
@@ -98,7 +98,7 @@ impl ThreadProducer {
     }
 
     /// Queues a record (exactly-once: in the open transaction, begun if none is).
-    pub fn send(&mut self, r: &OutRecord) -> Result<()> {
+    pub fn send(&mut self, r: OutRef<'_>) -> Result<()> {
         self.begin()?;
         match self.producer.send(r) {
             Ok(()) => Ok(()),

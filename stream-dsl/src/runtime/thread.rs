@@ -292,7 +292,7 @@ impl StreamThread {
         );
         self.producer.abort()?;
         for (id, mut active) in std::mem::take(&mut self.tasks) {
-            drop(active.task.take_output());
+            active.task.discard_output();
             if let Err(e) = active.task.close() {
                 tracing::warn!(thread = %self.name, task = %id, error = %e, "closing a corrupted task");
             }

@@ -7,7 +7,6 @@
 //! `KStream<String, Option<i64>>` (a table's changes as a stream, deletes as `None`) take the
 //! same `Serdes::string()` / `Serdes::i64()` as their plain forms.
 
-pub(crate) mod arena;
 pub mod avro;
 mod builtin;
 pub(crate) mod change;

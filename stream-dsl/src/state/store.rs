@@ -9,7 +9,7 @@ use storage::store::KeyValueStore as ByteStore;
 
 use super::cache::{DirtyEntry, RecordCache};
 use crate::error::{Result, StreamsError};
-use crate::processor::OutRecord;
+use crate::processor::{OutRecord, Output};
 
 /// A write that reached the store (and the changelog): what a table forwards downstream.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub(crate) struct StateStore {
     cache: Option<RecordCache>,
     /// The changelog topic (resolved) and the task's partition of it.
     changelog: Option<(Arc<str>, i32)>,
-    output: Rc<RefCell<Vec<OutRecord>>>,
+    output: Rc<RefCell<Output>>,
     /// Dirty entries a read pushed out of the cache (already in the store and changelog):
     /// handed to the caller of the next `put` or `flush_cache`, so a table forwards them.
     evicted_by_reads: Vec<Written>,
@@ -52,7 +52,7 @@ impl StateStore {
         inner: Box<dyn ByteStore>,
         cache_bytes: Option<usize>,
         changelog: Option<(Arc<str>, i32)>,
-        output: Rc<RefCell<Vec<OutRecord>>>,
+        output: Rc<RefCell<Output>>,
         serdes: Arc<dyn std::any::Any + Send + Sync>,
     ) -> StateStore {
         StateStore {

@@ -14,7 +14,7 @@ use stream_core::TopicPartition;
 use super::{KafkaCluster, REQUEST_TIMEOUT, client};
 use crate::client::{ClientError, ErrorKind, GroupMetadata, LogProducer};
 use crate::error::Result;
-use crate::processor::OutRecord;
+use crate::processor::OutRef;
 
 #[derive(Default)]
 pub(super) struct DeliveryContext {
@@ -75,23 +75,23 @@ impl LogProducer for KafkaProducer {
         self.producer.begin_transaction().map_err(classify)
     }
 
-    fn send(&mut self, r: &OutRecord) -> Result<(), ClientError> {
+    fn send(&mut self, r: OutRef<'_>) -> Result<(), ClientError> {
         let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-        for h in &r.headers {
+        for h in r.headers {
             headers = headers.insert(Header {
                 key: &h.key,
                 value: h.value.as_deref(),
             });
         }
         let mut record: BaseRecord<'_, [u8], [u8]> =
-            BaseRecord::to(&r.topic).timestamp(r.timestamp).headers(headers);
+            BaseRecord::to(r.topic).timestamp(r.timestamp).headers(headers);
         if let Some(p) = r.partition {
             record = record.partition(p);
         }
-        if let Some(k) = r.key.as_deref() {
+        if let Some(k) = r.key {
             record = record.key(k);
         }
-        if let Some(v) = r.value.as_deref() {
+        if let Some(v) = r.value {
             record = record.payload(v);
         }
         loop {
