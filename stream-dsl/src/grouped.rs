@@ -60,12 +60,32 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     /// assert_eq!(store.all().unwrap(), [("ann".to_string(), 2), ("bob".to_string(), 1)]);
     /// ```
     pub fn count(self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
-        self.aggregate_with(
-            Arc::new(|_k, _v, agg: Option<i64>| agg.unwrap_or(0) + 1),
-            materialized,
-            Some(Arc::new(Serdes::i64())),
-            "KSTREAM-AGGREGATE",
-        )
+        let prefix = "KSTREAM-AGGREGATE";
+        if !self.stream.repartition_required {
+            return self.aggregate_with(count(), materialized, Some(Arc::new(Serdes::i64())), prefix);
+        }
+        // After a key change the count reads only the keys of its repartition topic: the values
+        // are written as ever but never deserialized, as nothing the count computes depends on
+        // them (in a word count that was a `String` allocated, checked and dropped per word).
+        // Kafka Streams deserializes them anyway.
+        let graph = self.stream.graph.clone();
+        let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
+        let (store, key, value) =
+            materialize(&graph, materialized, key, Some(Arc::new(Serdes::i64())), prefix);
+        let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
+        let written = self.grouped.value.clone().or(self.stream.value_serde.clone());
+        let read: SharedSerde<Unread> = Arc::new(UnreadSerde);
+        match self
+            .stream
+            .through_topic_reading(&name, key.clone(), written, None, Some(read.clone()))
+        {
+            Some(source) => {
+                let upstream = KStream::new(graph.clone(), source, key.clone(), Some(read), false);
+                add_aggregate(graph, upstream, store, key, value, count(), prefix)
+            }
+            // Serdes were missing: the topology has recorded the error and `build()` reports it.
+            None => add_aggregate(graph, self.stream.clone(), store, key, value, count(), prefix),
+        }
     }
 
     /// Combines the values per key with `reducer(aggregate, value)`; the first value of a key
@@ -142,7 +162,6 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         default_value_serde: Option<SharedSerde<VA>>,
         prefix: &str,
     ) -> KTable<K, VA> {
-        let f: AggFn<K, V, VA> = Arc::new(move |k, v, agg| Some(f(k, v, agg)));
         let graph = self.stream.graph.clone();
         let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
         let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
@@ -157,17 +176,62 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
                 upstream = KStream::new(graph.clone(), source, key.clone(), value_serde, false);
             }
         }
-        let name = store.clone();
-        let node = upstream.add_child(
-            prefix,
-            move || Aggregate::new(name.clone(), f.clone()),
-            vec![store.clone()],
-        );
-        KTable {
-            stream: KStream::new(graph, node, key, None, false),
-            value_serde: value,
-            store: Some(store),
-        }
+        add_aggregate(graph, upstream, store, key, value, f, prefix)
+    }
+}
+
+/// The count's fold, for any input.
+fn count<K, In>() -> StreamAggFn<K, In, i64> {
+    Arc::new(|_k, _v, agg: Option<i64>| agg.unwrap_or(0) + 1)
+}
+
+/// Adds the aggregation of `upstream` (already grouped: every record of a key reaches one task)
+/// into `store`.
+fn add_aggregate<K: Data, In: Data, VA: Data>(
+    graph: crate::topology::builder::SharedGraph,
+    upstream: KStream<K, In>,
+    store: String,
+    key: Option<SharedSerde<K>>,
+    value: Option<SharedSerde<VA>>,
+    f: StreamAggFn<K, In, VA>,
+    prefix: &str,
+) -> KTable<K, VA> {
+    let f: AggFn<K, In, VA> = Arc::new(move |k, v, agg| Some(f(k, v, agg)));
+    let name = store.clone();
+    let node = upstream.add_child(
+        prefix,
+        move || Aggregate::new(name.clone(), f.clone()),
+        vec![store.clone()],
+    );
+    KTable {
+        stream: KStream::new(graph, node, key, None, false),
+        value_serde: value,
+        store: Some(store),
+    }
+}
+
+/// A value its reader does not look at (see [`KGroupedStream::count`]).
+#[derive(Debug, Clone, Copy)]
+struct Unread;
+
+/// Reads any bytes, or a null, as [`Unread`], without looking at them.
+struct UnreadSerde;
+
+impl crate::serde::Serde<Unread> for UnreadSerde {
+    fn serialize(
+        &self,
+        _topic: &str,
+        _value: &Unread,
+    ) -> std::result::Result<Option<bytes::Bytes>, crate::serde::SerdeError> {
+        Ok(None)
+    }
+
+    fn deserialize(
+        &self,
+        _topic: &str,
+        _data: Option<&[u8]>,
+    ) -> std::result::Result<Unread, crate::serde::SerdeError> {
+        Ok(Unread)
     }
 }
 

@@ -572,9 +572,23 @@ impl<K: Data, V: Data> KStream<K, V> {
         value: Option<SharedSerde<V>>,
         partitions: Option<i32>,
     ) -> Option<usize> {
+        let read = value.clone();
+        self.through_topic_reading(name, key, value, partitions, read)
+    }
+
+    /// [`through_topic`](Self::through_topic) whose source reads the values with `read`
+    /// (their own type), where the processor after it needs less of them than was written.
+    pub(crate) fn through_topic_reading<W: Data>(
+        &self,
+        name: &str,
+        key: Option<SharedSerde<K>>,
+        value: Option<SharedSerde<V>>,
+        partitions: Option<i32>,
+        read: Option<SharedSerde<W>>,
+    ) -> Option<usize> {
         let topic = format!("{name}-repartition");
         let mut g = lock(&self.graph);
-        let (Some(key), Some(value)) = (key, value) else {
+        let (Some(key), Some(value), Some(read)) = (key, value, read) else {
             g.errors.push(format!(
                 "repartition topic {topic} needs key and value serdes: pass them with Grouped::with / \
                  Repartitioned::with"
@@ -601,7 +615,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
         g.internal_topics
             .insert(topic.clone(), InternalTopic { partitions });
-        Some(g.add_source(vec![TopicRef::internal(topic)], key, value))
+        Some(g.add_source(vec![TopicRef::internal(topic)], key, read))
     }
 
     /// Groups by the current key, for an aggregation.
