@@ -46,18 +46,18 @@
 //! here, so no second RocksDB build is needed). 1 M lines of 10 words (vocabulary 10 000)
 //! on the embedded cluster, at-least-once, default commit interval and cache; throughput
 //! from the first processed record; the plain loop is a single-threaded `HashMap` word
-//! count (or `to_uppercase` + filter) over the same lines in the same process. Medians of 3
-//! runs on the 2-core box, load 0.8 at the start, no compiler running (2026-12-04; the plain
-//! loop ran 28.0–29.5 M words/s and 39.8–41.0 M records/s):
+//! count (or `to_uppercase` + filter) over the same lines in the same process, compiled with
+//! the same settings. Medians of 3 runs on the 2-core box, load 0.4–0.8, no compiler running
+//! (2026-12-04, 22:12; the plain loop ran 31.7–33.7 M words/s and 40.2–41.1 M records/s):
 //!
 //! | pipeline | throughput (range) | vs plain loop | CPU s per M | target |
 //! |---|---|---|---|---|
-//! | word count, RocksDB, 1 thread | 1.69 M words/s (1.67–1.74) | 5.9–6.0 % | 0.59–0.62 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | word count, RocksDB, 2 threads | 3.30 M words/s (3.13–3.33) | 11.1–11.9 % | 0.58–0.60 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | stateless map + filter, 1 thread | 2.50 M records/s (2.46–2.55) | 6.2 % | 0.40–0.41 | ≥ 2 M records/s met |
-//! | stateless map + filter, 2 threads | 3.88 M records/s (3.81–4.62) | 9.4–11.6 % | 0.41–0.45 | ≥ 2 M records/s met |
+//! | word count, RocksDB, 1 thread | 2.42 M words/s (2.34–2.43) | 7.2–7.5 % | 0.42–0.44 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | word count, RocksDB, 2 threads | 4.57 M words/s (4.51–4.63) | 13.4–14.4 % | 0.42–0.43 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | stateless map + filter, 1 thread | 3.49 M records/s (3.48–3.55) | 8.6–8.7 % | 0.29 | ≥ 2 M records/s met |
+//! | stateless map + filter, 2 threads | 5.97 M records/s (5.29–6.28) | 13.2–15.5 % | 0.30–0.33 | ≥ 2 M records/s met |
 //!
-//! The ratio target is missed: a 20 % share of this plain loop would be ~5.7 M words/s. A word
+//! The ratio target is missed: a 20 % share of this plain loop would be ~6.5 M words/s. A word
 //! passes through two topics (the repartition topic is produced, appended to the log, fetched
 //! and decoded) and the record cache, and the user's functions allocate a `String` per word
 //! twice (`flat_map_values`, `group_by`); the plain loop touches a hash map in cache and
@@ -73,23 +73,40 @@
 //!   key, store value) and the cache's probe through `HashMap<Bytes, _>` (a streaming hash
 //!   state set up per lookup, then a comparison that chased the key's pointer: 17 % of the
 //!   profile). [`Serde::serialize_into`](serde::Serde::serialize_into) writes into reused
-//!   buffers, sinks cut their records from one arena, aggregations update the cached value
-//!   in place, and the cache's index compares a key's full hash and a 16-byte copy kept in
-//!   its node: 1 thread 1.23 → 1.54 M words/s, 2 threads 2.27 → 2.99, CPU 0.83 → 0.66 s per
-//!   M words (2026-12-03).
-//!
+//!   buffers, aggregations update the cached value in place, and the cache's index compares a
+//!   key's full hash and a 16-byte copy kept in its node: 1 thread 1.23 → 1.54 M words/s,
+//!   2 threads 2.27 → 2.99, CPU 0.83 → 0.66 s per M words (2026-12-03).
 //! - the miss on each cached value's own heap buffer (in `I64Serde::deserialize`, 2.8 % of
 //!   the profile) and the `Bytes` → `BytesMut` → `Bytes` round trip of each in-place update
 //!   (4.7 %): values of up to 22 bytes now live in the cache node, updated with a copy. Five
 //!   alternating runs of the bench binary before and after (2026-12-04, load 1.2–1.7): 1 thread
 //!   1.49 → 1.63 M words/s (medians; every pair faster), 2 threads 2.84 → 3.14 M words/s, CPU
-//!   0.69 → 0.62 s per M words; plain loop 28–29 M words/s, so 2 threads reach 11 %.
+//!   0.69 → 0.62 s per M words.
+//! - the bench measured our crates with debug assertions and overflow checks (the dev
+//!   profile's defaults), which no release build has: the dev profile now turns them off for
+//!   our crates and the test profile back on (Cargo.toml). 4 pairs: 1 thread 1.66 → 1.87 M
+//!   words/s, 2 threads 3.25 → 3.57 M.
+//! - a store-forwarding stall in the record walk (the broker's check of every appended batch,
+//!   and the consumer's cursor): an empty `Vec` of header ranges per record, written as three
+//!   words and read back as one 16-byte move, was a quarter of the walk. Headers are now the
+//!   byte run the walk checked, read again on demand: 1 thread 1.84 → 2.02 M words/s, 2 threads
+//!   3.55 → 3.96 M.
+//! - a `Bytes` cut from a shared arena per serialized key and value on their way to the
+//!   producer (a reference-count promotion and two atomics each) and an `Arc` clone of the
+//!   topic per record: a task's outgoing records now queue in one buffer and name their bytes
+//!   by position and their topic by index (`processor/output.rs`): 1 thread 2.10 → 2.19 M
+//!   words/s, 2 threads 4.02 → 4.19 M. Varints written byte by byte, not through a `memmove`
+//!   of a scratch array: 1 thread 2.11 → 2.26 M words/s.
+//! - `count()` after a key change deserialized every value of its repartition topic (a
+//!   `String` allocated and dropped per word) and never read it; it now reads the keys only:
+//!   1 thread 2.05 → 2.23 M words/s (8 pairs on a noisy host), CPU 0.51 → 0.47 s per M words.
 //!
-//! What is left is spread thin (no symbol above 5 %): record-batch decoding and the
-//! consumer's per-record `ConsumerRecord`s on the repartition topic, the producer's
-//! accumulator, the words' own `String`s. Next steps: hand the stream thread whole fetched
-//! batches and walk their records in place, and serialize straight into the producer's batch.
-//!
+//! What is left is spread thin (no symbol above 6 %): the cache probe's miss on its node
+//! (5–6 %), record decoding and the consumer's loop (~10 %), the producer's per-record path
+//! (~10 % over six functions), the words' own `String`s and the user's closures (~10 %).
+//! Tried without a measurable gain: sending a task's output every 256 records instead of
+//! once per poll, and one accumulator lock per poll's output instead of one per record.
+
 //! ## Exactly-once
 //!
 //! The same word count under `exactly_once_v2` with `commit.interval.ms=100`, against
