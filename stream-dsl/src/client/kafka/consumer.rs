@@ -34,6 +34,8 @@ struct Membership {
     revoke_pending: bool,
     /// Counts assignments: changes when the group gives a new one.
     generation: i32,
+    /// The group has given this member an assignment (perhaps empty) at least once.
+    joined: bool,
     closing: bool,
 }
 
@@ -61,6 +63,7 @@ impl ConsumerContext for MemberContext {
                 m.assignment = partitions(tpl);
                 m.revoke_pending = false;
                 m.generation = m.generation.wrapping_add(1);
+                m.joined = true;
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
                 if !m.closing && !consumer.assignment_lost() && !m.assignment.is_empty() =>
@@ -260,8 +263,13 @@ impl LogConsumer for KafkaConsumer {
         Ok(stash.len())
     }
 
+    /// A revocation waits for the thread's commit, or the member has not joined its group
+    /// yet: until its first assignment a member is rebalancing (Kafka Streams' REBALANCING
+    /// before RUNNING, and the embedded consumer's answer). Without the second case a second
+    /// instance reported RUNNING before the group had given it any task.
     fn rebalance_pending(&self) -> bool {
-        self.consumer.context().lock().revoke_pending
+        let m = self.consumer.context().lock();
+        m.revoke_pending || (self.grouped && !m.joined)
     }
 
     fn generation(&self) -> Option<i32> {
