@@ -60,32 +60,19 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     /// assert_eq!(store.all().unwrap(), [("ann".to_string(), 2), ("bob".to_string(), 1)]);
     /// ```
     pub fn count(self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
-        let prefix = "KSTREAM-AGGREGATE";
+        let (value, prefix) = (
+            Some(Arc::new(Serdes::i64()) as SharedSerde<i64>),
+            "KSTREAM-AGGREGATE",
+        );
         if !self.stream.repartition_required {
-            return self.aggregate_with(count(), materialized, Some(Arc::new(Serdes::i64())), prefix);
+            return self.aggregate_with(count(), materialized, value, prefix);
         }
         // After a key change the count reads only the keys of its repartition topic: the values
         // are written as ever but never deserialized, as nothing the count computes depends on
         // them (in a word count that was a `String` allocated, checked and dropped per word).
         // Kafka Streams deserializes them anyway.
-        let graph = self.stream.graph.clone();
-        let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
-        let (store, key, value) =
-            materialize(&graph, materialized, key, Some(Arc::new(Serdes::i64())), prefix);
-        let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
-        let written = self.grouped.value.clone().or(self.stream.value_serde.clone());
         let read: SharedSerde<Unread> = Arc::new(UnreadSerde);
-        match self
-            .stream
-            .through_topic_reading(&name, key.clone(), written, None, Some(read.clone()))
-        {
-            Some(source) => {
-                let upstream = KStream::new(graph.clone(), source, key.clone(), Some(read), false);
-                add_aggregate(graph, upstream, store, key, value, count(), prefix)
-            }
-            // Serdes were missing: the topology has recorded the error and `build()` reports it.
-            None => add_aggregate(graph, self.stream.clone(), store, key, value, count(), prefix),
-        }
+        self.aggregate_repartitioned(Some(read), count(), materialized, value, prefix)
     }
 
     /// Combines the values per key with `reducer(aggregate, value)`; the first value of a key
@@ -162,27 +149,58 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         default_value_serde: Option<SharedSerde<VA>>,
         prefix: &str,
     ) -> KTable<K, VA> {
+        if self.stream.repartition_required {
+            let read = self.grouped.value.clone().or(self.stream.value_serde.clone());
+            return self.aggregate_repartitioned(read, f, materialized, default_value_serde, prefix);
+        }
         let graph = self.stream.graph.clone();
         let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
         let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
-        let mut upstream = self.stream.clone();
-        if self.stream.repartition_required {
-            let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
-            let value_serde = self.grouped.value.clone().or(self.stream.value_serde.clone());
-            if let Some(source) = self
-                .stream
-                .through_topic(&name, key.clone(), value_serde.clone(), None)
-            {
-                upstream = KStream::new(graph.clone(), source, key.clone(), value_serde, false);
-            }
-        }
-        add_aggregate(graph, upstream, store, key, value, f, prefix)
+        add_aggregate(
+            graph,
+            self.stream.clone(),
+            store,
+            key,
+            value,
+            stream_fold(f),
+            prefix,
+        )
+    }
+
+    /// The aggregation of a stream whose key changed: through the repartition topic, whose
+    /// source reads the values with `read` (the values' serde, or one that reads less).
+    fn aggregate_repartitioned<W: Data, VA: Data>(
+        self,
+        read: Option<SharedSerde<W>>,
+        f: StreamAggFn<K, W, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<SharedSerde<VA>>,
+        prefix: &str,
+    ) -> KTable<K, VA> {
+        let graph = self.stream.graph.clone();
+        let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
+        let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
+        let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
+        let written = self.grouped.value.clone().or(self.stream.value_serde.clone());
+        // Without serdes the topology records an error and `build()` refuses it, so the
+        // aggregation may then hang off the stream itself.
+        let source = self
+            .stream
+            .through_topic_reading(&name, key.clone(), written, None, read.clone())
+            .unwrap_or(self.stream.node);
+        let upstream = KStream::new(graph.clone(), source, key.clone(), read, false);
+        add_aggregate(graph, upstream, store, key, value, stream_fold(f), prefix)
     }
 }
 
 /// The count's fold, for any input.
 fn count<K, In>() -> StreamAggFn<K, In, i64> {
     Arc::new(|_k, _v, agg: Option<i64>| agg.unwrap_or(0) + 1)
+}
+
+/// A stream aggregation's fold as the aggregate processor takes it (it never deletes a row).
+fn stream_fold<K: 'static, In: 'static, VA: 'static>(f: StreamAggFn<K, In, VA>) -> AggFn<K, In, VA> {
+    Arc::new(move |k, v, agg| Some(f(k, v, agg)))
 }
 
 /// Adds the aggregation of `upstream` (already grouped: every record of a key reaches one task)
@@ -193,10 +211,9 @@ fn add_aggregate<K: Data, In: Data, VA: Data>(
     store: String,
     key: Option<SharedSerde<K>>,
     value: Option<SharedSerde<VA>>,
-    f: StreamAggFn<K, In, VA>,
+    f: AggFn<K, In, VA>,
     prefix: &str,
 ) -> KTable<K, VA> {
-    let f: AggFn<K, In, VA> = Arc::new(move |k, v, agg| Some(f(k, v, agg)));
     let name = store.clone();
     let node = upstream.add_child(
         prefix,
@@ -489,16 +506,6 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
         {
             upstream = KStream::new(graph.clone(), source, key.clone(), change_serde, false);
         }
-        let store_name = store.clone();
-        let node = upstream.add_child(
-            prefix,
-            move || Aggregate::new(store_name.clone(), f.clone()),
-            vec![store.clone()],
-        );
-        KTable {
-            stream: KStream::new(graph, node, key, None, false),
-            value_serde: value,
-            store: Some(store),
-        }
+        add_aggregate(graph, upstream, store, key, value, f, prefix)
     }
 }

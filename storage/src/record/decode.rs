@@ -17,9 +17,6 @@ pub struct Header {
 impl Header {
     /// The headers a [`RecordLayout`] found in `section`; values share `section`'s buffer.
     pub fn from_ranges(section: &Bytes, ranges: HeaderRanges) -> Vec<Header> {
-        if ranges.count == 0 {
-            return Vec::new();
-        }
         ranges
             .iter(section)
             .map(|(k, v)| Header {

@@ -110,10 +110,10 @@ impl ResponseFrame {
         let socket: &TcpStream = stream.as_ref();
         let mut at = 0;
         while at < self.parts.len() {
-            let run: Vec<&Bytes> = self.parts[at..]
+            let run: Vec<&[u8]> = self.parts[at..]
                 .iter()
                 .map_while(|p| match p {
-                    Part::Bytes(b) => Some(b),
+                    Part::Bytes(b) => Some(&b[..]),
                     Part::File(_) => None,
                 })
                 .collect();
@@ -133,8 +133,7 @@ impl ResponseFrame {
 
 /// Writes `parts` (a run of [`Part::Bytes`]) with vectored sends; `more`: a file slice
 /// follows, so the kernel may hold a partial segment for it (`MSG_MORE`).
-async fn send_bytes(socket: &TcpStream, parts: &[&Bytes], more: bool) -> std::io::Result<()> {
-    let bytes: Vec<&[u8]> = parts.iter().map(|b| &b[..]).collect();
+async fn send_bytes(socket: &TcpStream, bytes: &[&[u8]], more: bool) -> std::io::Result<()> {
     let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
     let mut part = 0;
     let mut offset = 0;

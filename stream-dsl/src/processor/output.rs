@@ -9,8 +9,7 @@ use bytes::{Bytes, BytesMut};
 use crate::record::Header;
 use crate::serde::{Serde, SerdeError};
 
-/// A record on its way out of a task, owned: what the test driver hands to users and what a
-/// store's changelog writes queue.
+/// A record on its way out of a task, owned: what the test driver hands to users.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OutRecord {
     pub topic: Arc<str>,
@@ -124,11 +123,18 @@ impl Output {
         });
     }
 
-    /// Queues an owned record (its bytes are copied into the buffer).
-    pub fn push(&mut self, r: OutRecord) {
-        let key = r.key.map(|k| self.append(&k));
-        let value = r.value.map(|v| self.append(&v));
-        self.push_serialized(&r.topic, r.partition, key, value, r.timestamp, r.headers);
+    /// Queues a record without headers, copying its bytes into the buffer (a changelog write).
+    pub fn push(
+        &mut self,
+        topic: &Arc<str>,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+    ) {
+        let key = key.map(|k| self.append(k));
+        let value = value.map(|v| self.append(v));
+        self.push_serialized(topic, partition, key, value, timestamp, Vec::new());
     }
 
     fn append(&mut self, bytes: &[u8]) -> Range<usize> {
@@ -232,14 +238,7 @@ mod tests {
         let k = out.serialize(&StringSerde, "a", &"key".to_string()).unwrap();
         let v = out.serialize(&I64Serde, "a", &258i64).unwrap();
         out.push_serialized(&a, None, k, v, 5, vec![Header::new("h", Some(&b"x"[..]))]);
-        out.push(OutRecord {
-            topic: b.clone(),
-            partition: Some(3),
-            key: Some(Bytes::from_static(b"k2")),
-            value: None,
-            timestamp: 6,
-            headers: Vec::new(),
-        });
+        out.push(&b, Some(3), Some(b"k2"), None, 6);
         let null = out.serialize::<Option<i64>>(&I64Serde, "a", &None).unwrap();
         // A topic equal by name but another allocation is the same topic.
         out.push_serialized(&Arc::from("a"), None, None, null, 7, Vec::new());

@@ -9,7 +9,7 @@ use storage::store::KeyValueStore as ByteStore;
 
 use super::cache::{DirtyEntry, RecordCache};
 use crate::error::{Result, StreamsError};
-use crate::processor::{OutRecord, Output};
+use crate::processor::Output;
 
 /// A write that reached the store (and the changelog): what a table forwards downstream.
 #[derive(Debug)]
@@ -216,14 +216,13 @@ impl StateStore {
         if let Some((topic, partition)) = &self.changelog {
             let mut out = self.output.borrow_mut();
             for e in &entries {
-                out.push(OutRecord {
-                    topic: topic.clone(),
-                    partition: Some(*partition),
-                    key: Some(e.key.clone()),
-                    value: e.value.clone(),
-                    timestamp: e.timestamp,
-                    headers: Vec::new(),
-                });
+                out.push(
+                    topic,
+                    Some(*partition),
+                    Some(&e.key),
+                    e.value.as_deref(),
+                    e.timestamp,
+                );
             }
         }
         let mut olds = olds.into_iter();
