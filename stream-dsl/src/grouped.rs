@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use crate::error::Result;
-use crate::kstream::KStream;
+use crate::kstream::{KStream, ReadAs};
 use crate::ktable::{KTable, materialize};
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::{Change, Record};
@@ -67,12 +67,34 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         if !self.stream.repartition_required {
             return self.aggregate_with(count(), materialized, value, prefix);
         }
-        // After a key change the count reads only the keys of its repartition topic: the values
-        // are written as ever but never deserialized, as nothing the count computes depends on
-        // them (in a word count that was a `String` allocated, checked and dropped per word).
-        // Kafka Streams deserializes them anyway.
-        let read: SharedSerde<Unread> = Arc::new(UnreadSerde);
-        self.aggregate_repartitioned(Some(read), count(), materialized, value, prefix)
+        // After a key change the count reads its repartition topic's keys as the bytes they
+        // are, the bytes its store is keyed by, and does not read the values at all: nothing
+        // a count computes depends on them. The keys are still checked with the key serde, so
+        // a bad one reaches the deserialization handler as before; they are deserialized only
+        // when a count goes downstream. In a word count, deserializing each word to a
+        // `String` and serializing it back for the store (and the value, the same word again)
+        // was an allocation, two UTF-8 checks and two copies per word. Kafka Streams
+        // deserializes both.
+        let graph = self.stream.graph.clone();
+        let key = self.key_serde();
+        let (store, key, value) = materialize(&graph, materialized, key, value, prefix);
+        let read = key.clone().map(|k| ReadAs {
+            key: Arc::new(KeyCheck(k)) as SharedSerde<KeyBytes>,
+            value: Arc::new(UnreadSerde) as SharedSerde<Unread>,
+            keep_key: true,
+        });
+        let upstream = self.repartitioned(&store, key.clone(), read);
+        let name = store.clone();
+        let node = upstream.add_child(
+            prefix,
+            move || CountKeyBytes::<K>::new(name.clone()),
+            vec![store.clone()],
+        );
+        KTable {
+            stream: KStream::new(graph, node, key, None, false),
+            value_serde: value,
+            store: Some(store),
+        }
     }
 
     /// Combines the values per key with `reducer(aggregate, value)`; the first value of a key
@@ -178,18 +200,41 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         prefix: &str,
     ) -> KTable<K, VA> {
         let graph = self.stream.graph.clone();
-        let key = self.grouped.key.clone().or(self.stream.key_serde.clone());
+        let key = self.key_serde();
         let (store, key, value) = materialize(&graph, materialized, key, default_value_serde, prefix);
-        let name = self.grouped.name.clone().unwrap_or_else(|| store.clone());
+        let read = key.clone().zip(read).map(|(key, value)| ReadAs {
+            key,
+            value,
+            keep_key: false,
+        });
+        let upstream = self.repartitioned(&store, key.clone(), read);
+        add_aggregate(graph, upstream, store, key, value, stream_fold(f), prefix)
+    }
+
+    /// The grouping's key serde: the grouping's own, else the stream's.
+    fn key_serde(&self) -> Option<SharedSerde<K>> {
+        self.grouped.key.clone().or(self.stream.key_serde.clone())
+    }
+
+    /// The stream through the repartition topic of the aggregation into `store`, written with
+    /// `key` and the values' serde, read as `read` says.
+    fn repartitioned<KR: Data, W: Data>(
+        &self,
+        store: &str,
+        key: Option<SharedSerde<K>>,
+        read: Option<ReadAs<KR, W>>,
+    ) -> KStream<KR, W> {
+        let name = self.grouped.name.clone().unwrap_or_else(|| store.to_owned());
         let written = self.grouped.value.clone().or(self.stream.value_serde.clone());
+        let serdes = read.as_ref().map(|r| (r.key.clone(), r.value.clone()));
         // Without serdes the topology records an error and `build()` refuses it, so the
         // aggregation may then hang off the stream itself.
         let source = self
             .stream
-            .through_topic_reading(&name, key.clone(), written, None, read.clone())
+            .through_topic_reading(&name, key, written, None, read)
             .unwrap_or(self.stream.node);
-        let upstream = KStream::new(graph.clone(), source, key.clone(), read, false);
-        add_aggregate(graph, upstream, store, key, value, stream_fold(f), prefix)
+        let (key, value) = serdes.unzip();
+        KStream::new(self.stream.graph.clone(), source, key, value, false)
     }
 }
 
@@ -224,6 +269,33 @@ fn add_aggregate<K: Data, In: Data, VA: Data>(
         stream: KStream::new(graph, node, key, None, false),
         value_serde: value,
         store: Some(store),
+    }
+}
+
+/// A key its reader keeps as bytes (see [`KGroupedStream::count`]): the source checks that
+/// they deserialize, and keeps them in the task for the processor after it.
+#[derive(Debug, Clone, Copy)]
+struct KeyBytes;
+
+/// Reads a key as [`KeyBytes`]: checked with the key's serde, not deserialized.
+struct KeyCheck<K>(SharedSerde<K>);
+
+impl<K: Data> crate::serde::Serde<KeyBytes> for KeyCheck<K> {
+    /// Never called: nothing writes a [`KeyBytes`] (the repartition sink writes the key).
+    fn serialize(
+        &self,
+        _topic: &str,
+        _value: &KeyBytes,
+    ) -> std::result::Result<Option<bytes::Bytes>, crate::serde::SerdeError> {
+        Ok(None)
+    }
+
+    fn deserialize(
+        &self,
+        topic: &str,
+        data: Option<&[u8]>,
+    ) -> std::result::Result<KeyBytes, crate::serde::SerdeError> {
+        self.0.check(topic, data).map(|()| KeyBytes)
     }
 }
 
@@ -309,6 +381,59 @@ impl<K: Data, In: Data, VA: Data> Processor<K, In, K, Change<VA>> for Aggregate<
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<VA>>) -> Result<()> {
+        match &mut self.table {
+            Some(t) => t.flush(ctx),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `count()` after a key change: counts into the store by the key bytes its source kept
+/// (see [`KGroupedStream::count`]).
+struct CountKeyBytes<K> {
+    store: String,
+    table: Option<TableStore<K, i64>>,
+    /// The record's key, swapped in from the source (its spare buffer swapped back).
+    key: Vec<u8>,
+    value_buf: BytesMut,
+}
+
+impl<K> CountKeyBytes<K> {
+    fn new(store: String) -> Self {
+        CountKeyBytes {
+            store,
+            table: None,
+            key: Vec::new(),
+            value_buf: BytesMut::new(),
+        }
+    }
+}
+
+impl<K: Data> Processor<KeyBytes, Unread, K, Change<i64>> for CountKeyBytes<K> {
+    fn init(&mut self, ctx: &mut ProcessorContext<K, Change<i64>>) -> Result<()> {
+        self.table = Some(TableStore::new(ctx.get_state_store(&self.store)?));
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<K, Change<i64>>,
+        r: Record<KeyBytes, Unread>,
+    ) -> Result<()> {
+        let Some(table) = &mut self.table else {
+            return Ok(());
+        };
+        if !ctx.shared.take_source_key(&mut self.key) {
+            tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
+            return Ok(());
+        }
+        let count = table.store.get_by_bytes(&self.key)?.unwrap_or(0) + 1;
+        self.value_buf.clear();
+        let new = table.store.value_into(&count, &mut self.value_buf)?;
+        table.put_slice(ctx, &self.key, new.then_some(&self.value_buf[..]), r.timestamp)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<i64>>) -> Result<()> {
         match &mut self.table {
             Some(t) => t.flush(ctx),
             None => Ok(()),

@@ -17,6 +17,11 @@ pub struct Header {
 impl Header {
     /// The headers a [`RecordLayout`] found in `section`; values share `section`'s buffer.
     pub fn from_ranges(section: &Bytes, ranges: HeaderRanges) -> Vec<Header> {
+        // Most records have none: asked for every record a consumer hands out, setting up
+        // the walk for an empty run was 2-3 % of a word count's time.
+        if ranges.count == 0 {
+            return Vec::new();
+        }
         ranges
             .iter(section)
             .map(|(k, v)| Header {

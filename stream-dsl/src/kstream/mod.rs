@@ -572,19 +572,23 @@ impl<K: Data, V: Data> KStream<K, V> {
         value: Option<SharedSerde<V>>,
         partitions: Option<i32>,
     ) -> Option<usize> {
-        let read = value.clone();
+        let read = key.clone().zip(value.clone()).map(|(key, value)| ReadAs {
+            key,
+            value,
+            keep_key: false,
+        });
         self.through_topic_reading(name, key, value, partitions, read)
     }
 
-    /// [`through_topic`](Self::through_topic) whose source reads the values with `read`
-    /// (their own type), where the processor after it needs less of them than was written.
-    pub(crate) fn through_topic_reading<W: Data>(
+    /// [`through_topic`](Self::through_topic) whose source reads the records as `read`
+    /// says, where the processor after it needs less of them than was written.
+    pub(crate) fn through_topic_reading<KR: Data, W: Data>(
         &self,
         name: &str,
         key: Option<SharedSerde<K>>,
         value: Option<SharedSerde<V>>,
         partitions: Option<i32>,
-        read: Option<SharedSerde<W>>,
+        read: Option<ReadAs<KR, W>>,
     ) -> Option<usize> {
         let topic = format!("{name}-repartition");
         let mut g = lock(&self.graph);
@@ -604,8 +608,8 @@ impl<K: Data, V: Data> KStream<K, V> {
             &[self.node],
             vec![],
             Arc::new(SinkFactory {
-                key_serde: key.clone(),
-                value_serde: value.clone(),
+                key_serde: key,
+                value_serde: value,
             }),
         );
         if g.internal_topics.contains_key(&topic) {
@@ -615,7 +619,12 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
         g.internal_topics
             .insert(topic.clone(), InternalTopic { partitions });
-        Some(g.add_source(vec![TopicRef::internal(topic)], key, read))
+        Some(g.add_source_keeping_key(
+            vec![TopicRef::internal(topic)],
+            read.key,
+            read.value,
+            read.keep_key,
+        ))
     }
 
     /// Groups by the current key, for an aggregation.
@@ -796,4 +805,13 @@ impl<K: Data, V: Data> BranchedKStream<K, V> {
             })
             .collect()
     }
+}
+
+/// How the source of a repartition topic reads what its sink wrote (see
+/// [`KStream::through_topic_reading`]).
+pub(crate) struct ReadAs<KR, W> {
+    pub key: SharedSerde<KR>,
+    pub value: SharedSerde<W>,
+    /// The source keeps each record's key bytes for the processor after it.
+    pub keep_key: bool,
 }

@@ -28,6 +28,9 @@ pub(crate) struct TaskShared {
     pub stream_time: Cell<i64>,
     /// Wall-clock ms, set by the runtime (or the test driver, whose clock is mocked).
     pub wall_clock: Cell<i64>,
+    /// The key bytes of the record being processed, kept by a source that was asked to
+    /// (`None`: a null key), for a processor right after it that needs only the bytes.
+    source_key: RefCell<Option<Vec<u8>>>,
     pub output: Rc<RefCell<Output>>,
     pub stores: RefCell<BTreeMap<String, Rc<RefCell<StateStore>>>>,
     pub schedules: RefCell<Vec<Schedule>>,
@@ -47,6 +50,7 @@ impl TaskShared {
             timestamp: Cell::new(0),
             stream_time: Cell::new(i64::MIN),
             wall_clock: Cell::new(0),
+            source_key: RefCell::new(None),
             output: Rc::new(RefCell::new(Output::default())),
             stores: RefCell::new(BTreeMap::new()),
             schedules: RefCell::new(Vec::new()),
@@ -62,6 +66,31 @@ impl TaskShared {
             *current = Some(topic.clone());
         }
         self.meta_position.set(Some((partition, offset)));
+    }
+
+    /// Keeps `key` as the record's key bytes, reusing the buffer of the record before.
+    pub fn set_source_key(&self, key: Option<&[u8]>) {
+        let mut slot = self.source_key.borrow_mut();
+        match (key, &mut *slot) {
+            (Some(key), Some(buf)) => {
+                buf.clear();
+                buf.extend_from_slice(key);
+            }
+            (Some(key), None) => *slot = Some(key.to_vec()),
+            (None, _) => *slot = None,
+        }
+    }
+
+    /// Swaps the kept key bytes into `buf` (whose old contents become the slot's spare
+    /// buffer); `false` for a null key.
+    pub fn take_source_key(&self, buf: &mut Vec<u8>) -> bool {
+        match &mut *self.source_key.borrow_mut() {
+            Some(key) => {
+                std::mem::swap(key, buf);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn clear_metadata(&self) {

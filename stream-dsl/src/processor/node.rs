@@ -177,6 +177,7 @@ where
 struct SourceNode<K, V> {
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    keep_key: bool,
     ctx: ProcessorContext<K, V>,
 }
 
@@ -189,6 +190,7 @@ impl<K: Data, V: Data> SourceInput for SourceNode<K, V> {
         timestamp: i64,
         headers: Vec<Header>,
     ) -> Result<(), SourceError> {
+        let raw_key = key;
         let key = self
             .key_serde
             .deserialize(topic, key)
@@ -200,6 +202,9 @@ impl<K: Data, V: Data> SourceInput for SourceNode<K, V> {
                     part: "value",
                     source,
                 })?;
+        if self.keep_key {
+            self.ctx.shared.set_source_key(raw_key);
+        }
         self.ctx
             .forward(Record {
                 key,
@@ -216,6 +221,9 @@ impl<K, V> Lifecycle for SourceNode<K, V> {}
 pub(crate) struct SourceFactory<K, V> {
     pub key_serde: SharedSerde<K>,
     pub value_serde: SharedSerde<V>,
+    /// Keep each record's key bytes in the task for the one processor after the source
+    /// ([`TaskShared::take_source_key`]).
+    pub keep_key: bool,
 }
 
 impl<K: Data, V: Data> NodeFactory for SourceFactory<K, V> {
@@ -228,6 +236,7 @@ impl<K: Data, V: Data> NodeFactory for SourceFactory<K, V> {
         let node = Rc::new(RefCell::new(SourceNode {
             key_serde: self.key_serde.clone(),
             value_serde: self.value_serde.clone(),
+            keep_key: self.keep_key,
             ctx,
         }));
         Ok(BuiltNode {

@@ -31,6 +31,12 @@ macro_rules! nullable {
                     None => Ok(false),
                 }
             }
+            fn check(&self, topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
+                match data {
+                    None => Ok(()),
+                    Some(_) => <Self as Serde<$t>>::check(self, topic, data),
+                }
+            }
         }
     };
 }
@@ -50,6 +56,11 @@ impl Serde<String> for StringSerde {
         buf.extend_from_slice(value.as_bytes());
         Ok(true)
     }
+    fn check(&self, _topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
+        let data = data.ok_or(SerdeError::Null { ty: "String" })?;
+        std::str::from_utf8(data)?;
+        Ok(())
+    }
 }
 nullable!(StringSerde, String);
 
@@ -67,6 +78,9 @@ impl Serde<Bytes> for BytesSerde {
     fn serialize_into(&self, _topic: &str, value: &Bytes, buf: &mut BytesMut) -> Result<bool, SerdeError> {
         buf.extend_from_slice(value);
         Ok(true)
+    }
+    fn check(&self, _topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
+        data.map(drop).ok_or(SerdeError::Null { ty: "Bytes" })
     }
 }
 nullable!(BytesSerde, Bytes);
@@ -127,6 +141,32 @@ impl Serde<()> for UnitSerde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_accepts_what_deserializes_and_refuses_the_rest() {
+        // The in-place checks agree with deserialize on good, bad and null input.
+        let inputs: [Option<&[u8]>; 4] = [Some(b"word"), Some(b""), Some(&[0xff, 0xfe]), None];
+        for data in inputs {
+            assert_eq!(
+                Serde::<String>::check(&StringSerde, "t", data).is_ok(),
+                Serde::<String>::deserialize(&StringSerde, "t", data).is_ok(),
+                "String {data:?}"
+            );
+            assert_eq!(
+                Serde::<Option<String>>::check(&StringSerde, "t", data).is_ok(),
+                Serde::<Option<String>>::deserialize(&StringSerde, "t", data).is_ok(),
+                "Option<String> {data:?}"
+            );
+            assert_eq!(
+                Serde::<Bytes>::check(&BytesSerde, "t", data).is_ok(),
+                Serde::<Bytes>::deserialize(&BytesSerde, "t", data).is_ok(),
+                "Bytes {data:?}"
+            );
+        }
+        assert!(Serde::<String>::check(&StringSerde, "t", Some(&[0xff])).is_err());
+        assert!(Serde::<String>::check(&StringSerde, "t", None).is_err());
+        assert!(Serde::<Option<String>>::check(&StringSerde, "t", None).is_ok());
+    }
 
     fn round_trip<T: PartialEq + std::fmt::Debug, S: Serde<T>>(serde: S, value: T) {
         let bytes = serde.serialize("t", &value).unwrap();

@@ -73,6 +73,15 @@ pub trait Serde<T>: Send + Sync + 'static {
             None => Ok(false),
         }
     }
+
+    /// Whether `data` deserializes, without keeping the value. The runtime calls this for
+    /// keys it only needs as bytes (a count after a key change keys its store by the bytes
+    /// the repartition topic holds), so that a bad key still reaches the deserialization
+    /// handler. The default deserializes and drops the value; the built-in serdes check in
+    /// place.
+    fn check(&self, topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
+        self.deserialize(topic, data).map(drop)
+    }
 }
 
 impl<T, S: Serde<T> + ?Sized> Serde<T> for Arc<S> {
@@ -84,6 +93,9 @@ impl<T, S: Serde<T> + ?Sized> Serde<T> for Arc<S> {
     }
     fn serialize_into(&self, topic: &str, value: &T, buf: &mut BytesMut) -> Result<bool, SerdeError> {
         (**self).serialize_into(topic, value, buf)
+    }
+    fn check(&self, topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
+        (**self).check(topic, data)
     }
 }
 

@@ -72,6 +72,18 @@ impl Graph {
         key: SharedSerde<K>,
         value: SharedSerde<V>,
     ) -> usize {
+        self.add_source_keeping_key(topics, key, value, false)
+    }
+
+    /// [`add_source`](Self::add_source); with `keep_key`, the source keeps each record's key
+    /// bytes for the processor after it (see `TaskShared::take_source_key`).
+    pub fn add_source_keeping_key<K: Data, V: Data>(
+        &mut self,
+        topics: Vec<TopicRef>,
+        key: SharedSerde<K>,
+        value: SharedSerde<V>,
+        keep_key: bool,
+    ) -> usize {
         for t in &topics {
             let taken = self.nodes.iter().any(|n| match &n.kind {
                 NodeKind::Source { topics } => topics.contains(t),
@@ -94,6 +106,7 @@ impl Graph {
             Arc::new(SourceFactory {
                 key_serde: key,
                 value_serde: value,
+                keep_key,
             }),
         )
     }
