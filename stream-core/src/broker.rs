@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::error::{BrokerError, Result};
 use crate::metadata::{MetadataStore, TopicRecord, random_id};
-use crate::partition::{Acks, FetchedPartition, IsolationLevel, Partition, ProduceResult};
+use crate::partition::{Acks, FetchedPartition, IsolationLevel, Origin, Partition, ProduceResult, Records};
 use crate::topic::{TopicConfig, TopicName, TopicPartition};
 
 /// Broker-wide settings, named after Kafka's server configs.
@@ -586,10 +586,30 @@ impl Broker {
 
     /// Appends a producer's record set to one partition.
     pub fn produce(&self, tp: &TopicPartition, records: &mut [u8], acks: Acks) -> Result<ProduceResult> {
+        self.produce_records(tp, Records::Wire(records), acks)
+    }
+
+    /// [`Broker::produce`] of a batch an in-process producer built (see
+    /// [`storage::record::BuiltBatch`]).
+    pub fn produce_built(
+        &self,
+        tp: &TopicPartition,
+        batch: &mut storage::record::BuiltBatch,
+        acks: Acks,
+    ) -> Result<ProduceResult> {
+        self.produce_records(tp, Records::Built(batch), acks)
+    }
+
+    fn produce_records(
+        &self,
+        tp: &TopicPartition,
+        records: Records<'_>,
+        acks: Acks,
+    ) -> Result<ProduceResult> {
         let topic = self.topic_or_create(tp.topic.as_str())?;
         let partition = self.partition(tp)?;
         if let Some(verifier) = self.inner.verifier.get()
-            && let Ok(header) = storage::record::BatchHeader::parse(records)
+            && let Ok(header) = storage::record::BatchHeader::parse(records.bytes())
             && header.attributes.transactional
             && !header.attributes.control
         {
@@ -600,7 +620,7 @@ impl Broker {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .min_insync_replicas;
-        let result = partition.append(records, acks, min_isr)?;
+        let result = partition.append_from(records, acks, min_isr, Origin::Client)?;
         if !result.duplicate {
             self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
         }
@@ -611,7 +631,7 @@ impl Broker {
     /// sequence check, no verification — the transaction coordinator checked the producer.
     pub fn produce_as_coordinator(&self, tp: &TopicPartition, records: &mut [u8]) -> Result<ProduceResult> {
         let partition = self.partition(tp)?;
-        let result = partition.append_from(records, Acks::All, 1, crate::partition::Origin::Coordinator)?;
+        let result = partition.append_from(Records::Wire(records), Acks::All, 1, Origin::Coordinator)?;
         self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
         Ok(result)
     }

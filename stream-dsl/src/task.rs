@@ -10,7 +10,7 @@ use storage::store::KeyValueStore as ByteStore;
 
 use crate::error::{Result, StreamsError};
 use crate::processor::node::{BuiltNode, Lifecycle, SourceError, SourceInput};
-use crate::processor::{OutRecord, OutRef, PunctuationType, TaskId, TaskShared};
+use crate::processor::{OutRecord, Output, PunctuationType, TaskId, TaskShared};
 use crate::record::Header;
 use crate::state::{StateStore, StoreSpec, changelog_topic};
 use crate::topology::{NodeKind, Topology};
@@ -258,8 +258,9 @@ impl Task {
     /// it, even when `send` fails part-way, as [`discard_output`](Self::discard_output) would).
     /// The queue keeps its capacity: a stream thread sends thousands of records per poll, and
     /// a queue grown from empty each time was copied over and over.
-    pub fn send_output(&self, send: impl FnMut(OutRef<'_>) -> Result<()>) -> Result<()> {
-        self.shared.output.borrow_mut().send_each(send)
+    /// Hands the task's queued output to `send`, which must empty it.
+    pub fn send_output(&self, send: impl FnOnce(&mut Output) -> Result<()>) -> Result<()> {
+        send(&mut self.shared.output.borrow_mut())
     }
 
     pub fn take_commit_request(&self) -> bool {

@@ -139,7 +139,47 @@ impl Log {
     /// the max timestamp is set too and the checksum recomputed, as Kafka does. The bytes are
     /// then stored as they are.
     pub fn append(&mut self, batches: &mut [u8], leader_epoch: i32) -> Result<AppendInfo> {
-        let mut peeks = self.validate_append(batches)?;
+        let peeks = self.validate_append(batches)?;
+        self.append_checked(batches, peeks, leader_epoch)
+    }
+
+    /// [`Log::append`] of a batch this process built: its header is read and its size
+    /// checked against `max.message.bytes`, but its records are not walked (they are right
+    /// by construction, see [`record::BuiltBatch`]).
+    pub fn append_built(&mut self, batch: &mut record::BuiltBatch, leader_epoch: i32) -> Result<AppendInfo> {
+        let header = record::BatchHeader::parse(batch).map_err(|e| StorageError::from_append(0, e))?;
+        let max = self
+            .config
+            .max_message_bytes
+            .min(self.config.segment_bytes as usize);
+        if batch.len() > max {
+            return Err(StorageError::MessageTooLarge {
+                position: 0,
+                size: batch.len(),
+                max,
+            });
+        }
+        let peek = Peek {
+            position: 0,
+            base_offset: 0,
+            size: batch.len(),
+            last_offset_delta: header.last_offset_delta,
+            max_timestamp: header.max_timestamp,
+        };
+        self.append_checked(
+            batch.bytes_mut(),
+            vec![(peek, header.record_count as u32)],
+            leader_epoch,
+        )
+    }
+
+    /// Appends `batches`, whose placement and record counts `peeks` gives.
+    fn append_checked(
+        &mut self,
+        batches: &mut [u8],
+        mut peeks: Vec<(Peek, u32)>,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo> {
         let now = self.clock.now_ms();
         let log_append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now);

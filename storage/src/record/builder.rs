@@ -188,6 +188,12 @@ impl BatchBuilder {
 
     /// Finishes the batch: compresses the records if asked, fills in the header and the CRC.
     pub fn build(self) -> Vec<u8> {
+        self.finish().into_vec()
+    }
+
+    /// [`build`](Self::build), as a [`BuiltBatch`]: a log appends it without walking its
+    /// records again ([`Log::append_built`](crate::log::Log::append_built)).
+    pub fn finish(self) -> BuiltBatch {
         let mut out = match self.attributes.compression {
             Compression::None => self.buf,
             codec => {
@@ -216,7 +222,35 @@ impl BatchBuilder {
         h[batch::RECORD_COUNT..][..4].copy_from_slice(&self.count.to_be_bytes());
         let crc = crc32c::crc32c(&out[batch::ATTRIBUTES..]);
         out[batch::CRC..][..4].copy_from_slice(&crc.to_be_bytes());
-        out
+        BuiltBatch(out)
+    }
+}
+
+/// One batch that a [`BatchBuilder`] made, and only that: the type cannot be made from other
+/// bytes, nor its bytes changed outside this crate. Its framing, checksum and records are
+/// right by construction, so a log appends it after reading its header alone, where a batch
+/// from the wire has every record walked first. That walk, over batches this process had
+/// just encoded, was 2 % of a word count's time on the embedded cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltBatch(Vec<u8>);
+
+impl BuiltBatch {
+    /// The batch's bytes.
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// For the log, which assigns offsets in place.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl std::ops::Deref for BuiltBatch {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -16,7 +16,7 @@ pub use batch::{
     NO_PRODUCER_ID, NO_SEQUENCE, PeekHeader, TimestampType, assign_offset, batch_peek, declared_size,
     set_log_append_time,
 };
-pub use builder::BatchBuilder;
+pub use builder::{BatchBuilder, BuiltBatch};
 pub use compression::Compression;
 pub use control::{ControlType, build_marker, marker_type};
 pub use decode::{

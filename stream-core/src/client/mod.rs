@@ -12,4 +12,6 @@ pub use consumer::{
     Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, OffsetReset, RecordView,
 };
 pub use membership::RebalanceListener;
-pub use producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError};
+pub use producer::{
+    Appender, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError,
+};

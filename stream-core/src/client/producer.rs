@@ -517,6 +517,17 @@ impl Producer {
             .map_err(Arc::new)
     }
 
+    /// An [`Appender`]: [`send_unobserved`](Self::send_unobserved) for a run of records under
+    /// one lock of the accumulator, for a sender that hands over many records at a time (a
+    /// stream thread's output after each poll). Other calls on this producer wait until it is
+    /// dropped.
+    pub fn appender(&self) -> Appender<'_> {
+        Appender {
+            inner: &self.inner,
+            acc: self.inner.lock_acc(),
+        }
+    }
+
     /// The first batch that failed since the last call, if any.
     pub fn take_failure(&self) -> Option<SendError> {
         self.inner
@@ -546,6 +557,45 @@ impl Drop for Producer {
         if let Some(task) = self.linger_task.take() {
             task.abort();
         }
+    }
+}
+
+/// Appends records to a [`Producer`]'s batches holding its lock (see [`Producer::appender`]).
+pub struct Appender<'a> {
+    inner: &'a Inner,
+    acc: std::sync::MutexGuard<'a, Accumulator>,
+}
+
+impl std::fmt::Debug for Appender<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appender").finish_non_exhaustive()
+    }
+}
+
+impl Appender<'_> {
+    /// As [`Producer::send_unobserved`].
+    pub fn send_unobserved(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        timestamp: Option<i64>,
+    ) -> Result<(), SendError> {
+        self.inner
+            .append_locked(
+                &mut self.acc,
+                topic,
+                partition,
+                key,
+                value,
+                headers,
+                timestamp,
+                |_| (),
+            )
+            .map(drop)
+            .map_err(Arc::new)
     }
 }
 
@@ -581,6 +631,25 @@ impl Inner {
         timestamp: Option<i64>,
         keep: impl FnOnce(&Arc<BatchSlot>) -> T,
     ) -> Result<(T, i32, i64), BrokerError> {
+        let mut acc = self.lock_acc();
+        self.append_locked(
+            &mut acc, topic_name, partition, key, value, headers, timestamp, keep,
+        )
+    }
+
+    /// [`Inner::append`] with the accumulator already locked.
+    #[allow(clippy::too_many_arguments)]
+    fn append_locked<T>(
+        &self,
+        acc: &mut Accumulator,
+        topic_name: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        timestamp: Option<i64>,
+        keep: impl FnOnce(&Arc<BatchSlot>) -> T,
+    ) -> Result<(T, i32, i64), BrokerError> {
         let timestamp = timestamp.unwrap_or_else(|| self.broker.clock().now_ms());
         let size = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
         if size + 100 > self.config.max_request_size {
@@ -590,7 +659,6 @@ impl Inner {
                 max: self.config.max_request_size,
             }));
         }
-        let mut acc = self.lock_acc();
         if let Some(txn) = &acc.txn
             && txn.phase != TxnPhase::InTransaction
         {
@@ -615,7 +683,7 @@ impl Inner {
             && !open.builder.is_empty()
             && open.builder.estimated_size() + size + 64 > self.config.batch_size
         {
-            self.send_batch(&mut acc, ti, pi);
+            self.send_batch(acc, ti, pi);
         }
         let (producer_id, producer_epoch) = (acc.producer_id, acc.producer_epoch);
         let transactional = acc.txn.is_some();
@@ -642,7 +710,7 @@ impl Inner {
         let delta = open.builder.append(timestamp, key, value, headers);
         let slot = keep(&open.slot);
         if open.builder.estimated_size() >= self.config.batch_size {
-            self.send_batch(&mut acc, ti, pi);
+            self.send_batch(acc, ti, pi);
         }
         Ok((slot, delta, timestamp))
     }
@@ -721,10 +789,10 @@ impl Inner {
         }
         let topic = &mut acc.topics[ti];
         let tp = TopicPartition::new(topic.name.clone(), pi as i32);
-        let mut bytes = open.builder.build();
+        let mut batch = open.builder.finish();
         let result = self
             .broker
-            .produce(&tp, &mut bytes, self.config.acks)
+            .produce_built(&tp, &mut batch, self.config.acks)
             .map(|r| (r.base_offset, r.log_append_time))
             .map_err(Arc::new);
         if let Err(e) = &result {

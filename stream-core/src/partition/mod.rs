@@ -57,6 +57,24 @@ pub enum Origin {
     Coordinator,
 }
 
+/// The record set of an append.
+#[derive(Debug)]
+pub enum Records<'a> {
+    /// Bytes from outside (a produce request): every batch and record is checked.
+    Wire(&'a mut [u8]),
+    /// A batch an in-process producer built: its records are not walked again.
+    Built(&'a mut storage::record::BuiltBatch),
+}
+
+impl Records<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Records::Wire(bytes) => bytes,
+            Records::Built(batch) => batch,
+        }
+    }
+}
+
 /// The result of a produce to one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProduceResult {
@@ -198,12 +216,12 @@ impl Partition {
     /// its last five batches is acknowledged with the original offsets and not appended again;
     /// a gap or a stale epoch is refused.
     pub fn append(&self, records: &mut [u8], acks: Acks, min_insync_replicas: i32) -> Result<ProduceResult> {
-        self.append_from(records, acks, min_insync_replicas, Origin::Client)
+        self.append_from(Records::Wire(records), acks, min_insync_replicas, Origin::Client)
     }
 
     pub fn append_from(
         &self,
-        records: &mut [u8],
+        mut records: Records<'_>,
         acks: Acks,
         min_insync_replicas: i32,
         origin: Origin,
@@ -217,10 +235,11 @@ impl Partition {
         }
         // Idempotent and transactional producers send one batch per partition (Kafka enforces
         // it), so the first header speaks for the request.
-        let header = BatchHeader::parse(records).map_err(|e| storage::StorageError::CorruptMessage {
-            position: 0,
-            source: e,
-        })?;
+        let header =
+            BatchHeader::parse(records.bytes()).map_err(|e| storage::StorageError::CorruptMessage {
+                position: 0,
+                source: e,
+            })?;
         if header.attributes.control {
             // Only a transaction coordinator writes markers (Kafka refuses them from clients).
             return Err(BrokerError::Storage(storage::StorageError::InvalidRecord {
@@ -233,11 +252,13 @@ impl Partition {
         }
         let first_seq = header.base_sequence;
         let last_seq = first_seq.wrapping_add(header.last_offset_delta);
-        if header.producer_id >= 0 && record::declared_size(records) != Some(records.len() as i64) {
+        if header.producer_id >= 0
+            && record::declared_size(records.bytes()) != Some(records.bytes().len() as i64)
+        {
             return Err(BrokerError::Storage(storage::StorageError::InvalidRecord {
                 position: 0,
                 source: record::RecordError::TrailingBytes {
-                    extra: records.len() - header.size(),
+                    extra: records.bytes().len() - header.size(),
                 },
             }));
         }
@@ -262,10 +283,13 @@ impl Partition {
             SequenceCheck::Append => {}
         }
         if state.log.config().cleanup_policy.compacts() {
-            self.check_keys(records)?;
+            self.check_keys(records.bytes())?;
         }
         let leader_epoch = state.leader_epoch;
-        let info = state.log.append(records, leader_epoch)?;
+        let info = match &mut records {
+            Records::Wire(bytes) => state.log.append(bytes, leader_epoch)?,
+            Records::Built(batch) => state.log.append_built(batch, leader_epoch)?,
+        };
         if origin == Origin::Client {
             state.producers.update(
                 header.producer_id,

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 
 use super::{Backend, ClientError, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
 use crate::error::{Result, StreamsError};
-use crate::processor::OutRef;
+use crate::processor::{OutRef, Output};
 
 #[derive(Debug)]
 pub(crate) struct Embedded {
@@ -179,6 +179,17 @@ impl LogProducer for EmbeddedProducer {
         self.0
             .send_unobserved(r.topic, r.partition, r.key, r.value, r.headers, Some(r.timestamp))
             .map_err(classify)
+    }
+
+    /// Under one lock of the producer's batches: taking it per record was a tenth of a word
+    /// count's send path.
+    fn send_all(&mut self, output: &mut Output) -> Result<(), (Arc<str>, ClientError)> {
+        let mut appender = self.0.appender();
+        output.send_each(|r| {
+            appender
+                .send_unobserved(r.topic, r.partition, r.key, r.value, r.headers, Some(r.timestamp))
+                .map_err(|e| (r.topic.clone(), classify(e)))
+        })
     }
 
     fn take_failure(&mut self) -> Option<ClientError> {

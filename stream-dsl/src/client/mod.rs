@@ -33,7 +33,7 @@ use stream_core::{Cluster, TopicName, TopicPartition};
 pub use kafka::KafkaCluster;
 
 use crate::error::Result;
-use crate::processor::OutRef;
+use crate::processor::{OutRef, Output};
 
 /// The cluster a [`Streams`](crate::Streams) application reads and writes: built from a
 /// `&Cluster` (embedded, the default) or a [`KafkaCluster`] (`runnel serve`, Apache Kafka).
@@ -183,6 +183,11 @@ pub(crate) trait LogProducer: Send {
     fn begin_transaction(&mut self) -> Result<(), ClientError>;
     /// Queues a record; a failure to store it shows in [`LogProducer::take_failure`].
     fn send(&mut self, record: OutRef<'_>) -> Result<(), ClientError>;
+    /// Queues every record of `output`, in order, and empties it; on a failure, the topic of
+    /// the record that failed. A client whose sends share a lock takes it once here.
+    fn send_all(&mut self, output: &mut Output) -> Result<(), (Arc<str>, ClientError)> {
+        output.send_each(|r| self.send(r).map_err(|e| (r.topic.clone(), e)))
+    }
     /// The first failure since the last call.
     fn take_failure(&mut self) -> Option<ClientError>;
     /// Sends everything queued and waits for the acknowledgements.

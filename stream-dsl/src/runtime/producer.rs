@@ -16,7 +16,7 @@ use stream_core::TopicPartition;
 
 use crate::client::{ClientError, ErrorKind, GroupMetadata, LogClient, LogProducer};
 use crate::error::{Result, StreamsError};
-use crate::processor::OutRef;
+use crate::processor::Output;
 
 /// How long `init_transactions` is retried while the coordinator completes the id's previous
 /// transaction (CONCURRENT_TRANSACTIONS, which Kafka's producer retries too).
@@ -97,18 +97,18 @@ impl ThreadProducer {
         }
     }
 
-    /// Queues a record (exactly-once: in the open transaction, begun if none is).
-    pub fn send(&mut self, r: OutRef<'_>) -> Result<()> {
+    /// Queues every record of `output` and empties it (exactly-once: in the open transaction,
+    /// begun if none is).
+    pub fn send_all(&mut self, output: &mut Output) -> Result<()> {
         self.begin()?;
-        match self.producer.send(r) {
+        match self.producer.send_all(output) {
             Ok(()) => Ok(()),
-            Err(e) if self.is_transactional() => {
-                // The transaction's first failure (a fencing, say) explains this one best.
+            Err((_, e)) if self.is_transactional() => {
                 let cause = self.producer.take_failure().unwrap_or(e);
                 Err(self.transaction_error("send", cause))
             }
-            Err(e) => Err(StreamsError::Send {
-                topic: r.topic.to_string(),
+            Err((topic, e)) => Err(StreamsError::Send {
+                topic: topic.to_string(),
                 reason: e.to_string(),
             }),
         }

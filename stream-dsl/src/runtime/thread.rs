@@ -398,7 +398,7 @@ impl StreamThread {
     /// Hands what the tasks wrote to the producer.
     fn send_output(&mut self) -> Result<()> {
         for active in self.tasks.values_mut() {
-            active.task.send_output(|r| self.producer.send(r))?;
+            active.task.send_output(|out| self.producer.send_all(out))?;
         }
         Ok(())
     }
