@@ -15,6 +15,7 @@ use crate::record::{Change, Record};
 use crate::serde::change::ChangeSerde;
 use crate::serde::{Serdes, SharedSerde};
 use crate::state::Materialized;
+use crate::state::cache::InPlace;
 use crate::state::table::TableStore;
 use crate::topology::Grouped;
 use crate::topology::builder::lock;
@@ -426,6 +427,17 @@ impl<K: Data> Processor<KeyBytes, Unread, K, Change<i64>> for CountKeyBytes<K> {
         if !ctx.shared.take_source_key(&mut self.key) {
             tracing::warn!(store = %self.store, "dropping a record with a null key from an aggregation");
             return Ok(());
+        }
+        let updated = table
+            .store
+            .update_in_place(&self.key, r.timestamp, &mut self.value_buf, |count| count + 1)?;
+        match updated {
+            InPlace::Done => return Ok(()),
+            InPlace::Write { present } => {
+                let new = present.then_some(&self.value_buf[..]);
+                return table.put_slice(ctx, &self.key, new, r.timestamp);
+            }
+            InPlace::Skipped => {}
         }
         let count = table.store.get_by_bytes(&self.key)?.unwrap_or(0) + 1;
         self.value_buf.clear();

@@ -47,7 +47,7 @@ use std::fmt;
 use std::mem;
 use std::ops::Bound;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use hashbrown::HashTable;
 
@@ -83,6 +83,20 @@ pub struct DirtyEntry {
     pub value: Option<Bytes>,
     /// The timestamp of the record that wrote it (Kafka keeps the record context per entry).
     pub timestamp: i64,
+}
+
+/// What [`RecordCache::update_in_place`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPlace {
+    /// The cached value was updated; nothing else is to be done.
+    Done,
+    /// Nothing: the key is not cached, or cached clean, as a tombstone or with a long value.
+    /// Read and write it the usual way.
+    Skipped,
+    /// The update made a value of another length, or a null (`present: false`), which is
+    /// not written in place: the caller writes it, from the buffer, with
+    /// [`RecordCache::put_slice`]. The cache is unchanged.
+    Write { present: bool },
 }
 
 /// End of a list, and "no slot".
@@ -404,6 +418,47 @@ impl RecordCache {
         self.nodes[slot].timestamp = timestamp;
         self.mark_dirty(slot);
         self.evict_over_budget()
+    }
+
+    /// Read-modify-write of `key` in the cache alone, where that is the same as a
+    /// [`put_slice`](Self::put_slice) of what `update` makes of the cached value: the key is
+    /// cached dirty, with a value kept in the node, and `update` writes into `buf` a value of
+    /// the same length (a counter or a fixed-width sum). The value is then overwritten in
+    /// place, stamped `timestamp` and made most recently used; the cache's size is unchanged,
+    /// so nothing is evicted. An aggregation's record costs one lookup this way instead of a
+    /// read and a write (whose glue was a third of a word count's time in its store).
+    ///
+    /// `update` gets the cached bytes and writes the new value into `buf` (cleared first),
+    /// returning whether there is one (`false`: a null, that is a delete). It is called at most
+    /// once, and not at all when the result is [`InPlace::Skipped`].
+    pub fn update_in_place<E>(
+        &mut self,
+        key: &[u8],
+        timestamp: i64,
+        buf: &mut BytesMut,
+        update: impl FnOnce(&[u8], &mut BytesMut) -> Result<bool, E>,
+    ) -> Result<InPlace, E> {
+        let Some(slot) = self.find(key) else {
+            return Ok(InPlace::Skipped);
+        };
+        let node = &mut self.nodes[slot];
+        let Entry {
+            value: Some(Value::Inline { len, bytes }),
+            dirty: true,
+        } = &mut node.entry
+        else {
+            return Ok(InPlace::Skipped);
+        };
+        let old = &mut bytes[..usize::from(*len)];
+        buf.clear();
+        let present = update(old, buf)?;
+        if !present || buf.len() != old.len() {
+            return Ok(InPlace::Write { present });
+        }
+        old.copy_from_slice(buf);
+        node.timestamp = timestamp;
+        self.touch(slot);
+        Ok(InPlace::Done)
     }
 
     /// Deletes `key`: the same as `put(key, None)`.
@@ -884,6 +939,77 @@ mod tests {
     }
 
     #[test]
+    fn an_update_in_place_changes_only_a_dirty_short_value_of_the_same_length() {
+        let mut cache = RecordCache::new(DEFAULT_MAX_BYTES);
+        let mut buf = BytesMut::new();
+        let add_one = |old: &[u8], buf: &mut BytesMut| {
+            let n = u64::from_be_bytes(old.try_into().map_err(|_| "not a u64")?);
+            buf.extend_from_slice(&(n + 1).to_be_bytes());
+            Ok::<bool, &str>(true)
+        };
+        // Not cached, then cached clean (as read from the store): skipped, update not called.
+        let never = |_: &[u8], _: &mut BytesMut| -> Result<bool, &str> { panic!("called") };
+        assert_eq!(
+            cache.update_in_place(b"k", 1, &mut buf, never),
+            Ok(InPlace::Skipped)
+        );
+        assert!(
+            cache
+                .put_clean(b("k"), Some(Bytes::copy_from_slice(&1u64.to_be_bytes())))
+                .is_empty()
+        );
+        assert_eq!(
+            cache.update_in_place(b"k", 1, &mut buf, never),
+            Ok(InPlace::Skipped)
+        );
+        assert_eq!(cache.dirty_len(), 0);
+        // Dirty: updated in place, stamped, still one dirty entry, same size.
+        assert!(cache.put_slice(b"k", Some(&1u64.to_be_bytes()), 1).is_empty());
+        let size = cache.size_bytes();
+        for ts in [2, 3] {
+            assert_eq!(
+                cache.update_in_place(b"k", ts, &mut buf, add_one),
+                Ok(InPlace::Done)
+            );
+        }
+        assert_eq!(cache.size_bytes(), size);
+        assert_eq!(cache.read(b"k"), Some(Some(&3u64.to_be_bytes()[..])));
+        // The update's error comes back and changes nothing.
+        assert!(cache.put_slice(b"bad", Some(b"xy"), 4).is_empty());
+        assert_eq!(
+            cache.update_in_place(b"bad", 5, &mut buf, add_one),
+            Err("not a u64")
+        );
+        assert_eq!(cache.read(b"bad"), Some(Some(&b"xy"[..])));
+        // Another length, or a null: handed back to be written, the cache unchanged.
+        let longer = |_: &[u8], buf: &mut BytesMut| {
+            buf.extend_from_slice(b"nine byte");
+            Ok::<bool, &str>(true)
+        };
+        assert_eq!(
+            cache.update_in_place(b"k", 6, &mut buf, longer),
+            Ok(InPlace::Write { present: true })
+        );
+        assert_eq!(&buf[..], b"nine byte");
+        let null = |_: &[u8], _: &mut BytesMut| Ok::<bool, &str>(false);
+        assert_eq!(
+            cache.update_in_place(b"k", 6, &mut buf, null),
+            Ok(InPlace::Write { present: false })
+        );
+        assert_eq!(cache.read(b"k"), Some(Some(&3u64.to_be_bytes()[..])));
+        // What leaves the cache is the last update, with its timestamp.
+        let flushed = cache.flush();
+        assert_eq!(
+            flushed[0],
+            DirtyEntry {
+                key: b("k"),
+                value: Some(Bytes::copy_from_slice(&3u64.to_be_bytes())),
+                timestamp: 3
+            }
+        );
+    }
+
+    #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_node_is_the_size_its_charge_says() {
         assert_eq!(mem::size_of::<Node>(), 192);
@@ -1203,6 +1329,10 @@ mod tests {
         /// Key index, value length (`None`: delete), and whether through
         /// [`RecordCache::put_slice`] (which may overwrite the entry's buffer in place).
         Put(usize, Option<usize>, bool),
+        /// A read-modify-write as an aggregation does it: [`RecordCache::update_in_place`],
+        /// and where that declines, a [`RecordCache::put_slice`]. Key index, new value length
+        /// (`None`: delete).
+        Update(usize, Option<usize>),
         /// Cache what the store holds for the key, as a read after a miss would.
         PutClean(usize),
         Get(usize),
@@ -1217,6 +1347,8 @@ mod tests {
         prop_oneof![
             6 => (key.clone(), prop::option::weighted(0.8, 0usize..4), any::<bool>())
                 .prop_map(|(k, v, slice)| Op::Put(k, v.map(|v| v * 16), slice)),
+            4 => (key.clone(), prop::option::weighted(0.9, prop_oneof![3 => Just(0usize), 1 => Just(16usize)]))
+                .prop_map(|(k, v)| Op::Update(k, v)),
             2 => key.clone().prop_map(Op::PutClean),
             4 => key.clone().prop_map(Op::Get),
             1 => Just(Op::Flush),
@@ -1300,6 +1432,51 @@ mod tests {
                     } else {
                         cache.put(key, value, 0)
                     };
+                    model.write_out(evicted)?;
+                }
+                Op::Update(k, value_len) => {
+                    let key = b(KEYS[k]);
+                    let value = value_len.map(|len| {
+                        writes += 1;
+                        let mut v = writes.to_be_bytes().to_vec();
+                        v.resize(8 + len, b'v');
+                        v
+                    });
+                    let latest = model.latest.get(&key).cloned();
+                    let mut buf = BytesMut::from(&b"stale"[..]);
+                    let mut seen = None;
+                    let done = cache
+                        .update_in_place(&key, 0, &mut buf, |old, buf| {
+                            seen = Some(Bytes::copy_from_slice(old));
+                            buf.extend_from_slice(value.as_deref().unwrap_or_default());
+                            Ok::<bool, ()>(value.is_some())
+                        })
+                        .unwrap();
+                    if seen.is_some() {
+                        prop_assert_eq!(&seen, &latest, "the update saw another value than the latest");
+                        prop_assert!(model.pending.contains(&key), "updated a clean entry in place");
+                    }
+                    let evicted = match done {
+                        InPlace::Done => {
+                            let same_len = value.as_ref().map(Vec::len) == latest.as_ref().map(Bytes::len);
+                            prop_assert!(same_len, "in place with another length");
+                            Vec::new()
+                        }
+                        InPlace::Skipped => {
+                            prop_assert!(seen.is_none(), "skipped after calling the update");
+                            cache.put_slice(&key, value.as_deref(), 0)
+                        }
+                        InPlace::Write { present } => {
+                            prop_assert_eq!(present, value.is_some());
+                            prop_assert_eq!(&buf[..], value.as_deref().unwrap_or_default());
+                            cache.put_slice(&key, present.then_some(&buf[..]), 0)
+                        }
+                    };
+                    match &value {
+                        Some(v) => model.latest.insert(key.clone(), Bytes::copy_from_slice(v)),
+                        None => model.latest.remove(&key),
+                    };
+                    model.pending.insert(key);
                     model.write_out(evicted)?;
                 }
                 Op::PutClean(k) => {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use bytes::{Bytes, BytesMut};
 
 use super::StoreSerdes;
+use super::cache::InPlace;
 use super::store::StateStore;
 use super::store::Written;
 use crate::error::{Result, StreamsError};
@@ -198,6 +199,31 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
             raw.map(|d| serde.deserialize(topic, Some(d))).transpose()
         })?;
         read.map_err(|source| StreamsError::StoreValue {
+            store: self.store.borrow().name.clone(),
+            what: "value",
+            source,
+        })
+    }
+
+    /// Replaces the value of the serialized `key` by `update(value)` in the cache alone, when
+    /// it can (see [`StateStore::update_in_place`]); `buf` is scratch space, and holds the
+    /// new value after [`InPlace::Write`].
+    pub(crate) fn update_in_place(
+        &self,
+        key: &[u8],
+        timestamp: i64,
+        buf: &mut BytesMut,
+        update: impl FnOnce(V) -> V,
+    ) -> Result<InPlace> {
+        let (serde, topic) = (&self.serdes.value, &self.topic);
+        let done = self
+            .store
+            .borrow_mut()
+            .update_in_place(key, timestamp, buf, |old, buf| {
+                let new = update(serde.deserialize(topic, Some(old))?);
+                serde.serialize_into(topic, &new, buf)
+            });
+        done.map_err(|source| StreamsError::StoreValue {
             store: self.store.borrow().name.clone(),
             what: "value",
             source,

@@ -4,10 +4,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use storage::store::KeyValueStore as ByteStore;
 
-use super::cache::{DirtyEntry, RecordCache};
+use super::cache::{DirtyEntry, InPlace, RecordCache};
 use crate::error::{Result, StreamsError};
 use crate::processor::Output;
 
@@ -115,6 +115,23 @@ impl StateStore {
         }
         let value = self.get(key)?;
         Ok(read(value.as_deref()))
+    }
+
+    /// [`RecordCache::update_in_place`] when nothing a read evicted waits to be handed out
+    /// (a write hands those to its caller; an update in place hands out nothing).
+    pub fn update_in_place<E>(
+        &mut self,
+        key: &[u8],
+        timestamp: i64,
+        buf: &mut BytesMut,
+        update: impl FnOnce(&[u8], &mut BytesMut) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<InPlace, E> {
+        match &mut self.cache {
+            Some(cache) if self.evicted_by_reads.is_empty() => {
+                cache.update_in_place(key, timestamp, buf, update)
+            }
+            _ => Ok(InPlace::Skipped),
+        }
     }
 
     /// [`put`](Self::put) from borrowed bytes (see [`RecordCache::put_slice`]).
