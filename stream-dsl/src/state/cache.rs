@@ -25,7 +25,9 @@
 //! Point operations are O(1) expected, plus O(log n) in the number of cached entries when an
 //! entry is added or removed; `get` does not allocate:
 //!
-//! * a slab (`Vec<Node>`) holds the entries; freed slots are chained into a free list and reused;
+//! * three slabs indexed alike hold the entries — a one-line hot node per slot (what a probe
+//!   compares and a hit reads), the cold rest, and the timestamps and recency links; freed
+//!   slots are chained into a free list and reused;
 //! * `slots`, a hash table of slot numbers, finds a key's slot for `get`, `put` and
 //!   `put_clean`: a probe compares the key's full hash, kept in the node, before its bytes,
 //!   and hashes the key in one call (a `HashMap<Bytes, slot>` through `Hasher` set up a
@@ -36,7 +38,7 @@
 //!   the cache. Looking keys up in it instead of the hash map made a cache hit about 3 times slower
 //!   (every B-tree comparison chases a key pointer to another cache line), and hits are the
 //!   common case on an aggregation's per-record path;
-//! * an intrusive doubly-linked list through the nodes (slot indices, not pointers) orders all
+//! * an intrusive doubly-linked list through the slots (indices, not pointers) orders all
 //!   entries from most- to least-recently used, for O(1) touch and eviction;
 //! * a second intrusive list links only the dirty entries, in the order they first became dirty
 //!   since the last flush, for O(1) mark/unmark and an O(dirty) flush with no stale entries to
@@ -55,12 +57,13 @@ use hashbrown::HashTable;
 pub const DEFAULT_MAX_BYTES: usize = 10 * 1024 * 1024;
 
 /// Bytes charged per entry on top of its key and value, so that the budget tracks real memory
-/// even for tiny records: the slab node (192 bytes on 64-bit targets, three cache lines: the
-/// key handle, the value (kept in the node up to 22 bytes, see `Value`), the key's hash and
-/// short copy, the dirty flag, the timestamp, four links, the stored value of a dirty entry),
-/// a slot number in the hash index (8 bytes), a key handle and slot in the ordered index (40
-/// bytes), and a share of the hash table's spare capacity and the B-tree's node headers. Kafka
-/// charges a similar constant per entry.
+/// even for tiny records: the slot (184 bytes on 64-bit targets: a 64-byte hot node with the
+/// key's length and short copy, the value — kept there up to 22 bytes, see `Value` — and the
+/// dirty flag; 96 cold bytes with the key handle and hash, the dirty links and the stored
+/// value of a dirty entry; 24 bytes of timestamp and recency links), a slot number in the hash index
+/// (8 bytes), a key handle and slot in the ordered index (40 bytes), and a share of the hash
+/// table's spare capacity and the B-tree's node headers. Kafka charges a similar constant per
+/// entry.
 pub const ENTRY_OVERHEAD_BYTES: usize = 256;
 
 /// What the cache holds for one key.
@@ -102,27 +105,35 @@ pub enum InPlace {
 /// End of a list, and "no slot".
 const NIL: usize = usize::MAX;
 
-/// One slab slot. A free slot holds an empty key and no value, and chains the free list
-/// through `older`.
+/// One slab slot's hot part: what a probe compares (the key's length and short copy)
+/// and what a hit reads and updates (the value, the dirty flag), in one cache line. A slot's
+/// other fields live in two more slabs of the same length, [`Cold`] and [`Meta`].
 ///
-/// Laid out by hand and aligned to cache lines: the first line holds what a probe compares
-/// (the key's length, hash and short copy) and the timestamp a write sets; the second what a
-/// hit reads and updates (the value, the dirty flag, the recency links); the third what only a
-/// write to a clean entry touches (the dirty links and the stored value).
+/// A slot used to be one 192-byte node over three lines, and a hit read two of them plus a
+/// line of each recency neighbour: with a vocabulary of 10 000 words, the nodes (1.9 MB) did
+/// not fit a core's 1 MB L2, and the hash probe's misses were a tenth of a word count's time.
+/// Now the hot slab is 64 bytes a slot, and the recency links and timestamps a hit writes sit
+/// in a dense slab of 24 bytes a slot.
 #[repr(C, align(64))]
 struct Node {
-    key: Bytes,
-    /// `key`'s hash in [`RecordCache::slots`].
-    hash: u64,
     /// A short key's bytes, zero-padded (see [`ShortKey`]).
     short: ShortKey,
-    /// The timestamp of the latest write.
-    timestamp: i64,
-    entry: Entry,
-    /// Neighbours in the recency list.
-    newer: usize,
-    older: usize,
-    /// Neighbours in the dirty list, meaningful only while `entry.dirty`.
+    value: Option<Value>,
+    /// The key's length (see [`Node::holds`]).
+    key_len: u32,
+    /// Written since the last flush.
+    dirty: bool,
+}
+
+/// A slot's fields that only entering, leaving, a flush and a write to a clean entry touch.
+/// A free slot holds an empty key.
+struct Cold {
+    key: Bytes,
+    /// The key's hash in [`RecordCache::slots`]: a probe need not compare it (the table's
+    /// control bytes hold 7 bits of it, and the node's length and short key settle the rest),
+    /// so it stays out of the hot node, for growing the table and removing the entry.
+    hash: u64,
+    /// Neighbours in the dirty list, meaningful only while dirty.
     dirty_prev: usize,
     dirty_next: usize,
     /// While dirty: what the store holds for the key, when known (the entry was clean, so
@@ -131,7 +142,18 @@ struct Node {
     stored: Option<Option<Value>>,
 }
 
-/// A node's value and state ([`CacheValue`] is the copy handed out).
+/// A slot's recency links and timestamp: written by every hit and write. A free slot
+/// chains the free list through `older`.
+#[derive(Clone, Copy)]
+struct Meta {
+    /// The timestamp of the latest write.
+    timestamp: i64,
+    /// Neighbours in the recency list.
+    newer: usize,
+    older: usize,
+}
+
+/// A removed entry's value and state.
 struct Entry {
     value: Option<Value>,
     dirty: bool,
@@ -257,7 +279,10 @@ pub struct RecordCache {
     seed: u64,
     /// The same keys in order, for range reads.
     ordered: BTreeMap<Bytes, usize>,
+    /// The slots' hot parts, cold parts and recency links, indexed alike.
     nodes: Vec<Node>,
+    cold: Vec<Cold>,
+    meta: Vec<Meta>,
     /// Head of the free-slot list.
     free: usize,
     /// Most- and least-recently used entries.
@@ -284,6 +309,8 @@ impl RecordCache {
             seed: random_seed(),
             ordered: BTreeMap::new(),
             nodes: Vec::new(),
+            cold: Vec::new(),
+            meta: Vec::new(),
             free: NIL,
             newest: NIL,
             oldest: NIL,
@@ -336,7 +363,7 @@ impl RecordCache {
     pub fn get(&mut self, key: &[u8]) -> Option<Option<Bytes>> {
         let slot = self.find(key)?;
         self.touch(slot);
-        Some(to_bytes(&self.nodes[slot].entry.value))
+        Some(to_bytes(&self.nodes[slot].value))
     }
 
     /// [`get`](Self::get) that lends the value's bytes instead of handing out a `Bytes`
@@ -344,16 +371,16 @@ impl RecordCache {
     pub fn read(&mut self, key: &[u8]) -> Option<Option<&[u8]>> {
         let slot = self.find(key)?;
         self.touch(slot);
-        Some(self.nodes[slot].entry.value.as_ref().map(Value::as_slice))
+        Some(self.nodes[slot].value.as_ref().map(Value::as_slice))
     }
 
     /// Looks `key` up without changing its recency.
     pub fn peek(&self, key: &[u8]) -> Option<CacheValue> {
         self.lookup(key).map(|slot| {
-            let entry = &self.nodes[slot].entry;
+            let node = &self.nodes[slot];
             CacheValue {
-                value: to_bytes(&entry.value),
-                dirty: entry.dirty,
+                value: to_bytes(&node.value),
+                dirty: node.dirty,
             }
         })
     }
@@ -375,17 +402,14 @@ impl RecordCache {
         }
         let slot = match self.find(&key) {
             Some(slot) => {
-                let node = &mut self.nodes[slot];
-                if !node.entry.dirty {
-                    node.stored = Some(node.entry.value.clone());
-                }
+                self.remember_stored(slot);
                 self.replace_value(slot, value);
                 self.touch(slot);
                 slot
             }
             None => self.insert(key, value),
         };
-        self.nodes[slot].timestamp = timestamp;
+        self.meta[slot].timestamp = timestamp;
         self.mark_dirty(slot);
         self.evict_over_budget()
     }
@@ -405,17 +429,14 @@ impl RecordCache {
         }
         let slot = match self.find(key) {
             Some(slot) => {
-                let node = &mut self.nodes[slot];
-                if !node.entry.dirty {
-                    node.stored = Some(node.entry.value.clone());
-                }
+                self.remember_stored(slot);
                 self.overwrite_value(slot, value);
                 self.touch(slot);
                 slot
             }
             None => self.insert_value(Bytes::copy_from_slice(key), value.map(Value::copy_of)),
         };
-        self.nodes[slot].timestamp = timestamp;
+        self.meta[slot].timestamp = timestamp;
         self.mark_dirty(slot);
         self.evict_over_budget()
     }
@@ -442,11 +463,7 @@ impl RecordCache {
             return Ok(InPlace::Skipped);
         };
         let node = &mut self.nodes[slot];
-        let Entry {
-            value: Some(Value::Inline { len, bytes }),
-            dirty: true,
-        } = &mut node.entry
-        else {
+        let (Some(Value::Inline { len, bytes }), true) = (&mut node.value, node.dirty) else {
             return Ok(InPlace::Skipped);
         };
         let old = &mut bytes[..usize::from(*len)];
@@ -456,7 +473,7 @@ impl RecordCache {
             return Ok(InPlace::Write { present });
         }
         old.copy_from_slice(buf);
-        node.timestamp = timestamp;
+        self.meta[slot].timestamp = timestamp;
         self.touch(slot);
         Ok(InPlace::Done)
     }
@@ -482,7 +499,7 @@ impl RecordCache {
         }
         match self.find(&key) {
             Some(slot) => {
-                if !self.nodes[slot].entry.dirty {
+                if !self.nodes[slot].dirty {
                     self.replace_value(slot, value);
                 }
                 self.touch(slot);
@@ -511,15 +528,16 @@ impl RecordCache {
         let mut slot = self.first_dirty;
         while slot != NIL {
             let node = &mut self.nodes[slot];
-            node.entry.dirty = false;
+            node.dirty = false;
+            let cold = &mut self.cold[slot];
             let entry = DirtyEntry {
-                key: node.key.clone(),
-                value: to_bytes(&node.entry.value),
-                timestamp: node.timestamp,
+                key: cold.key.clone(),
+                value: to_bytes(&node.value),
+                timestamp: self.meta[slot].timestamp,
             };
-            flushed.push((entry, node.stored.take().map(|v| v.map(Value::into_bytes))));
-            slot = mem::replace(&mut node.dirty_next, NIL);
-            node.dirty_prev = NIL;
+            flushed.push((entry, cold.stored.take().map(|v| v.map(Value::into_bytes))));
+            slot = mem::replace(&mut cold.dirty_next, NIL);
+            cold.dirty_prev = NIL;
         }
         self.first_dirty = NIL;
         self.last_dirty = NIL;
@@ -551,7 +569,7 @@ impl RecordCache {
         let upper = to.map_or(Bound::Unbounded, Bound::Included);
         self.ordered
             .range::<[u8], _>((lower, upper))
-            .map(|(key, &slot)| (key.clone(), to_bytes(&self.nodes[slot].entry.value)))
+            .map(|(key, &slot)| (key.clone(), to_bytes(&self.nodes[slot].value)))
             .collect()
     }
 
@@ -560,7 +578,7 @@ impl RecordCache {
     fn evict_over_budget(&mut self) -> Vec<DirtyEntry> {
         let mut evicted = Vec::new();
         while self.size_bytes > self.max_bytes && self.oldest != NIL {
-            let timestamp = self.nodes[self.oldest].timestamp;
+            let timestamp = self.meta[self.oldest].timestamp;
             let (key, entry) = self.remove(self.oldest);
             if entry.dirty {
                 evicted.push(DirtyEntry {
@@ -579,7 +597,7 @@ impl RecordCache {
         // Compared through the node's short key, not its `Bytes`: the last key's buffer is
         // not otherwise touched by a cache hit, and reading it was a cache miss per record
         // (10 % of a word count, in `memcmp` and `Bytes::eq`).
-        if self.last != NIL && self.nodes[self.last].holds(key, short) {
+        if self.last != NIL && self.holds(self.last, key, short) {
             return Some(self.last);
         }
         let slot = self.lookup_with(key, short)?;
@@ -595,13 +613,20 @@ impl RecordCache {
     /// [`lookup`](Self::lookup) with `key`'s short form already made.
     fn lookup_with(&self, key: &[u8], short: Option<ShortKey>) -> Option<usize> {
         let hash = self.hash(key);
-        let nodes = &self.nodes;
         self.slots
-            .find(hash, |&slot| {
-                let node = &nodes[slot];
-                node.hash == hash && node.holds(key, short)
-            })
+            .find(hash, |&slot| self.holds(slot, key, short))
             .copied()
+    }
+
+    /// Whether `slot` holds `key`, whose short form is `short`. A short key is compared in
+    /// the hot node alone.
+    fn holds(&self, slot: usize, key: &[u8], short: Option<ShortKey>) -> bool {
+        let node = &self.nodes[slot];
+        node.key_len == key_len(key)
+            && match short {
+                Some(short) => node.short == short,
+                None => self.cold[slot].key == key,
+            }
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -618,27 +643,37 @@ impl RecordCache {
         let hash = self.hash(&key);
         let node = Node {
             short: ShortKey::of(&key).unwrap_or_default(),
+            value,
+            key_len: key_len(&key),
+            dirty: false,
+        };
+        let cold = Cold {
             key: key.clone(),
             hash,
-            entry: Entry { value, dirty: false },
-            timestamp: 0,
-            newer: NIL,
-            older: NIL,
             dirty_prev: NIL,
             dirty_next: NIL,
             stored: None,
         };
+        let meta = Meta {
+            timestamp: 0,
+            newer: NIL,
+            older: NIL,
+        };
         let slot = if self.free == NIL {
             self.nodes.push(node);
+            self.cold.push(cold);
+            self.meta.push(meta);
             self.nodes.len() - 1
         } else {
             let slot = self.free;
-            self.free = self.nodes[slot].older;
+            self.free = self.meta[slot].older;
             self.nodes[slot] = node;
+            self.cold[slot] = cold;
+            self.meta[slot] = meta;
             slot
         };
-        let nodes = &self.nodes;
-        self.slots.insert_unique(hash, slot, |&s| nodes[s].hash);
+        let cold = &self.cold;
+        self.slots.insert_unique(hash, slot, |&s| cold[s].hash);
         self.ordered.insert(key, slot);
         self.push_newest(slot);
         self.last = slot;
@@ -651,23 +686,22 @@ impl RecordCache {
             self.last = NIL;
         }
         self.unlink_lru(slot);
-        if self.nodes[slot].entry.dirty {
+        if self.nodes[slot].dirty {
             self.unlink_dirty(slot);
         }
         let node = &mut self.nodes[slot];
-        let key = mem::take(&mut node.key);
-        let entry = mem::replace(
-            &mut node.entry,
-            Entry {
-                value: None,
-                dirty: false,
-            },
-        );
-        node.stored = None;
+        let entry = Entry {
+            value: node.value.take(),
+            dirty: mem::replace(&mut node.dirty, false),
+        };
         node.short = ShortKey::default();
-        node.older = self.free;
+        node.key_len = 0;
+        let cold = &mut self.cold[slot];
+        let hash = cold.hash;
+        let key = mem::take(&mut cold.key);
+        cold.stored = None;
+        self.meta[slot].older = self.free;
         self.free = slot;
-        let hash = node.hash;
         if let Ok(found) = self.slots.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
@@ -676,19 +710,28 @@ impl RecordCache {
         (key, entry)
     }
 
+    /// Before a write to `slot`: a clean entry's value is what the store holds, kept for
+    /// the flush (see [`Cold::stored`]).
+    fn remember_stored(&mut self, slot: usize) {
+        let node = &self.nodes[slot];
+        if !node.dirty {
+            self.cold[slot].stored = Some(node.value.clone());
+        }
+    }
+
     fn replace_value(&mut self, slot: usize, value: Option<Bytes>) {
-        let entry = &mut self.nodes[slot].entry;
+        let node = &mut self.nodes[slot];
         let value = value.map(Value::from_bytes);
-        self.size_bytes = self.size_bytes - value_len(&entry.value) + value_len(&value);
-        entry.value = value;
+        self.size_bytes = self.size_bytes - value_len(&node.value) + value_len(&value);
+        node.value = value;
     }
 
     /// [`replace_value`](Self::replace_value) with borrowed bytes, in place where it can be
     /// (see [`Value::set`]).
     fn overwrite_value(&mut self, slot: usize, value: Option<&[u8]>) {
-        let entry = &mut self.nodes[slot].entry;
-        self.size_bytes = self.size_bytes - value_len(&entry.value) + value.map_or(0, <[u8]>::len);
-        match (&mut entry.value, value) {
+        let node = &mut self.nodes[slot];
+        self.size_bytes = self.size_bytes - value_len(&node.value) + value.map_or(0, <[u8]>::len);
+        match (&mut node.value, value) {
             (Some(old), Some(new)) => old.set(new),
             (old, new) => *old = new.map(Value::copy_of),
         }
@@ -697,33 +740,34 @@ impl RecordCache {
     /// Marks an entry dirty. An entry that is already dirty keeps its place in the flush order.
     fn mark_dirty(&mut self, slot: usize) {
         let node = &mut self.nodes[slot];
-        if node.entry.dirty {
+        if node.dirty {
             return;
         }
-        node.entry.dirty = true;
-        node.dirty_prev = self.last_dirty;
-        node.dirty_next = NIL;
+        node.dirty = true;
+        let cold = &mut self.cold[slot];
+        cold.dirty_prev = self.last_dirty;
+        cold.dirty_next = NIL;
         match self.last_dirty {
             NIL => self.first_dirty = slot,
-            last => self.nodes[last].dirty_next = slot,
+            last => self.cold[last].dirty_next = slot,
         }
         self.last_dirty = slot;
         self.dirty_len += 1;
     }
 
     fn unlink_dirty(&mut self, slot: usize) {
-        let Node {
+        let Cold {
             dirty_prev: prev,
             dirty_next: next,
             ..
-        } = self.nodes[slot];
+        } = self.cold[slot];
         match prev {
             NIL => self.first_dirty = next,
-            prev => self.nodes[prev].dirty_next = next,
+            prev => self.cold[prev].dirty_next = next,
         }
         match next {
             NIL => self.last_dirty = prev,
-            next => self.nodes[next].dirty_prev = prev,
+            next => self.cold[next].dirty_prev = prev,
         }
         self.dirty_len -= 1;
     }
@@ -737,39 +781,33 @@ impl RecordCache {
     }
 
     fn push_newest(&mut self, slot: usize) {
-        let node = &mut self.nodes[slot];
-        node.newer = NIL;
-        node.older = self.newest;
+        let meta = &mut self.meta[slot];
+        meta.newer = NIL;
+        meta.older = self.newest;
         match self.newest {
             NIL => self.oldest = slot,
-            newest => self.nodes[newest].newer = slot,
+            newest => self.meta[newest].newer = slot,
         }
         self.newest = slot;
     }
 
     fn unlink_lru(&mut self, slot: usize) {
-        let Node { newer, older, .. } = self.nodes[slot];
+        let Meta { newer, older, .. } = self.meta[slot];
         match newer {
             NIL => self.newest = older,
-            newer => self.nodes[newer].older = older,
+            newer => self.meta[newer].older = older,
         }
         match older {
             NIL => self.oldest = newer,
-            older => self.nodes[older].newer = newer,
+            older => self.meta[older].newer = newer,
         }
     }
 }
 
-impl Node {
-    /// Whether this node holds `key`, whose short form is `short`. A short key is compared
-    /// in the node alone.
-    fn holds(&self, key: &[u8], short: Option<ShortKey>) -> bool {
-        self.key.len() == key.len()
-            && match short {
-                Some(short) => self.short == short,
-                None => self.key == key,
-            }
-    }
+/// A key's length as a node keeps it: saturated, so that a key of 4 GiB or more still
+/// compares by its bytes (in [`RecordCache::holds`]) rather than passing for a shorter one.
+fn key_len(key: &[u8]) -> u32 {
+    u32::try_from(key.len()).unwrap_or(u32::MAX)
 }
 
 impl Default for RecordCache {
@@ -1011,12 +1049,11 @@ mod tests {
 
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_node_is_the_size_its_charge_says() {
-        assert_eq!(mem::size_of::<Node>(), 192);
-        // The probe's fields and the hit's fields each in one cache line.
-        assert_eq!(mem::offset_of!(Node, timestamp), 56);
-        assert_eq!(mem::offset_of!(Node, entry), 64);
-        assert_eq!(mem::offset_of!(Node, older), 120);
+    fn a_slot_is_the_size_its_charge_says() {
+        // What a probe compares and a hit reads and writes: one cache line.
+        assert_eq!(mem::size_of::<Node>(), 64);
+        assert_eq!(mem::size_of::<Cold>(), 96);
+        assert_eq!(mem::size_of::<Meta>(), 24);
     }
 
     #[test]
@@ -1222,7 +1259,11 @@ mod tests {
     #[test]
     fn entry_overhead_covers_the_node_and_both_index_slots() {
         assert!(
-            mem::size_of::<Node>() + mem::size_of::<usize>() + mem::size_of::<(Bytes, usize)>()
+            mem::size_of::<Node>()
+                + mem::size_of::<Cold>()
+                + mem::size_of::<Meta>()
+                + mem::size_of::<usize>()
+                + mem::size_of::<(Bytes, usize)>()
                 <= ENTRY_OVERHEAD_BYTES
         );
     }
