@@ -88,6 +88,66 @@ async fn list_offsets_finds_records_by_time() {
     cluster.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appender_sends_by_name_or_slot_in_order_and_refuses_what_send_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    cluster.admin().create_topic("a", 1, []).unwrap();
+    cluster.admin().create_topic("b", 1, []).unwrap();
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    {
+        let mut appender = producer.appender();
+        let a = appender.topic("a").unwrap();
+        for (i, v) in ["a0", "a1"].iter().enumerate() {
+            appender
+                .send_unobserved_to(a, None, None, Some(v.as_bytes()), &[], Some(i as i64))
+                .unwrap();
+        }
+        appender
+            .send_unobserved("b", Some(0), Some(b"k"), Some(b"b0"), &[], Some(5))
+            .unwrap();
+        appender
+            .send_unobserved_to(a, None, None, Some(b"a2"), &[], Some(6))
+            .unwrap();
+        // A partition the topic lacks is refused through a slot as by name, and the
+        // appender goes on.
+        let by_slot = appender.send_unobserved_to(a, Some(3), None, Some(b"x"), &[], None);
+        let by_name = appender.send_unobserved("a", Some(3), None, Some(b"x"), &[], None);
+        assert_eq!(by_slot.unwrap_err().to_string(), by_name.unwrap_err().to_string());
+        appender
+            .send_unobserved_to(a, Some(0), None, Some(b"a3"), &[], Some(7))
+            .unwrap();
+    }
+    producer.flush().await;
+    assert!(producer.take_failure().is_none());
+    let mut consumer = cluster.consumer(ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest));
+    consumer.assign([tp("a", 0), tp("b", 0)]).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 5 && Instant::now() < deadline {
+        for r in consumer.poll(Duration::from_millis(100)).await.unwrap() {
+            got.push((r.topic.to_string(), r.offset, r.timestamp, r.value.unwrap()));
+        }
+    }
+    got.sort();
+    let values: Vec<_> = got
+        .iter()
+        .map(|(t, o, ts, v)| (t.as_str(), *o, *ts, std::str::from_utf8(v).unwrap()))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("a", 0, 0, "a0"),
+            ("a", 1, 1, "a1"),
+            ("a", 2, 6, "a2"),
+            ("a", 3, 7, "a3"),
+            ("b", 0, 5, "b0")
+        ]
+    );
+    drop(producer);
+    cluster.shutdown().await;
+}
+
 #[tokio::test]
 async fn paused_partitions_return_nothing_until_resumed_and_latest_skips_the_past() {
     let dir = tempfile::tempdir().unwrap();

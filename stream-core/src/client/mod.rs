@@ -13,5 +13,5 @@ pub use consumer::{
 };
 pub use membership::RebalanceListener;
 pub use producer::{
-    Appender, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError,
+    Appender, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError, TopicSlot,
 };

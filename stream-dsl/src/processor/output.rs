@@ -25,6 +25,9 @@ pub(crate) struct OutRecord {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutRef<'a> {
     pub topic: &'a Arc<str>,
+    /// The topic's number in this queue (the same for every record of the topic in one
+    /// [`Output::send_each`]): a sender resolves the topic once per number.
+    pub topic_id: u32,
     pub partition: Option<i32>,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
@@ -163,6 +166,7 @@ impl Output {
         let sent = self.records.iter().try_for_each(|q| {
             send(OutRef {
                 topic: &self.topics[q.topic as usize],
+                topic_id: q.topic,
                 partition: q.partition,
                 key: q.key.clone().map(|r| &bytes[r]),
                 value: q.value.clone().map(|r| &bytes[r]),
