@@ -124,11 +124,13 @@ impl BatchBuilder {
     }
 
     /// Bytes the batch takes so far, before compression.
+    #[inline]
     pub fn estimated_size(&self) -> usize {
         self.buf.len()
     }
 
     /// Appends a record at the next offset; returns its offset delta.
+    #[inline]
     pub fn append(
         &mut self,
         timestamp: i64,
@@ -143,6 +145,7 @@ impl BatchBuilder {
 
     /// Appends a record at `offset_delta`, which must exceed every delta appended before
     /// (compaction leaves gaps).
+    #[inline]
     pub fn append_at(
         &mut self,
         offset_delta: i32,

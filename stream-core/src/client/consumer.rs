@@ -150,6 +150,7 @@ pub struct RecordView<'a> {
 
 impl RecordView<'_> {
     /// The record's headers (no allocation when it has none).
+    #[inline]
     pub fn headers(&self) -> Vec<Header> {
         Header::from_ranges(self.section, self.headers)
     }
