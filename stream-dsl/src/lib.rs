@@ -47,17 +47,18 @@
 //! on the embedded cluster, at-least-once, default commit interval and cache; throughput
 //! from the first processed record; the plain loop is a single-threaded `HashMap` word
 //! count (or `to_uppercase` + filter) over the same lines in the same process, compiled with
-//! the same settings. Medians of 3 runs on the 2-core box, load 0.4–0.8, no compiler running
-//! (2026-12-04, 22:12; the plain loop ran 31.7–33.7 M words/s and 40.2–41.1 M records/s):
+//! the same settings. Medians of 5 runs on the 2-core box, load 0.1–0.8, no compiler running
+//! (2026-12-05, 06:27; the plain loop ran 38.4–42.8 M words/s, median 40.7, and 31.4–41.5 M
+//! records/s; the host is shared, and one run in five was slow throughout):
 //!
-//! | pipeline | throughput (range) | vs plain loop | CPU s per M | target |
+//! | pipeline | throughput (range) | vs plain loop (range) | CPU s per M | target |
 //! |---|---|---|---|---|
-//! | word count, RocksDB, 1 thread | 2.42 M words/s (2.34–2.43) | 7.2–7.5 % | 0.42–0.44 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | word count, RocksDB, 2 threads | 4.57 M words/s (4.51–4.63) | 13.4–14.4 % | 0.42–0.43 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | stateless map + filter, 1 thread | 3.49 M records/s (3.48–3.55) | 8.6–8.7 % | 0.29 | ≥ 2 M records/s met |
-//! | stateless map + filter, 2 threads | 5.97 M records/s (5.29–6.28) | 13.2–15.5 % | 0.30–0.33 | ≥ 2 M records/s met |
+//! | word count, RocksDB, 1 thread | 3.18 M words/s (2.28–3.30) | 8.0 % (5.3–8.3) | 0.32 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | word count, RocksDB, 2 threads | 6.22 M words/s (4.71–6.56) | 15.0 % (11.6–16.5) | 0.31 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | stateless map + filter, 1 thread | 4.07 M records/s (3.65–4.26) | 9.8 % (8.9–13.5) | 0.25 | ≥ 2 M records/s met |
+//! | stateless map + filter, 2 threads | 4.95 M records/s (4.57–7.46) | 12.2 % (11.0–20.4) | 0.33 | ≥ 2 M records/s met |
 //!
-//! The ratio target is missed: a 20 % share of this plain loop would be ~6.5 M words/s. A word
+//! The ratio target is missed: a 20 % share of this plain loop would be ~8.1 M words/s. A word
 //! passes through two topics (the repartition topic is produced, appended to the log, fetched
 //! and decoded) and the record cache, and the user's functions allocate a `String` per word
 //! twice (`flat_map_values`, `group_by`); the plain loop touches a hash map in cache and
@@ -101,11 +102,31 @@
 //!   `String` allocated and dropped per word) and never read it; it now reads the keys only:
 //!   1 thread 2.05 → 2.23 M words/s (8 pairs on a noisy host), CPU 0.51 → 0.47 s per M words.
 //!
+//! - (2026-12-05, alternating pairs of the bench binary; medians) a count read its key
+//!   from the cache and then wrote it back through the store's general put (a second
+//!   lookup, eviction and changelog bookkeeping, an empty `Vec` handed up through three
+//!   layers): a key cached dirty is now updated in place in one lookup
+//!   ([`RecordCache::update_in_place`](state::cache::RecordCache::update_in_place)). 5
+//!   pairs: 1 thread 2.66 → 3.03 M words/s, 2 threads 4.85 → 5.76 M, CPU 0.39 → 0.34 s per M
+//!   words — more than the profile's share of that glue promised.
+//! - one lock of the producer's batches per poll's output instead of one per record: 1
+//!   thread 2.62 → 2.70 M words/s (4 pairs); the producer's own batches appended without the
+//!   record walk a batch from the wire gets (`BuiltBatch`): 2.64 → 2.73 M (10 pairs, 2
+//!   threads within the noise); each output topic looked up once per
+//!   poll, not by name per record: 3.14 → 3.19 M; the cache's hot fields in one 64-byte node
+//!   (1.9 MB of 192-byte nodes for 10 000 words did not fit a core's 1 MB L2): 3.13 → 3.20 M,
+//!   2 threads 5.95 → 6.12 M; `#[inline]` on the per-record functions other crates call in
+//!   their loops (no LTO here, so each was a call through the GOT): 3.00 → 3.13 M.
+//!
 //! What is left is spread thin (no symbol above 6 %): the cache probe's miss on its node
-//! (5–6 %), record decoding and the consumer's loop (~10 %), the producer's per-record path
-//! (~10 % over six functions), the words' own `String`s and the user's closures (~10 %).
-//! Tried without a measurable gain: sending a task's output every 256 records instead of
-//! once per poll, and one accumulator lock per poll's output instead of one per record.
+//! (~6 %, now one line), record decoding and the consumer's loop (~12 %), the producer's
+//! per-record path (~14 %: the batch encoding, the partitioner, the log append), the
+//! words' own `String`s and the user's closures (~10 %), one `dyn` call and a record move
+//! per processor per word. Tried without a measurable gain: sending a task's output every
+//! 256 records instead of once per poll; inlining the producer's append into the stream
+//! thread (slower: 6 pairs, 1 thread 3.04 → 2.88 M words/s); mimalloc as the bench's
+//! allocator (1 thread +5 %, 2 threads +1 %: not kept, the allocator is the application's
+//! choice and the plain loop barely allocates).
 
 //! ## Exactly-once
 //!
