@@ -109,6 +109,67 @@ fn resent_batches_are_acknowledged_once_also_across_restarts() {
 }
 
 #[tokio::test]
+async fn a_compacted_topic_refuses_a_null_key_in_any_batch_and_appends_nothing_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    cluster
+        .admin()
+        .create_topic("profiles", 1, [("cleanup.policy", "compact")])
+        .unwrap();
+    let broker = cluster.broker();
+    let t = tp("profiles", 0);
+    let build = |compression, records: &[(Option<&str>, &str)]| {
+        let mut b = BatchBuilder::new(compression);
+        for (k, v) in records {
+            b.append(1_700_000_000_000, k.map(str::as_bytes), Some(v.as_bytes()), &[]);
+        }
+        b.build()
+    };
+    // From the wire, plain and compressed: one keyless record refuses the whole batch.
+    for compression in [Compression::None, Compression::Gzip] {
+        let mut bad = build(compression, &[(Some("ann"), "x"), (None, "y")]);
+        let err = broker.produce(&t, &mut bad, Acks::All).unwrap_err();
+        assert!(matches!(err, BrokerError::InvalidRecordCompacted(_)), "{err}");
+        assert_eq!(err.code(), kafka_protocol::error::ResponseError::InvalidRecord);
+        let mut good = build(compression, &[(Some("ann"), "1"), (Some("bob"), "2")]);
+        broker.produce(&t, &mut good, Acks::All).unwrap();
+    }
+    // Through the in-process producer (its batches skip the record walk, not this check).
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    let keyless = producer.send(ProducerRecord::new("profiles", "z")).unwrap();
+    producer.flush().await;
+    let err = keyless.await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        kafka_protocol::error::ResponseError::InvalidRecord,
+        "{err}"
+    );
+    let keyed = producer
+        .send(ProducerRecord::new("profiles", "3").with_key("cid"))
+        .unwrap();
+    producer.flush().await;
+    assert_eq!(keyed.await.unwrap().offset, 4);
+    // The producer's record (stamped now, the others in 2023) rolled a new segment, and a
+    // read stops at a segment's end: read on from each batch's end.
+    let p = broker.partition(&t).unwrap();
+    let mut stored = Vec::new();
+    for _ in 0..10 {
+        if stored.len() as i64 >= p.log_end_offset().unwrap() {
+            break;
+        }
+        let fetched = p.fetch(stored.len() as i64, 1 << 20).unwrap();
+        for r in decode_all(&fetched.records, 1 << 20).unwrap() {
+            if r.offset == stored.len() as i64 {
+                stored.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+            }
+        }
+    }
+    assert_eq!(stored, ["1", "2", "1", "2", "3"]);
+    drop(producer);
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
 async fn bad_input_gets_kafkas_errors_and_appends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = BrokerConfig::new(dir.path());
