@@ -216,7 +216,12 @@ proptest! {
             produce(&cluster, "orders.cdc", &event_records(&events)).await;
             let mut streams = Streams::new(cdc_topology(), config("cdc", &dir.path().join("state")), &cluster);
             streams.start().await.unwrap();
-            wait_idle(&cluster, "cdc").await;
+            // Deletes of orders that never existed make no events at all (a case proptest
+            // found, kept in streams_runtime.proptest-regressions): with no input the group
+            // commits no offsets, so there is no lag to wait on, and the output must be empty.
+            if !events.is_empty() {
+                wait_idle(&cluster, "cdc").await;
+            }
             streams.close().await.unwrap();
             let out = read_table(&cluster, "customer-totals", Serdes::json::<Totals>()).await;
             cluster.shutdown().await;
