@@ -148,10 +148,7 @@ impl Log {
     /// by construction, see [`record::BuiltBatch`]).
     pub fn append_built(&mut self, batch: &mut record::BuiltBatch, leader_epoch: i32) -> Result<AppendInfo> {
         let header = record::BatchHeader::parse(batch).map_err(|e| StorageError::from_append(0, e))?;
-        let max = self
-            .config
-            .max_message_bytes
-            .min(self.config.segment_bytes as usize);
+        let max = self.max_batch_bytes();
         if batch.len() > max {
             return Err(StorageError::MessageTooLarge {
                 position: 0,
@@ -171,6 +168,13 @@ impl Log {
             vec![(peek, header.record_count as u32)],
             leader_epoch,
         )
+    }
+
+    /// The largest batch an append takes: `max.message.bytes`, and never more than a segment.
+    fn max_batch_bytes(&self) -> usize {
+        self.config
+            .max_message_bytes
+            .min(self.config.segment_bytes as usize)
     }
 
     /// Appends `batches`, whose placement and record counts `peeks` gives.
@@ -235,10 +239,7 @@ impl Log {
                 record::RecordError::Truncated { at: 0 },
             ));
         }
-        let max = self
-            .config
-            .max_message_bytes
-            .min(self.config.segment_bytes as usize);
+        let max = self.max_batch_bytes();
         let mut peeks = Vec::new();
         let mut position = 0usize;
         while position < batches.len() {

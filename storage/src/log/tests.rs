@@ -9,12 +9,16 @@ use crate::record::{BatchBuilder, Compression, Record, decode_all};
 
 const T0: i64 = 1_700_000_000_000;
 
-fn batch(records: &[(Option<&str>, Option<&str>)], timestamp: i64) -> Vec<u8> {
+fn builder(records: &[(Option<&str>, Option<&str>)], timestamp: i64) -> BatchBuilder {
     let mut b = BatchBuilder::new(Compression::None);
     for (k, v) in records {
         b.append(timestamp, k.map(str::as_bytes), v.map(str::as_bytes), &[]);
     }
-    b.build()
+    b
+}
+
+fn batch(records: &[(Option<&str>, Option<&str>)], timestamp: i64) -> Vec<u8> {
+    builder(records, timestamp).build()
 }
 
 fn kv(k: &str, v: &str) -> (Option<&'static str>, Option<&'static str>) {
@@ -81,13 +85,7 @@ fn a_built_batch_appends_like_the_same_bytes_from_the_wire() {
     };
     let mut wire = open(&dir.path().join("wire"), config.clone(), &clock);
     let mut built = open(&dir.path().join("built"), config, &clock);
-    let build = |records: &[(Option<&str>, Option<&str>)], timestamp| {
-        let mut b = BatchBuilder::new(Compression::None);
-        for (k, v) in records {
-            b.append(timestamp, k.map(str::as_bytes), v.map(str::as_bytes), &[]);
-        }
-        b.finish()
-    };
+    let build = |records: &[(Option<&str>, Option<&str>)], timestamp| builder(records, timestamp).finish();
     for (records, ts) in [
         (vec![kv("a", "1"), kv("b", "2")], T0),
         (vec![kv("c", "3")], T0 + 7),

@@ -511,10 +511,8 @@ impl Producer {
         headers: &[Header],
         timestamp: Option<i64>,
     ) -> Result<(), SendError> {
-        self.inner
-            .append(topic, partition, key, value, headers, timestamp, |_| ())
-            .map(drop)
-            .map_err(Arc::new)
+        self.appender()
+            .send_unobserved(topic, partition, key, value, headers, timestamp)
     }
 
     /// An [`Appender`]: [`send_unobserved`](Self::send_unobserved) for a run of records under

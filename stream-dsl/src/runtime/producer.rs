@@ -104,6 +104,7 @@ impl ThreadProducer {
         match self.producer.send_all(output) {
             Ok(()) => Ok(()),
             Err((_, e)) if self.is_transactional() => {
+                // The transaction's first failure (a fencing, say) explains this one best.
                 let cause = self.producer.take_failure().unwrap_or(e);
                 Err(self.transaction_error("send", cause))
             }

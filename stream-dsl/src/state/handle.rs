@@ -109,24 +109,30 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
             .collect()
     }
 
+    /// A failure of the store's key or value serde (`what`).
+    fn serde_error(&self, what: &'static str, source: crate::serde::SerdeError) -> StreamsError {
+        StreamsError::StoreValue {
+            store: self.store.borrow().name.clone(),
+            what,
+            source,
+        }
+    }
+
     /// The key's bytes; `None` for a key that serializes to null (such records are dropped
     /// by tables and aggregations, as in Kafka).
     pub(crate) fn try_key_bytes(&self, key: &K) -> Result<Option<Bytes>> {
         self.serdes
             .key
             .serialize(&self.topic, key)
-            .map_err(|source| StreamsError::StoreValue {
-                store: self.store.borrow().name.clone(),
-                what: "key",
-                source,
-            })
+            .map_err(|source| self.serde_error("key", source))
     }
 
     pub(crate) fn key_bytes(&self, key: &K) -> Result<Bytes> {
-        self.try_key_bytes(key)?.ok_or_else(|| StreamsError::StoreValue {
-            store: self.store.borrow().name.clone(),
-            what: "key",
-            source: crate::serde::SerdeError::Other("a store key cannot be null".into()),
+        self.try_key_bytes(key)?.ok_or_else(|| {
+            self.serde_error(
+                "key",
+                crate::serde::SerdeError::Other("a store key cannot be null".into()),
+            )
         })
     }
 
@@ -134,11 +140,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         self.serdes
             .key
             .deserialize(&self.topic, Some(data))
-            .map_err(|source| StreamsError::StoreValue {
-                store: self.store.borrow().name.clone(),
-                what: "key",
-                source,
-            })
+            .map_err(|source| self.serde_error("key", source))
     }
 
     /// A stored value; `None` for an absent one.
@@ -150,22 +152,14 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         self.serdes
             .value
             .deserialize(&self.topic, Some(data))
-            .map_err(|source| StreamsError::StoreValue {
-                store: self.store.borrow().name.clone(),
-                what: "value",
-                source,
-            })
+            .map_err(|source| self.serde_error("value", source))
     }
 
     pub(crate) fn value_bytes(&self, value: &V) -> Result<Option<Bytes>> {
         self.serdes
             .value
             .serialize(&self.topic, value)
-            .map_err(|source| StreamsError::StoreValue {
-                store: self.store.borrow().name.clone(),
-                what: "value",
-                source,
-            })
+            .map_err(|source| self.serde_error("value", source))
     }
 
     /// Serializes `key` onto `buf`; `false`: a null key (nothing appended).
@@ -173,11 +167,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         self.serdes
             .key
             .serialize_into(&self.topic, key, buf)
-            .map_err(|source| StreamsError::StoreValue {
-                store: self.store.borrow().name.clone(),
-                what: "key",
-                source,
-            })
+            .map_err(|source| self.serde_error("key", source))
     }
 
     /// Serializes `value` onto `buf`; `false`: it serialized to null (nothing appended).
@@ -185,11 +175,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         self.serdes
             .value
             .serialize_into(&self.topic, value, buf)
-            .map_err(|source| StreamsError::StoreValue {
-                store: self.store.borrow().name.clone(),
-                what: "value",
-                source,
-            })
+            .map_err(|source| self.serde_error("value", source))
     }
 
     /// The value stored for the serialized `key`, deserialized straight from the cache.
@@ -198,11 +184,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         let read = self.store.borrow_mut().read(key, |raw| {
             raw.map(|d| serde.deserialize(topic, Some(d))).transpose()
         })?;
-        read.map_err(|source| StreamsError::StoreValue {
-            store: self.store.borrow().name.clone(),
-            what: "value",
-            source,
-        })
+        read.map_err(|source| self.serde_error("value", source))
     }
 
     /// Replaces the value of the serialized `key` by `update(value)` in the cache alone, when
@@ -223,11 +205,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
                 let new = update(serde.deserialize(topic, Some(old))?);
                 serde.serialize_into(topic, &new, buf)
             });
-        done.map_err(|source| StreamsError::StoreValue {
-            store: self.store.borrow().name.clone(),
-            what: "value",
-            source,
-        })
+        done.map_err(|source| self.serde_error("value", source))
     }
 
     pub(crate) fn put_slice_at(
