@@ -89,6 +89,16 @@ impl Baseline {
     fn time(&self) -> Duration {
         (self.before + self.after) / 2
     }
+
+    /// The plain loop's rate over `count` words or records, per second.
+    fn rate(&self, count: usize) -> f64 {
+        count as f64 / self.time().as_secs_f64()
+    }
+
+    /// A pipeline's rate as a share of the plain loop's, from its processing time.
+    fn share(&self, processing: Duration) -> f64 {
+        self.time().as_secs_f64() / processing.as_secs_f64()
+    }
 }
 
 /// One row of the table.
@@ -146,8 +156,8 @@ async fn word_count_row(
         name,
         rate: words as f64 / t.processing.as_secs_f64(),
         unit: "words/s",
-        plain_rate: words as f64 / plain.time().as_secs_f64(),
-        vs_plain: plain.time().as_secs_f64() / t.processing.as_secs_f64(),
+        plain_rate: plain.rate(words),
+        vs_plain: plain.share(t.processing),
         cpu_per_million: t.cpu.as_secs_f64() / (words as f64 / 1e6),
         startup: t.startup,
         close: t.close,
@@ -253,8 +263,8 @@ fn main() {
                 name: format!("stateless map+filter, {threads} thread(s)"),
                 rate: n as f64 / t.processing.as_secs_f64(),
                 unit: "records/s",
-                plain_rate: n as f64 / plain.time().as_secs_f64(),
-                vs_plain: plain.time().as_secs_f64() / t.processing.as_secs_f64(),
+                plain_rate: plain.rate(n),
+                vs_plain: plain.share(t.processing),
                 cpu_per_million: t.cpu.as_secs_f64() / (n as f64 / 1e6),
                 startup: t.startup,
                 close: t.close,
