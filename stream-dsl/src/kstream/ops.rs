@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
-use crate::record::Record;
+use crate::record::{Header, Record};
 
 pub(crate) struct Filter<F> {
     pub f: Arc<F>,
@@ -75,6 +75,18 @@ impl<K: Data, V: Data, K2: Data, F: Fn(&K, &V) -> K2 + 'static> Processor<K, V, 
     }
 }
 
+/// A flat map's headers for each record it makes. Most records have none, and cloning an
+/// empty `Vec` was still an out-of-line call per output record (half a percent of a word
+/// count).
+#[inline]
+fn copy_headers(headers: &[Header]) -> Vec<Header> {
+    if headers.is_empty() {
+        Vec::new()
+    } else {
+        headers.to_vec()
+    }
+}
+
 pub(crate) struct FlatMap<F, K2, V2> {
     pub f: Arc<F>,
     pub _out: PhantomData<fn() -> (K2, V2)>,
@@ -95,7 +107,7 @@ where
                 key: k,
                 value: v,
                 timestamp: r.timestamp,
-                headers: r.headers.clone(),
+                headers: copy_headers(&r.headers),
             })?;
         }
         Ok(())
@@ -121,7 +133,7 @@ where
                 key: r.key.clone(),
                 value: v,
                 timestamp: r.timestamp,
-                headers: r.headers.clone(),
+                headers: copy_headers(&r.headers),
             })?;
         }
         Ok(())
