@@ -1,7 +1,8 @@
 //! The DSL's throughput on the embedded cluster, against a plain loop in the same process.
 //!
 //! `cargo bench --bench streams --profile dev` (or `-- --lines N`, `--only wc|eos|stateless`,
-//! `--repeat N`). Prints one table:
+//! `--repeat N`: every row N times, reported as its median run with the range). Prints one
+//! table:
 //! - word count: 1 M lines of 10 words → flat_map_values → group_by(word) (a repartition
 //!   topic) → count (RocksDB store, record cache, changelog) → to_stream → to, at-least-once,
 //!   against a single-threaded `HashMap` count of the same lines (the limit);
@@ -164,10 +165,70 @@ async fn word_count_row(
     }
 }
 
-/// The run with the median rate.
-fn median(mut runs: Vec<Row>) -> Row {
-    runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
-    runs.swap_remove(runs.len() / 2)
+/// The stateless pipeline on a fresh cluster.
+async fn stateless_row(input: &[String], n: usize, threads: usize) -> Row {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(dir.path()).await;
+    cluster.admin().create_topic("lines", 2, []).unwrap();
+    produce(&cluster, "lines", records(input)).await;
+    let before = plain_stateless(input);
+    let t = run(
+        &cluster,
+        stateless(),
+        "sl",
+        &dir.path().join("state"),
+        threads,
+        ProcessingGuarantee::AtLeastOnce,
+        processed(n as u64),
+    )
+    .await;
+    let plain = Baseline {
+        before,
+        after: plain_stateless(input),
+    };
+    let row = Row {
+        name: format!("stateless map+filter, {threads} thread(s)"),
+        rate: n as f64 / t.processing.as_secs_f64(),
+        unit: "records/s",
+        plain_rate: plain.rate(n),
+        vs_plain: plain.share(t.processing),
+        cpu_per_million: t.cpu.as_secs_f64() / (n as f64 / 1e6),
+        startup: t.startup,
+        close: t.close,
+    };
+    cluster.shutdown().await;
+    row
+}
+
+/// A row's runs, reported as the run with the median share of its plain loop (the share, not
+/// the rate: the host's speed moves both a pipeline and the loop around it) and the ranges.
+fn summary(mut runs: Vec<Row>) -> Summary {
+    let range = |f: fn(&Row) -> f64| {
+        runs.iter()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                (lo.min(x), hi.max(x))
+            })
+    };
+    let rate = range(|r| r.rate);
+    let share = range(|r| r.vs_plain);
+    let n = runs.len();
+    runs.sort_by(|a, b| a.vs_plain.total_cmp(&b.vs_plain));
+    Summary {
+        median: runs.swap_remove(n / 2),
+        runs: n,
+        rate,
+        share,
+    }
+}
+
+/// A row over its repeated runs.
+struct Summary {
+    median: Row,
+    runs: usize,
+    /// (lowest, highest) over the runs.
+    rate: (f64, f64),
+    share: (f64, f64),
 }
 
 fn main() {
@@ -182,9 +243,9 @@ fn main() {
     let run_wc = only.as_deref().is_none_or(|o| o == "wc");
     let run_eos = only.as_deref().is_none_or(|o| o == "eos");
     let run_stateless = only.as_deref().is_none_or(|o| o == "stateless");
-    // `--repeat N`: the 1-thread word counts under both guarantees run N times, alternating,
-    // so that load from elsewhere on the machine hits both alike; each row is its median
-    // run, and the ratio the median of the N pairs.
+    // `--repeat N`: every row runs N times. The 1-thread word counts under both guarantees
+    // alternate, so that load from elsewhere on the machine hits both alike, and their ratio
+    // is the median of the N pairs.
     let repeat = value("--repeat")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1usize)
@@ -228,48 +289,27 @@ fn main() {
                 }
                 alos.push(a);
             }
-            rows.push(median(alos));
+            rows.push(summary(alos));
             if !eos.is_empty() {
-                rows.push(median(eos));
+                rows.push(summary(eos));
             }
         }
         if run_wc {
-            rows.push(word_count_row(&input, words, 2, ProcessingGuarantee::AtLeastOnce).await);
+            let mut runs = Vec::new();
+            for _ in 0..repeat {
+                runs.push(word_count_row(&input, words, 2, ProcessingGuarantee::AtLeastOnce).await);
+            }
+            rows.push(summary(runs));
         }
         if !run_stateless {
             return;
         }
         for threads in [1usize, 2] {
-            let dir = tempfile::tempdir().unwrap();
-            let cluster = cluster(dir.path()).await;
-            cluster.admin().create_topic("lines", 2, []).unwrap();
-            produce(&cluster, "lines", records(&input)).await;
-            let before = plain_stateless(&input);
-            let t = run(
-                &cluster,
-                stateless(),
-                "sl",
-                &dir.path().join("state"),
-                threads,
-                ProcessingGuarantee::AtLeastOnce,
-                processed(n as u64),
-            )
-            .await;
-            let plain = Baseline {
-                before,
-                after: plain_stateless(&input),
-            };
-            rows.push(Row {
-                name: format!("stateless map+filter, {threads} thread(s)"),
-                rate: n as f64 / t.processing.as_secs_f64(),
-                unit: "records/s",
-                plain_rate: plain.rate(n),
-                vs_plain: plain.share(t.processing),
-                cpu_per_million: t.cpu.as_secs_f64() / (n as f64 / 1e6),
-                startup: t.startup,
-                close: t.close,
-            });
-            cluster.shutdown().await;
+            let mut runs = Vec::new();
+            for _ in 0..repeat {
+                runs.push(stateless_row(&input, n, threads).await);
+            }
+            rows.push(summary(runs));
         }
     });
 
@@ -299,10 +339,29 @@ fn main() {
         "| pipeline | throughput (after the first record) | plain loop around it | vs plain loop | CPU s per M | start-up | close |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for row in rows {
+    for Summary {
+        median: row,
+        runs,
+        rate,
+        share,
+    } in rows
+    {
+        // With repeats, the median run's figures and, in brackets, the range over the runs.
+        let (rate_range, share_range) = if runs > 1 {
+            (
+                format!(" ({:.2}-{:.2})", rate.0 / 1e6, rate.1 / 1e6),
+                format!(" ({:.1}-{:.1})", share.0 * 100.0, share.1 * 100.0),
+            )
+        } else {
+            Default::default()
+        };
+        let name = if runs > 1 {
+            format!("{}, median of {runs}", row.name)
+        } else {
+            row.name
+        };
         println!(
-            "| {} | {:.2} M {} | {:.2} M {} | {:.1}% | {:.2} | {:.0} ms | {:.0} ms |",
-            row.name,
+            "| {name} | {:.2} M {}{rate_range} | {:.2} M {} | {:.1}%{share_range} | {:.2} | {:.0} ms | {:.0} ms |",
             row.rate / 1e6,
             row.unit,
             row.plain_rate / 1e6,
