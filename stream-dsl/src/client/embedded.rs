@@ -39,8 +39,13 @@ impl Backend for Embedded {
         client_id: &str,
         transactional: Option<(String, Duration)>,
     ) -> Result<Box<dyn LogProducer>> {
+        // Kafka Streams' producer default (`linger.ms=100`, over the plain producer's 5), as
+        // the Kafka backend sets it: a partial batch of a repartition or sink topic waits for
+        // more records rather than going out after 5 ms. A commit flushes regardless. The
+        // word-count bench measured no difference (4 alternating pairs, 2026-12-07).
         let mut config = ProducerConfig {
             client_id: client_id.to_owned(),
+            linger: Duration::from_millis(100),
             ..Default::default()
         };
         if let Some((id, timeout)) = transactional {
