@@ -126,78 +126,90 @@ async fn word_count_row(
     threads: usize,
     guarantee: ProcessingGuarantee,
 ) -> Row {
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = cluster(dir.path()).await;
-    cluster.admin().create_topic("lines", 2, []).unwrap();
-    produce(&cluster, "lines", records(input)).await;
-    let expected = (input.len() + words) as u64;
-    let before = plain_word_count(input).0;
-    let t = run(
-        &cluster,
-        word_count(),
-        "wc",
-        &dir.path().join("state"),
-        threads,
-        guarantee,
-        processed(expected),
-    )
-    .await;
-    let plain = Baseline {
-        before,
-        after: plain_word_count(input).0,
-    };
-    cluster.shutdown().await;
     let name = match guarantee {
         ProcessingGuarantee::AtLeastOnce => format!("word count, RocksDB, {threads} thread(s)"),
         ProcessingGuarantee::ExactlyOnceV2 => {
             format!("word count, RocksDB, {threads} thread(s), exactly_once_v2 (commit 100 ms)")
         }
     };
-    Row {
+    let pipeline = Pipeline {
         name,
-        rate: words as f64 / t.processing.as_secs_f64(),
+        topology: word_count,
+        app: "wc",
+        // Every line and every repartitioned word is a processed record.
+        processed: (input.len() + words) as u64,
+        plain: |lines| plain_word_count(lines).0,
+        count: words,
         unit: "words/s",
-        plain_rate: plain.rate(words),
-        vs_plain: plain.share(t.processing),
-        cpu_per_million: t.cpu.as_secs_f64() / (words as f64 / 1e6),
-        startup: t.startup,
-        close: t.close,
-    }
+    };
+    pipeline.row(input, threads, guarantee).await
 }
 
 /// The stateless pipeline on a fresh cluster.
-async fn stateless_row(input: &[String], n: usize, threads: usize) -> Row {
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = cluster(dir.path()).await;
-    cluster.admin().create_topic("lines", 2, []).unwrap();
-    produce(&cluster, "lines", records(input)).await;
-    let before = plain_stateless(input);
-    let t = run(
-        &cluster,
-        stateless(),
-        "sl",
-        &dir.path().join("state"),
-        threads,
-        ProcessingGuarantee::AtLeastOnce,
-        processed(n as u64),
-    )
-    .await;
-    let plain = Baseline {
-        before,
-        after: plain_stateless(input),
-    };
-    let row = Row {
+async fn stateless_row(input: &[String], threads: usize) -> Row {
+    let pipeline = Pipeline {
         name: format!("stateless map+filter, {threads} thread(s)"),
-        rate: n as f64 / t.processing.as_secs_f64(),
+        topology: stateless,
+        app: "sl",
+        processed: input.len() as u64,
+        plain: plain_stateless,
+        count: input.len(),
         unit: "records/s",
-        plain_rate: plain.rate(n),
-        vs_plain: plain.share(t.processing),
-        cpu_per_million: t.cpu.as_secs_f64() / (n as f64 / 1e6),
-        startup: t.startup,
-        close: t.close,
     };
-    cluster.shutdown().await;
-    row
+    pipeline
+        .row(input, threads, ProcessingGuarantee::AtLeastOnce)
+        .await
+}
+
+/// A pipeline the table times, with the plain loop it is measured against.
+struct Pipeline {
+    name: String,
+    topology: fn() -> Topology,
+    app: &'static str,
+    /// Processed records when the run is done.
+    processed: u64,
+    plain: fn(&[String]) -> Duration,
+    /// What the rates count (words or records), and its unit.
+    count: usize,
+    unit: &'static str,
+}
+
+impl Pipeline {
+    /// One run on a fresh cluster over `input` (produced beforehand), between two runs of the
+    /// plain loop.
+    async fn row(self, input: &[String], threads: usize, guarantee: ProcessingGuarantee) -> Row {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = cluster(dir.path()).await;
+        cluster.admin().create_topic("lines", 2, []).unwrap();
+        produce(&cluster, "lines", records(input)).await;
+        let before = (self.plain)(input);
+        let t = run(
+            &cluster,
+            (self.topology)(),
+            self.app,
+            &dir.path().join("state"),
+            threads,
+            guarantee,
+            processed(self.processed),
+        )
+        .await;
+        let plain = Baseline {
+            before,
+            after: (self.plain)(input),
+        };
+        cluster.shutdown().await;
+        let count = self.count as f64;
+        Row {
+            name: self.name,
+            rate: count / t.processing.as_secs_f64(),
+            unit: self.unit,
+            plain_rate: plain.rate(self.count),
+            vs_plain: plain.share(t.processing),
+            cpu_per_million: t.cpu.as_secs_f64() / (count / 1e6),
+            startup: t.startup,
+            close: t.close,
+        }
+    }
 }
 
 /// A row's runs, reported as the run with the median share of its plain loop (the share, not
@@ -307,7 +319,7 @@ fn main() {
         for threads in [1usize, 2] {
             let mut runs = Vec::new();
             for _ in 0..repeat {
-                runs.push(stateless_row(&input, n, threads).await);
+                runs.push(stateless_row(&input, threads).await);
             }
             rows.push(summary(runs));
         }
