@@ -359,18 +359,14 @@ fn main() {
     } in rows
     {
         // With repeats, the median run's figures and, in brackets, the range over the runs.
-        let (rate_range, share_range) = if runs > 1 {
+        let (name, rate_range, share_range) = if runs > 1 {
             (
+                format!("{}, median of {runs}", row.name),
                 format!(" ({:.2}-{:.2})", rate.0 / 1e6, rate.1 / 1e6),
                 format!(" ({:.1}-{:.1})", share.0 * 100.0, share.1 * 100.0),
             )
         } else {
-            Default::default()
-        };
-        let name = if runs > 1 {
-            format!("{}, median of {runs}", row.name)
-        } else {
-            row.name
+            (row.name, String::new(), String::new())
         };
         println!(
             "| {name} | {:.2} M {}{rate_range} | {:.2} M {} | {:.1}%{share_range} | {:.2} | {:.0} ms | {:.0} ms |",
