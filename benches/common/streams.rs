@@ -188,9 +188,10 @@ pub async fn produce<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 pub struct Timing {
     /// Start until the first record was processed.
     pub startup: Duration,
-    /// From then until every record was processed.
+    /// From then until every record was processed, scaled up by the records processed
+    /// before the first look that saw one (see [`run`]).
     pub processing: Duration,
-    /// CPU time of the whole process over `processing`.
+    /// CPU time of the whole process over `processing`, scaled alike.
     pub cpu: Duration,
     pub close: Duration,
 }
