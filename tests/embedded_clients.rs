@@ -8,8 +8,10 @@
 use std::time::{Duration, Instant};
 
 use runnel::prelude::*;
+use runnel::storage::record::{BatchBuilder, Compression};
 use runnel::stream_core::BrokerConfig;
 use runnel::stream_core::broker::{FetchPartition, FetchRequest};
+use runnel::stream_core::client::BatchFormat;
 use runnel::stream_core::group::GroupConfig;
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
@@ -142,6 +144,99 @@ async fn an_appender_sends_by_name_or_slot_in_order_and_refuses_what_send_refuse
             ("a", 2, 6, "a2"),
             ("a", 3, 7, "a3"),
             ("b", 0, 5, "b0")
+        ]
+    );
+    drop(producer);
+    cluster.shutdown().await;
+}
+
+/// A batch of `values` (timestamps from `ts`) as a caller of `Appender::send_built` makes it.
+fn built(values: &[&str], ts: i64) -> BatchBuilder {
+    let mut batch = BatchBuilder::new(Compression::None);
+    for (i, v) in values.iter().enumerate() {
+        batch.append(ts + i as i64, Some(v.as_bytes()), Some(v.as_bytes()), &[]);
+    }
+    batch
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_batch_lands_after_the_open_batch_in_sequence_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    cluster.admin().create_topic("t", 2, []).unwrap();
+    // Idempotent (the default): a built batch with a wrong sequence would be refused by the
+    // partition as out of order, and every batch after it with it.
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    assert_eq!(
+        producer.batch_format("t"),
+        Some(BatchFormat {
+            partitions: 2,
+            batch_size: ProducerConfig::default().batch_size,
+            compression: ProducerConfig::default().compression,
+        })
+    );
+    assert_eq!(producer.batch_format("missing"), None);
+    assert!(
+        cluster.broker().topic("missing").is_err(),
+        "not created by asking"
+    );
+    {
+        let mut appender = producer.appender();
+        let t = appender.topic("t").unwrap();
+        // a0 waits in the partition's open batch (linger); the built batch goes after it.
+        appender
+            .send_unobserved_to(t, Some(0), Some(b"a0"), Some(b"a0"), &[], Some(0))
+            .unwrap();
+        appender.send_built(t, 0, built(&["b1", "b2"], 1)).unwrap();
+        appender
+            .send_unobserved_to(t, Some(0), Some(b"a3"), Some(b"a3"), &[], Some(3))
+            .unwrap();
+        appender.send_built(t, 1, built(&["c0"], 10)).unwrap();
+        appender.send_built(t, 0, built(&[], 0)).unwrap();
+        let no_partition = appender.send_built(t, 2, built(&["x"], 0)).unwrap_err();
+        assert!(no_partition.to_string().contains('2'), "{no_partition}");
+        let mut huge = BatchBuilder::new(Compression::None);
+        let big = vec![7u8; ProducerConfig::default().max_request_size + 1];
+        huge.append(0, None, Some(&big), &[]);
+        assert!(
+            appender.send_built(t, 1, huge).is_err(),
+            "larger than max.request.size"
+        );
+    }
+    producer.flush().await;
+    assert!(producer.take_failure().is_none());
+    // The sequence went on across the built batches: the next one appends.
+    {
+        let mut appender = producer.appender();
+        let t = appender.topic("t").unwrap();
+        appender.send_built(t, 0, built(&["b4"], 4)).unwrap();
+    }
+    producer.flush().await;
+    assert!(producer.take_failure().is_none());
+    let mut consumer = cluster.consumer(ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest));
+    consumer.assign([tp("t", 0), tp("t", 1)]).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 6 && Instant::now() < deadline {
+        for r in consumer.poll(Duration::from_millis(100)).await.unwrap() {
+            let v = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
+            got.push((r.partition, r.offset, r.timestamp, v));
+        }
+    }
+    got.sort();
+    let got: Vec<_> = got
+        .iter()
+        .map(|(p, o, ts, v)| (*p, *o, *ts, v.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, 0, 0, "a0"),
+            (0, 1, 1, "b1"),
+            (0, 2, 2, "b2"),
+            (0, 3, 3, "a3"),
+            (0, 4, 4, "b4"),
+            (1, 0, 10, "c0")
         ]
     );
     drop(producer);

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use runnel::prelude::*;
-use runnel::storage::record::BatchHeader;
+use runnel::storage::record::{BatchBuilder, BatchHeader, Compression};
 use runnel::stream_core::BrokerConfig;
+use runnel::stream_core::client::SendError;
 use runnel::stream_core::group::{FetchOffsetsRequest, GroupConfig};
 use runnel::stream_core::txn::{TxnConfig, TxnError, TxnState};
 
@@ -101,6 +102,52 @@ async fn aborted_records_are_hidden_from_read_committed_and_shown_to_read_uncomm
     producer.begin_transaction().unwrap();
     send(&producer, "t", "c4");
     producer.commit_transaction().await.unwrap();
+
+    assert_eq!(
+        read_all(&cluster, "t", IsolationLevel::ReadCommitted).await,
+        strings(&["c1", "c2", "c3", "c4"])
+    );
+    assert_eq!(
+        read_all(&cluster, "t", IsolationLevel::ReadUncommitted).await,
+        strings(&["a1", "a2", "c1", "c2", "c3", "c4"])
+    );
+    drop(producer);
+    cluster.shutdown().await;
+}
+
+/// Sends a built batch of `values` to partition `p` of `topic` (`Appender::send_built`).
+fn send_built(producer: &Producer, topic: &str, p: i32, values: &[&str]) -> Result<(), SendError> {
+    let mut batch = BatchBuilder::new(Compression::None);
+    for v in values {
+        batch.append(0, Some(v.as_bytes()), Some(v.as_bytes()), &[]);
+    }
+    let mut appender = producer.appender();
+    let slot = appender.topic(topic)?;
+    appender.send_built(slot, p, batch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_built_batch_joins_the_transaction_and_is_refused_outside_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    cluster.admin().create_topic("t", 2, []).unwrap();
+    let producer = txn_producer(&cluster, "app");
+    producer.init_transactions().await.unwrap();
+    let refused = send_built(&producer, "t", 0, &["outside"]).unwrap_err();
+    assert!(refused.to_string().contains("send"), "{refused}");
+
+    producer.begin_transaction().unwrap();
+    send_built(&producer, "t", 0, &["c1", "c2"]).unwrap();
+    send(&producer, "t", "c3");
+    send_built(&producer, "t", 1, &["c4"]).unwrap();
+    producer.commit_transaction().await.unwrap();
+
+    producer.begin_transaction().unwrap();
+    send_built(&producer, "t", 1, &["a1"]).unwrap();
+    send(&producer, "t", "a2");
+    producer.flush().await; // written to the log, then aborted
+    producer.abort_transaction().await.unwrap();
+    assert!(producer.take_failure().is_none());
 
     assert_eq!(
         read_all(&cluster, "t", IsolationLevel::ReadCommitted).await,

@@ -249,16 +249,27 @@ impl Task {
         self.shared.output.borrow_mut().take()
     }
 
+    /// Has the task's sinks encode their records into batches of the format the producer
+    /// gives for their topic, where it gives one (see [`Output::batch_topic`]).
+    pub fn batch_sinks(&self, mut format: impl FnMut(&str) -> Option<stream_core::client::BatchFormat>) {
+        let topics: Vec<Arc<str>> = self.shared.sink_topics.borrow().values().cloned().collect();
+        let mut output = self.shared.output.borrow_mut();
+        for topic in topics {
+            if let Some(f) = format(&topic) {
+                output.batch_topic(topic, f);
+            }
+        }
+    }
+
     /// Drops the records waiting to be sent.
     pub fn discard_output(&self) {
         self.shared.output.borrow_mut().clear();
     }
 
-    /// Hands each record waiting to be sent to `send`, in order, and empties the queue (all of
-    /// it, even when `send` fails part-way, as [`discard_output`](Self::discard_output) would).
-    /// The queue keeps its capacity: a stream thread sends thousands of records per poll, and
-    /// a queue grown from empty each time was copied over and over.
-    /// Hands the task's queued output to `send`, which must empty it.
+    /// Hands the task's queued output to `send`, which must empty it (all of it, even when
+    /// it fails part-way, as [`discard_output`](Self::discard_output) would). The queue keeps
+    /// its capacity: a stream thread sends thousands of records per poll, and a queue grown
+    /// from empty each time was copied over and over.
     pub fn send_output(&self, send: impl FnOnce(&mut Output) -> Result<()>) -> Result<()> {
         send(&mut self.shared.output.borrow_mut())
     }

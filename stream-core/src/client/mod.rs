@@ -13,5 +13,6 @@ pub use consumer::{
 };
 pub use membership::RebalanceListener;
 pub use producer::{
-    Appender, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata, SendError, TopicSlot,
+    Appender, BatchFormat, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+    SendError, TopicSlot,
 };

@@ -72,6 +72,19 @@ impl Default for ProducerConfig {
     }
 }
 
+/// How a producer takes the batches a caller builds itself ([`Appender::send_built`]) for
+/// one topic: the caller partitions its records as the producer would and fills batches as
+/// the producer would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchFormat {
+    /// The topic's partition count, as this producer partitions by.
+    pub partitions: i32,
+    /// `batch.size`.
+    pub batch_size: usize,
+    /// `compression.type`.
+    pub compression: Compression,
+}
+
 /// A record to send. Without a partition, the partitioner picks one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerRecord {
@@ -515,6 +528,19 @@ impl Producer {
             .send_unobserved(topic, partition, key, value, headers, timestamp)
     }
 
+    /// How [`Appender::send_built`] takes batches for `topic`; `None` if the topic does not
+    /// exist (this does not create it, as a first send to it may).
+    pub fn batch_format(&self, topic: &str) -> Option<BatchFormat> {
+        self.inner.broker.topic(topic).ok()?;
+        let mut appender = self.appender();
+        let TopicSlot(ti) = appender.topic(topic).ok()?;
+        Some(BatchFormat {
+            partitions: appender.acc.topics[ti].partitions.len() as i32,
+            batch_size: self.inner.config.batch_size,
+            compression: self.inner.config.compression,
+        })
+    }
+
     /// An [`Appender`]: [`send_unobserved`](Self::send_unobserved) for a run of records under
     /// one lock of the accumulator, for a sender that hands over many records at a time (a
     /// stream thread's output after each poll). Other calls on this producer wait until it is
@@ -606,6 +632,27 @@ impl Appender<'_> {
         timestamp: Option<i64>,
     ) -> Result<(), SendError> {
         self.append(TopicRef::Slot(topic), partition, key, value, headers, timestamp)
+    }
+
+    /// Appends `batch`, records for `partition` of `topic` that the caller partitioned and
+    /// encoded itself (see [`Producer::batch_format`]), now, after the partition's open
+    /// batch: the partition's records reach the log in the order they were handed over. The
+    /// batch carries no producer fields; this producer stamps its id, epoch, next sequence
+    /// and transaction on it. A failure to store it shows in [`Producer::take_failure`], as
+    /// for [`send_unobserved`](Self::send_unobserved).
+    ///
+    /// For a sender that encodes its records as it makes them (a stream thread's sinks): a
+    /// record then costs one copy into a batch, not a copy into a queue and another into the
+    /// producer's batch.
+    pub fn send_built(
+        &mut self,
+        topic: TopicSlot,
+        partition: i32,
+        batch: BatchBuilder,
+    ) -> Result<(), SendError> {
+        self.inner
+            .send_built_locked(&mut self.acc, topic, partition, batch)
+            .map_err(Arc::new)
     }
 
     fn append(
@@ -767,6 +814,65 @@ impl Inner {
             self.send_batch(acc, ti, pi);
         }
         Ok((slot, delta, timestamp))
+    }
+
+    /// [`Appender::send_built`] with the accumulator locked.
+    fn send_built_locked(
+        &self,
+        acc: &mut Accumulator,
+        TopicSlot(ti): TopicSlot,
+        partition: i32,
+        batch: BatchBuilder,
+    ) -> Result<(), BrokerError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Some(txn) = &acc.txn
+            && txn.phase != TxnPhase::InTransaction
+        {
+            return Err(txn_state(&txn.transactional_id, txn.phase, "send"));
+        }
+        let Some(topic) = acc.topics.get(ti) else {
+            return Err(BrokerError::UnknownTopicOrPartition {
+                topic: format!("<topic slot {ti} of another producer>"),
+                partition,
+            });
+        };
+        if !(0..topic.partitions.len() as i32).contains(&partition) {
+            return Err(BrokerError::UnknownTopicOrPartition {
+                topic: topic.name.to_string(),
+                partition,
+            });
+        }
+        let size = batch.estimated_size();
+        if size > self.config.max_request_size {
+            return Err(BrokerError::Storage(storage::StorageError::MessageTooLarge {
+                position: 0,
+                size,
+                max: self.config.max_request_size,
+            }));
+        }
+        let pi = partition as usize;
+        self.send_batch(acc, ti, pi);
+        let (producer_id, producer_epoch) = (acc.producer_id, acc.producer_epoch);
+        let transactional = acc.txn.is_some();
+        let topic = &mut acc.topics[ti];
+        let queue = &mut topic.partitions[pi];
+        let seq = if producer_id >= 0 { queue.next_sequence } else { -1 };
+        queue.open = Some(OpenBatch {
+            builder: batch
+                .with_producer(producer_id, producer_epoch, seq)
+                .with_transactional(transactional),
+            slot: Arc::new(BatchSlot {
+                topic: topic.name.clone(),
+                partition,
+                result: OnceLock::new(),
+                wakers: Mutex::new(Vec::new()),
+            }),
+            created: Instant::now(),
+        });
+        self.send_batch(acc, ti, pi);
+        Ok(())
     }
 
     /// Appends the open batch of a partition (holding the accumulator lock, so batches of a

@@ -188,6 +188,13 @@ pub(crate) trait LogProducer: Send {
     fn send_all(&mut self, output: &mut Output) -> Result<(), (Arc<str>, ClientError)> {
         output.send_each(|r| self.send(r).map_err(|e| (r.topic.clone(), e)))
     }
+    /// How this producer takes batches built by the [`Output`] for `topic`
+    /// ([`Output::batch_topic`]); `None`, the default: it takes records one by one (or the
+    /// topic does not exist yet). A producer that gives a format sends the batches in
+    /// [`LogProducer::send_all`].
+    fn batch_format(&mut self, _topic: &str) -> Option<stream_core::client::BatchFormat> {
+        None
+    }
     /// The first failure since the last call.
     fn take_failure(&mut self) -> Option<ClientError>;
     /// Sends everything queued and waits for the acknowledgements.

@@ -97,6 +97,12 @@ impl ThreadProducer {
         }
     }
 
+    /// How the producer takes batches built by a task's output for `topic`, if it does
+    /// ([`crate::client::LogProducer::batch_format`]).
+    pub fn batch_format(&mut self, topic: &str) -> Option<stream_core::client::BatchFormat> {
+        self.producer.batch_format(topic)
+    }
+
     /// Queues every record of `output` and empties it (exactly-once: in the open transaction,
     /// begun if none is).
     pub fn send_all(&mut self, output: &mut Output) -> Result<()> {
