@@ -53,26 +53,32 @@
 //! share with it.
 //!
 //! `-- --repeat 5` runs every row five times and reports its median run (by share of the
-//! plain loop around it) with the ranges. Three such invocations, 2026-12-07 07:01, 07:06 and
-//! 07:45 (the last with the stream threads' producers lingering 100 ms, as Kafka Streams'),
-//! the box idle but for the bench (load 0.35–0.53 before, ~1.2 from the bench itself; plain
-//! loops 16.5–22.3 M words/s in the first two, ~25 in the third, the host's speed moving by
-//! the hour), each cell "first; second; third":
+//! plain loop around it) with the ranges. Three such invocations, 2026-12-07 12:37, 12:39 and
+//! 12:41, the box idle but for the bench (load 0.5–1.0 before, the bench's own), plain loops
+//! 16–26 M words/s, each cell "first; second; third":
 //!
 //! | pipeline | throughput, median (range) | vs plain loop around it, median (range) | CPU s per M | target |
 //! |---|---|---|---|---|
-//! | word count, RocksDB, 1 thread | 2.17 (1.73–2.17); 2.14 (1.88–2.42); 2.51 (1.86–2.59) M words/s | 9.7 % (7.3–11.1); 11.0 % (8.3–12.0); 10.0 % (9.2–10.4) | 0.48; 0.49; 0.41 | ≥ 1 M words/s met; ≥ 20 % missed |
-//! | word count, RocksDB, 2 threads | 3.26 (3.26–4.83); 3.43 (3.27–3.69); 4.94 (3.47–4.94) M words/s | 19.8 % (16.4–24.0); 19.1 % (16.7–21.2); 19.3 % (17.5–20.8) | 0.54; 0.57; 0.39 | ≥ 1 M words/s met; ≥ 20 % missed by a hair (above it in some runs of each) |
-//! | word count, exactly_once_v2, 1 thread | 1.67; 1.70; 2.12 M words/s | 0.80; 0.84; 0.85 × at-least-once | 0.62; 0.60; 0.48 | — |
-//! | stateless map + filter, 1 thread | 2.50; 2.16; 2.54 M records/s | 9.9 %; 9.8 %; 10.2 % | 0.41; 0.48; 0.40 | ≥ 2 M records/s met |
-//! | stateless map + filter, 2 threads | 3.54; 3.44; 4.60 M records/s | 15.4 %; 16.6 %; 13.7 % | 0.45; 0.47; 0.38 | ≥ 2 M records/s met |
+//! | word count, RocksDB, 1 thread | 2.24 (1.84–2.68); 1.68 (1.68–2.24); 2.25 (2.22–2.62) M words/s | 11.0 % (10.6–11.9); 9.9 % (9.5–10.6); 10.5 % (10.1–12.0) | 0.45; 0.59; 0.45 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | word count, RocksDB, 2 threads | 4.76 (3.94–5.39); 4.07 (3.34–4.43); 3.19 (3.19–3.76) M words/s | 20.0 % (17.6–20.9); 20.0 % (15.5–20.1); 19.8 % (17.8–21.7) | 0.39; 0.46; 0.57 | ≥ 1 M words/s met; ≥ 20 % at the line: two medians on it, one just under, and runs on both sides in each |
+//! | word count, exactly_once_v2, 1 thread | 1.95; 2.05; 1.55 M words/s | 0.75; 0.94; 0.66 × at-least-once | 0.52; 0.50; 0.64 | — |
+//! | stateless map + filter, 1 thread | 2.53; 2.87; 2.35 M records/s | 12.1 %; 11.5 %; 9.1 % | 0.39; 0.35; 0.43 | ≥ 2 M records/s met |
+//! | stateless map + filter, 2 threads | 4.97; 3.32; 3.48 M records/s | 15.1 %; 15.0 %; 16.8 % | 0.34; 0.50; 0.49 | ≥ 2 M records/s met |
+//!
+//! The same three invocations at 07:01, 07:06 and 07:45, before sinks built the producer's
+//! batches and the ASCII key check (below), gave the 2-thread word count 19.8 %, 19.1 % and
+//! 19.3 % (1 thread 9.7 %, 11.0 %, 10.0 %).
 //!
 //! One thread does a word at about a tenth of the plain loop's speed, and the machine has
-//! two cores, so two threads top out near 20 %: in the third run they scaled by 1.97 (CPU
-//! per word no higher than one thread's); in the first two each word cost two threads
-//! 10–15 % more CPU than one (both cores busy, each thread reading repartition records the
-//! other wrote, the host's L3 shared with its other tenants while the plain loop has a core
-//! to itself). Reaching 20 % with a margin needs a thread about 10–15 % faster per word.
+//! two cores, so two threads top out near 20 %: their share is 1.8–2.0 times one thread's
+//! in these runs (both cores busy, each thread reading repartition records the other wrote, the host's L3
+//! shared with its other tenants while the plain loop has a core to itself). Reaching 20 %
+//! with a margin needs a thread about 10–15 % faster per word.
+//!
+//! Wall-clock A/B pairs can no longer tell changes of a few percent apart on this host (one
+//! binary's 2-thread share ran 14.7–22.9 % over 10 runs in 4 minutes). Instruction counts can:
+//! `valgrind --tool=callgrind --separate-threads=yes <bench binary> --only wc --lines 50000
+//! --bench`, summing `StreamThread::run` (inclusive) over the threads, repeats within 0.4 %.
 //!
 //! The earlier table: medians of 5 full runs (each column's median on its own), 2026-12-07 02:11, the box idle
 //! but for the bench (load 0.9–1.1 from the bench itself), the host much slower than on
@@ -162,10 +168,19 @@
 //!   2 threads 5.95 → 6.12 M; `#[inline]` on the per-record functions other crates call in
 //!   their loops (no LTO here, so each was a call through the GOT): 3.00 → 3.13 M.
 //!
+//! - (2026-12-07, callgrind as above) the sinks encode each record straight into the
+//!   producer's batch for its partition (`processor/output.rs`, `Appender::send_built`), not
+//!   into a queue the producer walked and copied again: stream threads 4.3 % fewer
+//!   instructions (3.74 → 3.58 G for 2 × 500 k words); 6 wall-clock pairs at load ~1: 2 threads
+//!   17.6 → 21.0 % of the plain loop (medians), 10 later pairs on a noisier host: no difference
+//!   seen. `StringSerde::check` tests ASCII before `from_utf8` (a grouping checks each
+//!   repartitioned key): 1.3 % fewer (3.58 → 3.54 G).
+//!
 //! What is left is spread thin (no symbol above 6 %): the cache probe's miss on its node
 //! (~6 %, now one line), record decoding and the consumer's loop (~12 %), the producer's
 //! per-record path (~14 %: the batch encoding, the partitioner, the log append), the
-//! words' own `String`s and the user's closures (~10 %), one `dyn` call and a record move
+//! words' own `String`s and the user's closures (~10 %; malloc and free are 11 % of the
+//! stream threads' instructions, all of it the closures' `String`s and `Vec`s), one `dyn` call and a record move
 //! per processor per word. Tried without a measurable gain: sending a task's output every
 //! 256 records instead of once per poll; inlining the producer's append into the stream
 //! thread (slower: 6 pairs, 1 thread 3.04 → 2.88 M words/s); mimalloc as the bench's
