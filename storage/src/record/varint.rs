@@ -127,10 +127,11 @@ impl<'a> Reader<'a> {
 
     #[inline(always)]
     pub fn i8(&mut self) -> Result<i8, RecordError> {
-        let byte = *self
-            .buf
-            .get(self.pos)
-            .ok_or(RecordError::Truncated { at: self.pos })?;
+        // `let else`, not `ok_or(error)?`: an eagerly built error was dropped (a call to its
+        // drop glue) on every successful read.
+        let Some(&byte) = self.buf.get(self.pos) else {
+            return Err(RecordError::Truncated { at: self.pos });
+        };
         self.pos += 1;
         Ok(byte as i8)
     }
@@ -138,11 +139,9 @@ impl<'a> Reader<'a> {
     /// Reads `len` bytes; returns their range within the underlying buffer.
     #[inline(always)]
     pub fn take(&mut self, len: usize) -> Result<std::ops::Range<usize>, RecordError> {
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|&end| end <= self.buf.len())
-            .ok_or(RecordError::Truncated { at: self.pos })?;
+        let Some(end) = self.pos.checked_add(len).filter(|&end| end <= self.buf.len()) else {
+            return Err(RecordError::Truncated { at: self.pos });
+        };
         let range = self.pos..end;
         self.pos = end;
         Ok(range)

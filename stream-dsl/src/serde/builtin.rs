@@ -49,7 +49,7 @@ impl Serde<String> for StringSerde {
         Ok(Some(Bytes::copy_from_slice(value.as_bytes())))
     }
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<String, SerdeError> {
-        let data = data.ok_or(SerdeError::Null { ty: "String" })?;
+        let data = data.ok_or_else(|| SerdeError::Null { ty: "String" })?;
         Ok(std::str::from_utf8(data)?.to_owned())
     }
     fn serialize_into(&self, _topic: &str, value: &String, buf: &mut BytesMut) -> Result<bool, SerdeError> {
@@ -60,7 +60,7 @@ impl Serde<String> for StringSerde {
     /// and for short keys (a word) `from_utf8` took about 80 instructions where the ASCII test
     /// takes a few per byte (callgrind, word count).
     fn check(&self, _topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
-        let data = data.ok_or(SerdeError::Null { ty: "String" })?;
+        let data = data.ok_or_else(|| SerdeError::Null { ty: "String" })?;
         if !data.is_ascii() {
             std::str::from_utf8(data)?;
         }
@@ -77,7 +77,7 @@ impl Serde<Bytes> for BytesSerde {
         Ok(Some(value.clone()))
     }
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Bytes, SerdeError> {
-        let data = data.ok_or(SerdeError::Null { ty: "Bytes" })?;
+        let data = data.ok_or_else(|| SerdeError::Null { ty: "Bytes" })?;
         Ok(Bytes::copy_from_slice(data))
     }
     fn serialize_into(&self, _topic: &str, value: &Bytes, buf: &mut BytesMut) -> Result<bool, SerdeError> {
@@ -85,7 +85,7 @@ impl Serde<Bytes> for BytesSerde {
         Ok(true)
     }
     fn check(&self, _topic: &str, data: Option<&[u8]>) -> Result<(), SerdeError> {
-        data.map(drop).ok_or(SerdeError::Null { ty: "Bytes" })
+        data.map(drop).ok_or_else(|| SerdeError::Null { ty: "Bytes" })
     }
 }
 nullable!(BytesSerde, Bytes);
@@ -100,7 +100,7 @@ macro_rules! fixed {
                 Ok(Some(Bytes::copy_from_slice(&value.to_be_bytes())))
             }
             fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<$t, SerdeError> {
-                let data = data.ok_or(SerdeError::Null { ty: $name })?;
+                let data = data.ok_or_else(|| SerdeError::Null { ty: $name })?;
                 let bytes: [u8; std::mem::size_of::<$t>()] =
                     data.try_into().map_err(|_| SerdeError::Size {
                         ty: $name,

@@ -41,7 +41,7 @@ impl<V: 'static> Serde<Change<V>> for ChangeSerde<V> {
     }
 
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<Change<V>, SerdeError> {
-        let data = data.ok_or(SerdeError::Null { ty: "Change" })?;
+        let data = data.ok_or_else(|| SerdeError::Null { ty: "Change" })?;
         let bad = || SerdeError::Other(format!("malformed table update of {} bytes", data.len()));
         let (&flags, rest) = data.split_first().ok_or_else(bad)?;
         let (len, rest) = rest.split_at_checked(4).ok_or_else(bad)?;

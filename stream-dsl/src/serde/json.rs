@@ -42,7 +42,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<T> for JsonSerde<T> {
         Ok(Some(Bytes::from(serde_json::to_vec(value)?)))
     }
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
-        let data = data.ok_or(SerdeError::Null {
+        let data = data.ok_or_else(|| SerdeError::Null {
             ty: std::any::type_name::<T>(),
         })?;
         Ok(serde_json::from_slice(data)?)

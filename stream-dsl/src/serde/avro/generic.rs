@@ -56,7 +56,7 @@ impl Serde<Value> for GenericAvroSerde {
     }
 
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Value, SerdeError> {
-        let data = data.ok_or(SerdeError::Null {
+        let data = data.ok_or_else(|| SerdeError::Null {
             ty: "apache_avro::types::Value",
         })?;
         let (id, datum) = wire::split(data)?;

@@ -120,7 +120,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Serde<T> for AvroSerde<T> {
     }
 
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
-        let data = data.ok_or(SerdeError::Null {
+        let data = data.ok_or_else(|| SerdeError::Null {
             ty: std::any::type_name::<T>(),
         })?;
         let (id, datum) = wire::split(data)?;
