@@ -65,6 +65,10 @@
 //! | stateless map + filter, 1 thread | 2.53; 2.87; 2.35 M records/s | 12.1 %; 11.5 %; 9.1 % | 0.39; 0.35; 0.43 | ≥ 2 M records/s met |
 //! | stateless map + filter, 2 threads | 4.97; 3.32; 3.48 M records/s | 15.1 %; 15.0 %; 16.8 % | 0.34; 0.50; 0.49 | ≥ 2 M records/s met |
 //!
+//! Three more at 13:04–13:08, after the lazy errors (below; load 1.3–1.8 before): 2 threads
+//! 21.2 % (20.3–22.5), 19.2 % (17.5–24.9), 18.1 % (14.6–25.8); 1 thread 11.6 %, 10.8 %,
+//! 10.7 %; stateless 2.71, 2.19, 2.78 M records/s on one thread.
+//!
 //! The same three invocations at 07:01, 07:06 and 07:45, before sinks built the producer's
 //! batches and the ASCII key check (below), gave the 2-thread word count 19.8 %, 19.1 % and
 //! 19.3 % (1 thread 9.7 %, 11.0 %, 10.0 %).
@@ -174,7 +178,9 @@
 //!   instructions (3.74 → 3.58 G for 2 × 500 k words); 6 wall-clock pairs at load ~1: 2 threads
 //!   17.6 → 21.0 % of the plain loop (medians), 10 later pairs on a noisier host: no difference
 //!   seen. `StringSerde::check` tests ASCII before `from_utf8` (a grouping checks each
-//!   repartitioned key): 1.3 % fewer (3.58 → 3.54 G).
+//!   repartitioned key): 1.3 % fewer (3.58 → 3.54 G). The record reader and the serdes
+//!   build their errors only on failure (`let … else`, not `ok_or(error)?`, whose eager error
+//!   was dropped through its drop glue on every successful read): 3.4 % fewer (3.54 → 3.42 G).
 //!
 //! What is left is spread thin (no symbol above 6 %): the cache probe's miss on its node
 //! (~6 %, now one line), record decoding and the consumer's loop (~12 %), the producer's
