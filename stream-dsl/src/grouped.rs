@@ -421,6 +421,10 @@ impl<K: Data> Processor<KeyBytes, Unread, K, Change<i64>> for CountKeyBytes<K> {
         ctx: &mut ProcessorContext<K, Change<i64>>,
         r: Record<KeyBytes, Unread>,
     ) -> Result<()> {
+        let Record {
+            timestamp, headers, ..
+        } = r;
+        crate::record::drop_headers(headers);
         let Some(table) = &mut self.table else {
             return Ok(());
         };
@@ -430,19 +434,19 @@ impl<K: Data> Processor<KeyBytes, Unread, K, Change<i64>> for CountKeyBytes<K> {
         }
         let updated = table
             .store
-            .update_in_place(&self.key, r.timestamp, &mut self.value_buf, |count| count + 1)?;
+            .update_in_place(&self.key, timestamp, &mut self.value_buf, |count| count + 1)?;
         match updated {
             InPlace::Done => return Ok(()),
             InPlace::Write { present } => {
                 let new = present.then_some(&self.value_buf[..]);
-                return table.put_slice(ctx, &self.key, new, r.timestamp);
+                return table.put_slice(ctx, &self.key, new, timestamp);
             }
             InPlace::Skipped => {}
         }
         let count = table.store.get_by_bytes(&self.key)?.unwrap_or(0) + 1;
         self.value_buf.clear();
         let new = table.store.value_into(&count, &mut self.value_buf)?;
-        table.put_slice(ctx, &self.key, new.then_some(&self.value_buf[..]), r.timestamp)
+        table.put_slice(ctx, &self.key, new.then_some(&self.value_buf[..]), timestamp)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<K, Change<i64>>) -> Result<()> {

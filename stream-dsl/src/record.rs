@@ -2,6 +2,19 @@
 
 pub use storage::record::Header;
 
+/// Drops a record's headers where the record ends (a sink, an aggregation). A vector that
+/// never allocated (a record without headers: nearly every one) owns nothing and is
+/// forgotten instead: its drop glue, a loop over the elements, was an out-of-line call per
+/// record, 1.3 % of a word count's stream-thread instructions (callgrind).
+#[inline(always)]
+pub(crate) fn drop_headers(headers: Vec<Header>) {
+    if headers.capacity() == 0 {
+        std::mem::forget(headers);
+    } else {
+        drop(headers);
+    }
+}
+
 /// A record inside a topology: typed key and value, the timestamp that drives stream time,
 /// and the headers, as Kafka Streams' `api.Record`.
 #[derive(Debug, Clone, PartialEq)]

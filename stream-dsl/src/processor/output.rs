@@ -211,6 +211,7 @@ impl Output {
                 if let Some(start) = key.or(value).map(|r| r.start) {
                     self.bytes.truncate(start);
                 }
+                crate::record::drop_headers(headers);
                 return;
             }
         }
