@@ -76,6 +76,7 @@ mod config;
 mod process;
 mod producer;
 mod restore;
+mod task_lock;
 mod thread;
 mod topics;
 
@@ -143,6 +144,8 @@ pub(crate) struct Shared {
     threads: Mutex<Vec<ThreadState>>,
     state: watch::Sender<State>,
     error: Mutex<Option<String>>,
+    /// The tasks a thread of this instance has open (see [`task_lock`]).
+    pub task_locks: Arc<task_lock::TaskLocks>,
 }
 
 impl Shared {
@@ -212,6 +215,7 @@ impl Streams {
                 threads: Mutex::new(vec![ThreadState::Starting; config.num_stream_threads.max(1)]),
                 state,
                 error: Mutex::new(None),
+                task_locks: Arc::default(),
             }),
             config,
             client: cluster.into(),

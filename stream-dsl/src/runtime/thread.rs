@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use stream_core::client::consumer::{ConsumerConfig, OffsetReset};
 use stream_core::partition::IsolationLevel;
@@ -33,6 +33,7 @@ use super::config::{DeserializationHandler, StreamsConfig};
 use super::process::ProcessId;
 use super::producer::ThreadProducer;
 use super::restore::{Checkpoint, restore};
+use super::task_lock::TaskLock;
 use super::{Shared, ThreadState};
 use crate::client::{LogClient, LogConsumer};
 use crate::error::{Result, StreamsError};
@@ -49,6 +50,9 @@ struct ActiveTask {
     consumed: BTreeMap<TopicPartition, i64>,
     /// Processed something since the last commit.
     dirty: bool,
+    /// Held while the task is open here; the last field, so it is released after the task
+    /// (and its stores) are dropped.
+    _lock: TaskLock,
 }
 
 /// A run of consecutive records of one partition in [`StreamThread::process`].
@@ -120,6 +124,10 @@ pub(crate) struct StreamThread {
 /// fails the thread: a cause that recovery does not remove (a record the broker refuses,
 /// another instance with this state directory fencing us) would loop forever otherwise.
 const MAX_RECOVERIES: u32 = 5;
+
+/// How long a thread waits for another thread of this instance to close a task it gained
+/// (the other closes it after its next poll: milliseconds, unless it is stuck).
+const TASK_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl StreamThread {
     pub fn new(
@@ -537,6 +545,18 @@ impl StreamThread {
     fn create_task(&mut self, id: TaskId) -> Result<ActiveTask> {
         let app = &self.config.application_id;
         let dir = self.config.state_dir.join(app).join(id.to_string());
+        // Before its checkpoint and stores are looked at: another thread of this instance
+        // may still have the task open (see `task_lock`).
+        let lock = self
+            .shared
+            .task_locks
+            .acquire(id, TASK_LOCK_TIMEOUT)
+            .ok_or_else(|| StreamsError::StateDir {
+                path: dir.clone(),
+                source: std::io::Error::other(format!(
+                    "task {id} is still open in another stream thread of this instance after {TASK_LOCK_TIMEOUT:?}"
+                )),
+            })?;
         std::fs::create_dir_all(&dir).map_err(|source| StreamsError::StateDir {
             path: dir.clone(),
             source,
@@ -583,6 +603,7 @@ impl StreamThread {
             dir,
             consumed: BTreeMap::new(),
             dirty: false,
+            _lock: lock,
         };
         // The restored state is now what the checkpoint describes (at-least-once; under
         // exactly-once the task runs without one).
