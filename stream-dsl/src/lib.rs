@@ -181,6 +181,8 @@
 //!   repartitioned key): 1.3 % fewer (3.58 → 3.54 G). The record reader and the serdes
 //!   build their errors only on failure (`let … else`, not `ok_or(error)?`, whose eager error
 //!   was dropped through its drop glue on every successful read): 3.4 % fewer (3.54 → 3.42 G).
+//!   Sinks and counts forget a record's unallocated header vector instead of calling its
+//!   drop glue: 1.3 % fewer (3.42 → 3.37 G); 9.9 % fewer in all since the morning.
 //!
 //! What is left is spread thin (no symbol above 6 %): the cache probe's miss on its node
 //! (~6 %, now one line), record decoding and the consumer's loop (~12 %), the producer's
