@@ -18,6 +18,22 @@ fn tp(topic: &str, partition: i32) -> TopicPartition {
     TopicPartition::new(TopicName::new(topic).unwrap(), partition)
 }
 
+/// The records of `partitions` from their start, polled until `n` arrived (or 10 s passed).
+async fn read_from_start(
+    cluster: &Cluster,
+    partitions: impl IntoIterator<Item = TopicPartition>,
+    n: usize,
+) -> Vec<ConsumerRecord> {
+    let mut consumer = cluster.consumer(ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest));
+    consumer.assign(partitions).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < n && Instant::now() < deadline {
+        got.extend(consumer.poll(Duration::from_millis(100)).await.unwrap());
+    }
+    got
+}
+
 fn quick_groups() -> GroupConfig {
     GroupConfig {
         group_initial_rebalance_delay_ms: 0,
@@ -122,15 +138,11 @@ async fn an_appender_sends_by_name_or_slot_in_order_and_refuses_what_send_refuse
     }
     producer.flush().await;
     assert!(producer.take_failure().is_none());
-    let mut consumer = cluster.consumer(ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest));
-    consumer.assign([tp("a", 0), tp("b", 0)]).unwrap();
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while got.len() < 5 && Instant::now() < deadline {
-        for r in consumer.poll(Duration::from_millis(100)).await.unwrap() {
-            got.push((r.topic.to_string(), r.offset, r.timestamp, r.value.unwrap()));
-        }
-    }
+    let mut got: Vec<_> = read_from_start(&cluster, [tp("a", 0), tp("b", 0)], 5)
+        .await
+        .into_iter()
+        .map(|r| (r.topic.to_string(), r.offset, r.timestamp, r.value.unwrap()))
+        .collect();
     got.sort();
     let values: Vec<_> = got
         .iter()
@@ -213,16 +225,14 @@ async fn a_built_batch_lands_after_the_open_batch_in_sequence_and_bad_ones_are_r
     }
     producer.flush().await;
     assert!(producer.take_failure().is_none());
-    let mut consumer = cluster.consumer(ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest));
-    consumer.assign([tp("t", 0), tp("t", 1)]).unwrap();
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while got.len() < 6 && Instant::now() < deadline {
-        for r in consumer.poll(Duration::from_millis(100)).await.unwrap() {
+    let mut got: Vec<_> = read_from_start(&cluster, [tp("t", 0), tp("t", 1)], 6)
+        .await
+        .into_iter()
+        .map(|r| {
             let v = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
-            got.push((r.partition, r.offset, r.timestamp, v));
-        }
-    }
+            (r.partition, r.offset, r.timestamp, v)
+        })
+        .collect();
     got.sort();
     let got: Vec<_> = got
         .iter()

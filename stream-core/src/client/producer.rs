@@ -751,11 +751,7 @@ impl Inner {
                 max: self.config.max_request_size,
             }));
         }
-        if let Some(txn) = &acc.txn
-            && txn.phase != TxnPhase::InTransaction
-        {
-            return Err(txn_state(&txn.transactional_id, txn.phase, "send"));
-        }
+        check_sendable(acc)?;
         let ti = match topic {
             TopicRef::Name(name) => acc.topic_index(&self.broker, name)?,
             TopicRef::Slot(TopicSlot(ti)) if ti < acc.topics.len() => ti,
@@ -827,11 +823,7 @@ impl Inner {
         if batch.is_empty() {
             return Ok(());
         }
-        if let Some(txn) = &acc.txn
-            && txn.phase != TxnPhase::InTransaction
-        {
-            return Err(txn_state(&txn.transactional_id, txn.phase, "send"));
-        }
+        check_sendable(acc)?;
         let Some(topic) = acc.topics.get(ti) else {
             return Err(BrokerError::UnknownTopicOrPartition {
                 topic: format!("<topic slot {ti} of another producer>"),
@@ -1081,6 +1073,16 @@ fn not_transactional() -> BrokerError {
         key: "transactional.id".into(),
         value: String::new(),
         reason: "the producer is not transactional".into(),
+    }
+}
+
+/// A transactional producer sends only inside a transaction.
+fn check_sendable(acc: &Accumulator) -> Result<(), BrokerError> {
+    match &acc.txn {
+        Some(txn) if txn.phase != TxnPhase::InTransaction => {
+            Err(txn_state(&txn.transactional_id, txn.phase, "send"))
+        }
+        _ => Ok(()),
     }
 }
 
