@@ -10,8 +10,39 @@ use crate::error::{BrokerError, Result};
 
 /// A topic name that follows Kafka's rules: 1–249 characters of `[a-zA-Z0-9._-]`, and neither
 /// `.` nor `..`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct TopicName(Arc<str>);
+
+/// Equal names: the same shared string (a clone, as a consumer's records of one partition
+/// carry; a stream thread compares each record's topic with its run's), or equal text. The
+/// text compare was a `memcmp` call per consumed record.
+impl PartialEq for TopicName {
+    #[inline]
+    fn eq(&self, other: &TopicName) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for TopicName {}
+
+// Hash and order by the text, as equality is.
+impl std::hash::Hash for TopicName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl PartialOrd for TopicName {
+    fn partial_cmp(&self, other: &TopicName) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TopicName {
+    fn cmp(&self, other: &TopicName) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 impl TopicName {
     pub const MAX_LEN: usize = 249;
@@ -184,6 +215,22 @@ impl TopicConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_equal_by_text_whether_or_not_they_share_a_string() {
+        let a = TopicName::new("orders").unwrap();
+        let same_text = TopicName::new("orders").unwrap();
+        assert!(!Arc::ptr_eq(&a.0, &same_text.0));
+        assert_eq!(a, same_text);
+        assert_eq!(a, a.clone());
+        assert_ne!(a, TopicName::new("orderz").unwrap());
+        assert_ne!(a, TopicName::new("order").unwrap());
+        // Hash and order agree with equality.
+        let set: std::collections::HashSet<TopicName> = [a.clone()].into();
+        assert!(set.contains(&same_text));
+        assert_eq!(a.cmp(&same_text), std::cmp::Ordering::Equal);
+        assert!(TopicName::new("order").unwrap() < a);
+    }
 
     #[test]
     fn topic_names_follow_kafkas_rules() {
