@@ -147,7 +147,8 @@ impl Task {
         let source = self
             .source(topic)
             .ok_or_else(|| StreamsError::Topology(format!("task {} does not read topic {topic}", self.id)))?;
-        self.process_from(
+        Self::process_from(
+            &self.shared,
             &source,
             &Arc::from(topic),
             partition,
@@ -159,10 +160,13 @@ impl Task {
         )
     }
 
-    /// Processes one input record through `source` (from [`Task::source`]).
+    /// Processes one input record through `source` (from [`Task::source`]) of the task whose
+    /// shared state is `shared`: a stream thread keeps both for a run of records of one
+    /// partition, rather than finding the task by its id in its map for every record.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn process_from(
-        &mut self,
+        shared: &TaskShared,
         source: &Rc<RefCell<dyn SourceInput>>,
         topic: &Arc<str>,
         partition: i32,
@@ -172,15 +176,15 @@ impl Task {
         timestamp: i64,
         headers: Vec<Header>,
     ) -> Result<()> {
-        self.shared.set_metadata(topic, partition, offset);
-        self.shared.timestamp.set(timestamp);
-        if timestamp > self.shared.stream_time.get() {
-            self.shared.stream_time.set(timestamp);
+        shared.set_metadata(topic, partition, offset);
+        shared.timestamp.set(timestamp);
+        if timestamp > shared.stream_time.get() {
+            shared.stream_time.set(timestamp);
         }
         let result = source
             .borrow_mut()
             .process_raw(topic, key, value, timestamp, headers);
-        self.shared.clear_metadata();
+        shared.clear_metadata();
         match result {
             Ok(()) => Ok(()),
             Err(SourceError::Deserialize { part, source }) => Err(StreamsError::Deserialization {

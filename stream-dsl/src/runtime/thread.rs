@@ -38,7 +38,7 @@ use super::{Shared, ThreadState};
 use crate::client::{LogClient, LogConsumer};
 use crate::error::{Result, StreamsError};
 use crate::processor::node::SourceInput;
-use crate::processor::{PunctuationType, TaskId};
+use crate::processor::{PunctuationType, TaskId, TaskShared};
 use crate::state::{StoreSpec, StoreType};
 use crate::task::Task;
 use crate::topology::Topology;
@@ -61,9 +61,17 @@ struct Run {
     topic_name: Arc<str>,
     /// The partition's task and the source node that reads the topic; `None`: not ours (a
     /// partition whose task is gone), its records are skipped.
-    task: Option<(TaskId, Rc<RefCell<dyn SourceInput>>)>,
+    task: Option<RunTask>,
     /// The offset to commit once the run is processed.
     next: Option<i64>,
+}
+
+/// The task a run's records go to: its id, the source node that reads the run's topic, and
+/// the task's shared state, held for the run so that a record needs no lookup of its task.
+struct RunTask {
+    id: TaskId,
+    source: Rc<RefCell<dyn SourceInput>>,
+    shared: Rc<TaskShared>,
 }
 
 impl Run {
@@ -78,8 +86,13 @@ impl Run {
                 subtopology: sub,
                 partition,
             };
-            let source = tasks.get(&id)?.task.source(topic.as_str())?;
-            Some((id, source))
+            let task = &tasks.get(&id)?.task;
+            let source = task.source(topic.as_str())?;
+            Some(RunTask {
+                id,
+                source,
+                shared: task.shared.clone(),
+            })
         });
         Run {
             tp: TopicPartition::new(topic.clone(), partition),
@@ -90,7 +103,7 @@ impl Run {
     }
 
     fn finish(self, tasks: &mut BTreeMap<TaskId, ActiveTask>) {
-        if let (Some((id, _)), Some(next)) = (self.task, self.next)
+        if let (Some(RunTask { id, .. }), Some(next)) = (self.task, self.next)
             && let Some(active) = tasks.get_mut(&id)
         {
             active.consumed.insert(self.tp, next);
@@ -341,14 +354,12 @@ impl StreamThread {
             let Some(run) = run.as_mut() else {
                 return Ok(());
             };
-            let Some((id, source)) = &run.task else {
-                return Ok(());
-            };
-            let Some(active) = tasks.get_mut(id) else {
+            let Some(RunTask { id, source, shared }) = &run.task else {
                 return Ok(());
             };
             run.next = Some(r.offset + 1);
-            let result = active.task.process_from(
+            let result = Task::process_from(
+                shared,
                 source,
                 &run.topic_name,
                 r.partition,
@@ -368,8 +379,10 @@ impl StreamThread {
                 }
                 Err(e) => return Err(e),
             }
-            if !active.task.shared.schedules.borrow().is_empty() {
-                let st = active.task.shared.stream_time.get();
+            if !shared.schedules.borrow().is_empty()
+                && let Some(active) = tasks.get_mut(id)
+            {
+                let st = shared.stream_time.get();
                 active.task.punctuate(PunctuationType::StreamTime, st)?;
             }
             Ok(())
