@@ -53,9 +53,21 @@
 //! share with it.
 //!
 //! `-- --repeat 5` runs every row five times and reports its median run (by share of the
-//! plain loop around it) with the ranges. Three such invocations, 2026-12-07 12:37, 12:39 and
-//! 12:41, the box idle but for the bench (load 0.5–1.0 before, the bench's own), plain loops
-//! 16–26 M words/s, each cell "first; second; third":
+//! plain loop around it) with the ranges. Three such invocations, 2026-12-07 15:49, 15:51 and
+//! 15:52, after the record encoder's and decoder's short paths and the per-run task (below),
+//! the box idle but for the bench (load 1.0–1.3 before, the bench's own), plain loops 18–23 M
+//! words/s, each cell "first; second; third":
+//!
+//! | pipeline | throughput, median (range) | vs plain loop around it, median (range) | CPU s per M | target |
+//! |---|---|---|---|---|
+//! | word count, RocksDB, 1 thread | 2.42 (2.42–2.91); 2.65 (2.65–2.96); 2.80 (2.44–2.90) M words/s | 13.1 % (12.3–16.0); 13.7 % (12.2–15.6); 12.4 % (11.2–14.5) | 0.42; 0.39; 0.36 | ≥ 1 M words/s met; ≥ 20 % missed |
+//! | word count, RocksDB, 2 threads | 5.20 (4.90–5.56); 5.10 (4.51–5.73); 4.84 (4.22–5.36) M words/s | 25.2 % (22.8–29.9); 26.2 % (20.8–27.2); 26.5 % (21.0–28.7) | 0.37; 0.38; 0.40 | ≥ 1 M words/s met; ≥ 20 % met: all 15 runs at 20.8 % or more |
+//! | word count, exactly_once_v2, 1 thread | 2.41; 1.98; 1.79 M words/s | 0.83; 0.75; 0.81 × at-least-once | 0.42; 0.51; 0.56 | — |
+//! | stateless map + filter, 1 thread | 2.87; 2.55; 3.08 M records/s | 12.1 %; 10.2 %; 9.8 % | 0.34; 0.39; 0.32 | ≥ 2 M records/s met |
+//! | stateless map + filter, 2 threads | 5.29; 4.06; 4.50 M records/s | 16.1 %; 16.9 %; 16.2 % | 0.32; 0.43; 0.36 | ≥ 2 M records/s met |
+//!
+//! The same three invocations at 12:37, 12:39 and 12:41, before those changes (load 0.5–1.0
+//! before, plain loops 16–26 M words/s):
 //!
 //! | pipeline | throughput, median (range) | vs plain loop around it, median (range) | CPU s per M | target |
 //! |---|---|---|---|---|
@@ -73,11 +85,11 @@
 //! batches and the ASCII key check (below), gave the 2-thread word count 19.8 %, 19.1 % and
 //! 19.3 % (1 thread 9.7 %, 11.0 %, 10.0 %).
 //!
-//! One thread does a word at about a tenth of the plain loop's speed, and the machine has
-//! two cores, so two threads top out near 20 %: their share is 1.8–2.0 times one thread's
-//! in these runs (both cores busy, each thread reading repartition records the other wrote, the host's L3
-//! shared with its other tenants while the plain loop has a core to itself). Reaching 20 %
-//! with a margin needs a thread about 10–15 % faster per word.
+//! Before those changes one thread did a word at about a tenth of the plain loop's speed,
+//! and with two cores two threads topped out near 20 % (1.8–2.0 times one thread's share:
+//! both cores busy, the host's L3 shared with its other tenants while the plain loop has a
+//! core to itself). The stream threads now run 9.8 % fewer instructions per word than at
+//! 12:37 (below), and one thread's share rose to 12–14 %, two threads' to 25–27 %.
 //!
 //! Wall-clock A/B pairs can no longer tell changes of a few percent apart on this host (one
 //! binary's 2-thread share ran 14.7–22.9 % over 10 runs in 4 minutes). Instruction counts can:
@@ -183,13 +195,32 @@
 //!   was dropped through its drop glue on every successful read): 3.4 % fewer (3.54 → 3.42 G).
 //!   Sinks and counts forget a record's unallocated header vector instead of calling its
 //!   drop glue: 1.3 % fewer (3.42 → 3.37 G); 9.9 % fewer in all since the morning.
+//! - (2026-12-07 afternoon, callgrind as above, from 3.38 G with the task locks) a small
+//!   headerless record (key plus value up to 36 bytes) is encoded in one fixed 64-byte step
+//!   (`storage::record::builder`): no varint lengths worked out first, no capacity check per
+//!   byte, no `memcpy` per key and value: 4.8 % fewer (→ 3.22 G); its first form wrote into a
+//!   stack array and appended that, and `perf` showed the wide load reading back the narrow
+//!   stores stalling (a fifth of the sink's samples), so it writes into the batch's buffer.
+//!   `TopicName` equality tries the shared string's pointer before its text (a `memcmp` per
+//!   consumed record): 0.8 % fewer (→ 3.19 G). The record cursor reads the common record
+//!   (one-byte lengths, one- or two-byte deltas, no headers) on a short path and leaves the
+//!   rest, valid or not, to the general one: 3.6 % fewer (→ 3.10 G). A run of one partition's
+//!   records holds its task's state instead of finding the task in a map per record: 1.7 %
+//!   fewer (→ 3.05 G); 9.8 % fewer in all this afternoon. Six alternating wall-clock pairs,
+//!   before and after the encoder and the topic compare: 2 threads 21.2 → 23.2 % of the
+//!   plain loop (medians), CPU 0.50 → 0.45 s per M words. Tried and not kept: building the
+//!   cache's short key in registers rather than through a `memcpy` (no fewer instructions,
+//!   and two `perf` runs each could not tell the cycles apart).
 //!
-//! What is left is spread thin (no symbol above 6 %): the cache probe's miss on its node
-//! (~6 %, now one line), record decoding and the consumer's loop (~12 %), the producer's
-//! per-record path (~14 %: the batch encoding, the partitioner, the log append), the
-//! words' own `String`s and the user's closures (~10 %; malloc and free are 11 % of the
-//! stream threads' instructions, all of it the closures' `String`s and `Vec`s), one `dyn` call and a record move
-//! per processor per word. Tried without a measurable gain: sending a task's output every
+//! What is left is spread thin. By `perf` samples of the stream threads (2026-12-07
+//! afternoon): the cache probe's miss on its node (~8 %; a task's 5 000 nodes of 64 bytes
+//! would fit a core's 512 KB L2, but between two hits on a word the thread streams fetched
+//! and encoded batches through it: a likely cause, not measured further),
+//! the sink's batch encoding (~7 %), the consumer's loop and record decoding (~10 %), the
+//! words' own `String`s and the user's closures (malloc and free are 11 % of the stream
+//! threads' instructions, all of it the closures' `String`s and `Vec`s), the kernel's copies
+//! into and out of the log's files (~7 %), one `dyn` call and a record move per processor
+//! per word. Tried without a measurable gain: sending a task's output every
 //! 256 records instead of once per poll; inlining the producer's append into the stream
 //! thread (slower: 6 pairs, 1 thread 3.04 → 2.88 M words/s); mimalloc as the bench's
 //! allocator (1 thread +5 %, 2 threads +1 %: not kept, the allocator is the application's
