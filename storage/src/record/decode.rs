@@ -409,7 +409,9 @@ mod tests {
     use crate::record::{BatchBuilder, Compression, HEADER_LEN};
 
     /// A record for the batch: key, value (`None` is null), timestamp offset, header count.
-    fn record() -> impl Strategy<Value = (Option<Vec<u8>>, Option<Vec<u8>>, i64, usize)> {
+    type TestRecord = (Option<Vec<u8>>, Option<Vec<u8>>, i64, usize);
+
+    fn record() -> impl Strategy<Value = TestRecord> {
         (
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80)),
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80)),
@@ -418,7 +420,7 @@ mod tests {
         )
     }
 
-    fn section_of(records: &[(Option<Vec<u8>>, Option<Vec<u8>>, i64, usize)]) -> (BatchHeader, Vec<u8>) {
+    fn section_of(records: &[TestRecord]) -> (BatchHeader, Vec<u8>) {
         let mut b = BatchBuilder::new(Compression::None);
         let headers = [
             Header {
