@@ -4,7 +4,7 @@ use super::batch::{
     self, Attributes, HEADER_LEN, LOG_OVERHEAD, MAGIC, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID, NO_SEQUENCE, TimestampType,
 };
-use super::varint::{put_varint, put_varlong, varint_len, varlong_len, zigzag32, zigzag64};
+use super::varint::{put_unsigned_at, put_varint, put_varlong, varint_len, varlong_len, zigzag32, zigzag64};
 use super::{Compression, Header, compression};
 
 /// Builds one record batch. Records are encoded straight into the output buffer behind a
@@ -322,19 +322,6 @@ fn encode_small(
     // The body (all but the length byte) is under 64 bytes: its zigzag is one byte.
     rec[0] = ((at - 1) as u8) << 1;
     buf.truncate(start + at);
-}
-
-/// Writes `v` as an unsigned varint at the front of `out`; returns the bytes written.
-#[inline]
-fn put_unsigned_at(out: &mut [u8], mut v: u64) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        out[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    out[i] = v as u8;
-    i + 1
 }
 
 /// Copies `src` to the front of `dst` in fixed-size moves (two overlapping ones for up to 32

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, HEADER_LEN};
-use super::varint::Reader;
+use super::varint::{Reader, short_unsigned, unzigzag64};
 use super::{Compression, RecordError, compression};
 
 /// A record header: a UTF-8 key (decoded lossily, as the Java client does) and a nullable value.
@@ -186,8 +186,8 @@ impl RecordCursor {
         let body = section.get(start..end)?;
         // Byte 0: the attributes, unused.
         let mut at = 1;
-        let timestamp_delta = unzigzag(short_unsigned(body, &mut at)?);
-        let offset_delta = i32::try_from(unzigzag(short_unsigned(body, &mut at)?)).ok()?;
+        let timestamp_delta = unzigzag64(short_unsigned(body, &mut at)?);
+        let offset_delta = i32::try_from(unzigzag64(short_unsigned(body, &mut at)?)).ok()?;
         let expected_ok = if sequential {
             offset_delta == self.index
         } else {
@@ -309,28 +309,6 @@ impl RecordCursor {
             headers,
         }))
     }
-}
-
-/// An unsigned varint of one or two bytes at `body[*at]`, moving `at` past it; `None` for a
-/// longer one or the body's end.
-#[inline(always)]
-fn short_unsigned(body: &[u8], at: &mut usize) -> Option<u64> {
-    let &first = body.get(*at)?;
-    if first < 0x80 {
-        *at += 1;
-        return Some(u64::from(first));
-    }
-    let &second = body.get(*at + 1)?;
-    if second >= 0x80 {
-        return None;
-    }
-    *at += 2;
-    Some(u64::from(first & 0x7f) | u64::from(second) << 7)
-}
-
-#[inline(always)]
-fn unzigzag(raw: u64) -> i64 {
-    ((raw >> 1) as i64) ^ -((raw & 1) as i64)
 }
 
 /// The records section of a batch, decompressed if needed (at most `limit` bytes); a slice of

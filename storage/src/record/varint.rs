@@ -25,6 +25,44 @@ fn put_unsigned(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
+/// Writes `v` as an unsigned varint at the front of `out`, which must have room; returns
+/// the bytes written. For encoders that write a whole record into a slice at once.
+#[inline]
+pub(crate) fn put_unsigned_at(out: &mut [u8], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}
+
+/// An unsigned varint of one or two bytes at `buf[*at]`, moving `at` past it; `None` for a
+/// longer one or the end of `buf`. For a decoder's short path, which leaves anything else
+/// to [`Reader`].
+#[inline(always)]
+pub(crate) fn short_unsigned(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let &first = buf.get(*at)?;
+    if first < 0x80 {
+        *at += 1;
+        return Some(u64::from(first));
+    }
+    let &second = buf.get(*at + 1)?;
+    if second >= 0x80 {
+        return None;
+    }
+    *at += 2;
+    Some(u64::from(first & 0x7f) | u64::from(second) << 7)
+}
+
+/// The signed value of a zigzag-encoded `raw`.
+#[inline(always)]
+pub(crate) fn unzigzag64(raw: u64) -> i64 {
+    ((raw >> 1) as i64) ^ -((raw & 1) as i64)
+}
+
 #[inline]
 fn unsigned_len(v: u64) -> usize {
     // 1 byte per started group of 7 bits; 0 still takes one byte.
@@ -116,13 +154,13 @@ impl<'a> Reader<'a> {
     pub fn varint(&mut self) -> Result<i32, RecordError> {
         let raw = self.unsigned(5)?;
         let raw = u32::try_from(raw).map_err(|_| RecordError::VarintTooLong { at: self.pos })?;
-        Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+        // Within i32: a 32-bit zigzag decodes to a 32-bit value.
+        Ok(unzigzag64(u64::from(raw)) as i32)
     }
 
     #[inline(always)]
     pub fn varlong(&mut self) -> Result<i64, RecordError> {
-        let raw = self.unsigned(10)?;
-        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+        Ok(unzigzag64(self.unsigned(10)?))
     }
 
     #[inline(always)]
