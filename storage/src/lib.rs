@@ -78,7 +78,6 @@ pub mod clock;
 pub mod error;
 pub mod log;
 pub mod record;
-/// The DSL's key-value state stores: RocksDB and in-memory, byte keys to byte values.
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
