@@ -300,9 +300,9 @@ fn broker_round(
 ) -> BrokerRound {
     // Warm-up beyond kcat::measure's own 100 000 records: the whole input produced and read
     // once, untimed, so that a fresh JVM's JIT has compiled the produce and fetch paths before
-    // anything is timed (in the first series, with the small warm-up only, the fresh Kafka's
-    // first kcat produce of a round ran at 0.31-1.03 M records/s; kept running across rounds,
-    // as benches/wire.rs does, it is at ~1 M). Runnel gets the same warm-up.
+    // anything is timed (with the small warm-up only, the fresh Kafka's first kcat produce of
+    // a round ran as slowly as a third of its warm rate: docs/performance.md#wire-server).
+    // Runnel gets the same warm-up.
     let warmup = format!("jit-warmup-{round}");
     kcat::produce(bootstrap, &warmup, &inputs.0);
     let status = kcat::consume(bootstrap, &warmup, kcat::RECORDS)

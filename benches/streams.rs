@@ -17,8 +17,9 @@
 //!
 //! Each row's baseline is its plain loop run just before and just after the pipeline (their
 //! mean time), not one run at the start: on this shared host the plain loop's own speed moved
-//! by a third between runs a minute apart (15.6-21.1 M words/s), which moved a row's share of
-//! it by as much whichever way the load went while the single baseline ran.
+//! by a third between runs a minute apart, which moved a row's share of it by as much
+//! whichever way the load went while the single baseline ran. Figures and history:
+//! `docs/performance.md#streams`.
 
 #![allow(clippy::unwrap_used)]
 

@@ -22,7 +22,7 @@ use common::kafka::KafkaRef;
 use common::kcat::{self, RECORDS};
 use common::median;
 
-/// Rounds per median. librdkafka starts about one consume in four (here, 2026-12-03) 0.5 s late:
+/// Rounds per median. librdkafka starts about one consume in four 0.5 s late:
 /// when kcat's fetch start reaches a partition before the partition's leader is set, its
 /// offset query retries after a fixed 500 ms (`rd_kafka_toppar_offset_request`). That is the
 /// client's start-up against any broker, Apache Kafka's too; seven rounds keep such a run off

@@ -56,8 +56,8 @@ pub fn produce(bootstrap: &str, topic: &str, input: &Path) {
 
 /// Exactly `count` records of `topic` from the beginning (`-c`; `-e` would add librdkafka's
 /// last 500 ms long poll at the end offset). kcat writes each record separately, so into a
-/// file or a pipe its own output costs two to three times the consume (measured 1.6–2.5 s
-/// against 0.79 s): the timed pass writes to /dev/null.
+/// file or a pipe its own output costs two to three times the consume: the timed pass writes
+/// to /dev/null. Each setting below is measured in `docs/performance.md#wire-server`.
 pub fn consume(bootstrap: &str, topic: &str, count: usize) -> Command {
     let mut c = Command::new("kcat");
     c.args(["-c", &count.to_string(), "-b", bootstrap, "-C", "-t", topic])
@@ -65,9 +65,8 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize) -> Command {
             // Offset 0, the start of these fresh topics, rather than `beginning`: a logical
             // offset makes librdkafka send ListOffsets first, and when its fetch start runs
             // before the partition has joined its broker thread it retries on a fixed 500 ms
-            // timer (`-d protocol`: Metadata answered, ListOffsets sent 501 ms later). By
-            // hand, 2026-12-04, 20 consumes each: `beginning` 1 run (and 3 of 12 in another
-            // series) 0.5 s late, `0` none; the other runs alike (medians 0.40 and 0.42 s).
+            // timer (`-d protocol`: Metadata answered, ListOffsets sent 501 ms later); offset 0
+            // never waited in the runs measured.
             "-o",
             "0",
             "-q",
@@ -75,9 +74,8 @@ pub fn consume(bootstrap: &str, topic: &str, count: usize) -> Command {
             "%s\n",
             // librdkafka's own per-partition fetch size (`fetch.message.max.bytes`, 1 MiB)
             // is kept: since the broker sends batches with sendfile, smaller fetches are
-            // cheap for it, and kcat reuses its smaller receive buffers. By hand, 2026-12-04,
-            // idle, medians of 7 consumes of 1 M records: 256 KiB 0.38 s, 512 KiB 0.37 s,
-            // 1 MiB 0.37 s, 4 MiB 0.44 s (the value used before), 16 MiB 0.50 s.
+            // cheap for it, and kcat reuses its smaller receive buffers (1 MiB was as fast as
+            // any smaller size and faster than 4 or 16 MiB).
             //
             // librdkafka (2.0.2 here) stops fetching a partition once more than
             // `queued.min.messages` (100 000) or `queued.max.messages.kbytes` (64 MiB) wait
@@ -123,9 +121,8 @@ pub fn measure(
     };
     let topic = format!("bench-{round}");
     // Warm-up, untimed: 100 000 records into another topic first, so the timed run is not a
-    // fresh broker's first touches of memory and files (in one series by hand, the first
-    // 1 M records into a new broker took 0.72 s, the next five 0.36–0.55 s). Kafka's own
-    // benchmarks warm up too; the JVM needs it more.
+    // fresh broker's first touches of memory and files (a new broker's first million records
+    // are slower than the next). Kafka's own benchmarks warm up too; the JVM needs it more.
     produce(bootstrap, &format!("warmup-{round}"), warmup);
     let (start, cpu0) = (Instant::now(), cpu());
     produce(bootstrap, &topic, input);

@@ -228,9 +228,9 @@ pub async fn run(
     // every 10 ms. Looking every millisecond woke this thread and the timer's worker 2000
     // times a second, and with as many stream threads as cores each wake-up can preempt one
     // (a sched_switch trace showed those preemptions). The gain is within this host's noise
-    // (one 4-pair run: 2 threads 4.40 -> 4.80 M words/s medians; a later 8-pair run: no
-    // difference), but the observer should not take the pipeline's cores. A look 10 ms
-    // apart makes the end up to 10 ms late, under 0.5 % of a row.
+    // (docs/performance.md#how-the-dsl-is-measured), but the observer should not take the
+    // pipeline's cores. A look 10 ms apart makes the end up to 10 ms late, under 0.5 % of a
+    // row.
     let mut first: Option<(Instant, Duration, u64)> = None;
     while !done(&streams) {
         assert!(streams.error().is_none(), "{:?}", streams.error());

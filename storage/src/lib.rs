@@ -61,32 +61,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Performance
+//! # Where to look
 //!
-//! Measured on the 2-core development machine (load average 0.5 at the start, 1.3 at the end),
-//! with `cargo bench -p runnel-storage --bench log`: append of 16 KiB batches of 100-byte
-//! records against plain `write()` of the same bytes to a file, sequential read in 1 MiB
-//! fetches against plain `read()`, and batch encoding with CRC on one core. Each ratio is the
-//! median over iterations of the log against a baseline iteration run just before it, so
-//! both see the same machine.
+//! | module | what it holds |
+//! |---|---|
+//! | [`log`] | [`Log`]: segments, the offset and time indexes, recovery, retention, compaction, [`LogConfig`] |
+//! | [`record`] | Kafka's v2 record batch: [`record::BatchBuilder`], validation, decoding, compression, control records |
+//! | [`store`] | the DSL's byte key-value stores: [`store::RocksDbStore`], [`store::InMemoryStore`], and the conformance suite every store runs |
+//! | [`clock`], [`error`] | injected time ([`Clock`]); [`StorageError`] |
 //!
-//! | benchmark | median | baseline median | ratio | target |
-//! |---|---|---|---|---|
-//! | append/log | 946 MiB/s | 1025 MiB/s | 0.78 | ≥ 0.70 met |
-//! | read/log | 6260 MiB/s | 6641 MiB/s | 0.95 | ≥ 0.80 met |
-//! | encode/batch_with_crc | 19.2 M records/s | — | — | ≥ 10 M records/s met |
-//!
-//! Profile (`perf`): an append is dominated by the kernel's page-cache copy, which the baseline
-//! pays too; the rest is validation (CRC-32C in hardware, and a walk over every record so a
-//! malformed batch is refused, as Kafka's broker does). A read is one `pread` into an
-//! uninitialized buffer handed to the caller without a copy. An earlier run at load 2.4 gave
-//! 0.75 / 0.96 / 17.4 M; the append ratio is the one that moves with machine noise.
+//! Performance — append and read against plain file I/O, batch encoding, and why the fast
+//! paths exist — is in `docs/performance.md#log-and-storage` (`cargo bench -p
+//! runnel-storage --bench log`).
 
 pub mod clock;
 pub mod error;
 pub mod log;
 pub mod record;
-/// The DSL's key-value state stores: RocksDB and in-memory, byte keys to byte values.
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

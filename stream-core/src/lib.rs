@@ -45,21 +45,22 @@
 //! # });
 //! ```
 //!
-//! # Performance
+//! # Where to look
 //!
-//! `cargo bench --bench embedded` (top-level `benches/embedded.rs`): 2 M records of 100 bytes
-//! over 4 partitions with acks=1, produced through [`Producer`] and consumed through a
-//! [`Consumer`] assigned all partitions, against the same run's raw `storage::Log` append (the
-//! same 16 KiB batches built in a loop) and read-plus-decode. Medians of 3 runs on the 2-core
-//! development machine, load average 1.8 at start (an earlier run, also at load 1.8:
-//! produce 3.20 M, consume 5.72 M):
+//! | module | what it holds |
+//! |---|---|
+//! | [`cluster`] | [`Cluster::embedded`]: the broker and its coordinators in this process, handing out clients |
+//! | [`broker`] | [`Broker`]: the node's topics and the operations Kafka's APIs map onto (produce, fetch, list offsets, topic admin) |
+//! | [`partition`] | a partition replica: its `storage::Log`, leader epoch, high watermark, ISR, producer state, LSO and aborted transactions |
+//! | [`group`], [`offsets_log`] | the group coordinator (classic protocol, static membership) and its records in `__consumer_offsets` |
+//! | [`txn`] | the transaction coordinator and `__transaction_state` |
+//! | [`client`] | the in-process clients: [`Producer`], [`Consumer`] (with the assignors), [`Admin`] |
+//! | [`server`] | the Kafka wire-protocol server behind `runnel serve` |
+//! | [`metadata`], [`topic`], [`error`] | persisted cluster metadata; topic names and configs; [`BrokerError`] and its Kafka error codes |
 //!
-//! | measure (2000000 × 100 B, 4 partitions, acks=1) | records/s | vs raw storage | target |
-//! |---|---|---|---|
-//! | raw storage append | 4.42 M | 1.00 | — |
-//! | embedded produce | 3.11 M | 0.70 | ≥ 2 M and ≥ 0.50 met |
-//! | raw storage read + decode | 11.06 M | 1.00 | — |
-//! | embedded consume | 6.15 M | 0.56 | ≥ 4 M met |
+//! Performance — the embedded produce/consume bench against raw storage and the wire bench
+//! with kcat — is in `docs/performance.md` (`#embedded-broker`, `#wire-server`); Runnel
+//! beside Apache Kafka is in `BENCHMARKS.md`.
 
 pub mod broker;
 pub mod client;

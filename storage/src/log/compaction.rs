@@ -5,7 +5,7 @@
 //! 1. [`Log::prepare_clean`] (`&self`, brief): pick the cleanable sealed segments — all but the
 //!    active one, and none whose records are younger than `min.compaction.lag.ms` — and hand
 //!    them out as `Arc`s.
-//! 2. [`CleanTask::run`] (no lock; slow): build an [`OffsetMap`] of key → latest offset over
+//! 2. [`CleanTask::run`] (no lock; slow): build an `OffsetMap` of key → latest offset over
 //!    the dirty part (from the cleaner checkpoint on), stopping when the fixed-size map is
 //!    full; then rewrite the segments below the map's end into `<base>.log.cleaned` files,
 //!    keeping each record that is the latest for its key. Offsets are never changed: a

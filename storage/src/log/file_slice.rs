@@ -2,9 +2,9 @@
 //!
 //! The wire fetch path sends these with `sendfile(2)`, as Kafka sends `FileRecords` with
 //! `transferTo`: the page cache goes to the socket without being copied into the broker and
-//! out again (perf, kcat consuming 1 M × 100 B: page faults on fresh read buffers, the copy
-//! into them and the copy out to the socket were over half the broker's samples). The
-//! embedded consumer, which decodes the batches in-process, reads them as `Bytes` instead.
+//! out again (the copies and the page faults of fresh read buffers were over half of a
+//! consume's broker samples; measured: see `docs/performance.md#sendfile`). The embedded
+//! consumer, which decodes the batches in-process, reads them as `Bytes` instead.
 
 use std::fs::File;
 use std::path::PathBuf;

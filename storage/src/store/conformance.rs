@@ -284,7 +284,7 @@ pub enum Op {
     Range(Option<Vec<u8>>, Option<Vec<u8>>),
     All,
     /// Compared only for stores that are not persistent (see
-    /// [`approximate_count_follows_puts_and_deletes`]); otherwise it must just not fail.
+    /// `approximate_count_follows_puts_and_deletes`); otherwise it must just not fail.
     Count,
     Flush,
     /// Drops the store and opens it again: a persistent store keeps its entries (RocksDB

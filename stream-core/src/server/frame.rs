@@ -2,10 +2,9 @@
 //!
 //! A fetch response is mostly record batches: megabytes the log holds in its segment files.
 //! Reading them into a buffer and encoding that into a response buffer copies every byte
-//! twice and faults in fresh buffers of the response's size for each fetch (perf, kcat
-//! consuming 1 M × 100 B from 4 partitions: page faults 20–30 %, the copy from the page cache
-//! 9 % and the copy into the socket 10 % of the broker's samples, while librdkafka waits for
-//! the answer before it sends the next fetch). [`SplicingBuf`] encodes everything else as
+//! twice and faults in fresh buffers of the response's size for each fetch, while librdkafka
+//! waits for the answer before it sends the next fetch (measured: see
+//! `docs/performance.md#sendfile`). [`SplicingBuf`] encodes everything else as
 //! usual and, when the encoder writes one of the runs it was given ([`Splice`]), records the
 //! run's real content instead of copying it: a file slice, sent with `sendfile(2)` as Kafka
 //! sends its `FileRecords` with `transferTo`, or `Bytes` already in memory. The frame goes

@@ -41,8 +41,8 @@ impl Backend for Embedded {
     ) -> Result<Box<dyn LogProducer>> {
         // Kafka Streams' producer default (`linger.ms=100`, over the plain producer's 5), as
         // the Kafka backend sets it: a partial batch of a repartition or sink topic waits for
-        // more records rather than going out after 5 ms. A commit flushes regardless. The
-        // word-count bench measured no difference (4 alternating pairs, 2026-12-07).
+        // more records rather than going out after 5 ms. A commit flushes regardless. Kept
+        // for parity, not speed (measured: docs/performance.md#what-was-changed-and-kept).
         let mut config = ProducerConfig {
             client_id: client_id.to_owned(),
             linger: Duration::from_millis(100),

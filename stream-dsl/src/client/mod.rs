@@ -6,10 +6,10 @@
 //!                                       to `runnel serve`, Apache Kafka or any compatible one
 //! ```
 //!
-//! The runtime sees one interface: a [`LogConsumer`] per stream thread (and per restore), a
-//! [`LogProducer`] per stream thread, and the admin calls of [`Backend`]. Every call is
-//! blocking: stream threads are OS threads, and [`Streams::start`](crate::Streams::start)
-//! runs its topic preparation on the blocking pool.
+//! The runtime sees one interface: a `LogConsumer` per stream thread (and per restore), a
+//! `LogProducer` per stream thread, and the admin calls of `Backend` (crate-private traits,
+//! see below). Every call is blocking: stream threads are OS threads, and
+//! [`Streams::start`](crate::Streams::start) runs its topic preparation on the blocking pool.
 //!
 //! The design's `Cluster::connect(addr)` is [`KafkaCluster::connect`] here: `Cluster` is
 //! `stream_core`'s in-process broker, and `stream_core` knows nothing of the DSL's network

@@ -220,8 +220,8 @@ impl StateStore {
             Vec::new()
         };
         // In key order: RocksDB's memtable insert resumes its search where the previous key
-        // went, so a sorted batch costs a fraction of a shuffled one (profiled: the store
-        // writes of a word count's flushes fell from 9 % to 6 % of its time). The cache hands
+        // went, so a sorted batch costs a fraction of a shuffled one (measured:
+        // docs/performance.md#exactly-once). The cache hands
         // entries out in the order they became dirty, which downstream keeps.
         let mut sorted: Vec<&DirtyEntry> = entries.iter().collect();
         if sorted.len() > 1 {

@@ -7,7 +7,7 @@
 //! are checked newest first and the check stops at the first version the new schema breaks
 //! with, whose incompatibilities it reports, each in Confluent's `{errorType:…}` form.
 //!
-//! The reader/writer rules are in [`resolution`], our own checker rather than apache-avro's
+//! The reader/writer rules are in `resolution.rs`, our own checker rather than apache-avro's
 //! `SchemaCompatibility::can_read`, because the crate (0.22) is wrong for a registry in ways a
 //! wrapper cannot fix (the `crate_*` tests in `tests.rs` pin each one down):
 //! - it ignores named-type aliases, so renaming a record with the old name as an alias is

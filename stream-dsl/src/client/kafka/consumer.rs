@@ -121,8 +121,8 @@ impl KafkaConsumer {
             // librdkafka stops prefetching a partition once 100 000 records are queued and
             // looks again only after `fetch.queue.backoff.ms` (1 s): a stream thread drains its
             // queue in well under that, then waits. A deeper queue (still bounded by
-            // `queued.max.messages.kbytes`, 64 MiB) and a short backoff keep the fetcher ahead:
-            // word count on `runnel serve` went from 0.18 to 0.39 M words/s with these two.
+            // `queued.max.messages.kbytes`, 64 MiB) and a short backoff keep the fetcher ahead
+            // (measured: docs/performance.md#streams-on-a-kafka-protocol-cluster).
             ("queued.min.messages", "1000000".into()),
             ("fetch.queue.backoff.ms", "1".into()),
         ];
