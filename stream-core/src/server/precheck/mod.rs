@@ -7,18 +7,16 @@
 //! the bytes that remain, and every element must actually be there. A body that passes decodes
 //! into collections no larger than the elements it really carries.
 //!
-//! The schemas below are those of the requests this server accepts, transcribed field by field
-//! from kafka-protocol's generated decoders (Kafka's JSON message specs). Tagged fields, known or
-//! not, are skipped by their size. `tests` encodes requests with kafka-protocol at every served
-//! version and checks the walk consumes exactly the encoded body.
+//! The schemas are generated at build time from Kafka's JSON message specs of the requests this
+//! server accepts (`stream-core/protocol/`, see `schemas`). Tagged fields, known or not, are
+//! skipped by their size. `tests` encodes requests with kafka-protocol at every served version
+//! and checks the walk consumes exactly the encoded body.
 
 use kafka_protocol::messages::ApiKey;
 
 mod schemas;
 #[cfg(test)]
 mod tests;
-
-use schemas::*;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,8 +27,10 @@ pub enum Malformed {
     BadLength { at: usize, value: i64, remaining: usize },
     #[error("varint at byte {at} is longer than 5 bytes")]
     BadVarint { at: usize },
-    #[error("no schema for {api:?}")]
-    NoSchema { api: ApiKey },
+    /// The api has no spec in `stream-core/protocol/`, or the version is outside its spec's
+    /// `validVersions`.
+    #[error("no schema for {api:?} v{version}")]
+    NoSchema { api: ApiKey, version: i16 },
 }
 
 /// How a field is laid out. Strings, bytes and arrays use the compact (varint) encodings in the
@@ -48,6 +48,8 @@ enum Kind {
     ArrayOfStr,
 }
 
+/// A field of the positional part of a body and the versions it is there in; tagged fields
+/// never are (they are skipped by size).
 #[derive(Debug)]
 struct Field {
     kind: Kind,
@@ -61,40 +63,6 @@ const fn f(kind: Kind, since: i16, until: i16) -> Field {
 
 use Kind::{Array, ArrayOf, ArrayOfStr, Bytes, Fixed, Str};
 
-/// The schema of a request and the first version that is flexible (KIP-482).
-fn schema(api: ApiKey) -> Option<(&'static [Field], i16)> {
-    Some(match api {
-        ApiKey::ApiVersions => (API_VERSIONS_REQUEST, 3),
-        ApiKey::Metadata => (METADATA_REQUEST, 9),
-        ApiKey::Produce => (PRODUCE_REQUEST, 9),
-        ApiKey::Fetch => (FETCH_REQUEST, 12),
-        ApiKey::ListOffsets => (LIST_OFFSETS_REQUEST, 6),
-        ApiKey::FindCoordinator => (FIND_COORDINATOR_REQUEST, 3),
-        ApiKey::InitProducerId => (INIT_PRODUCER_ID_REQUEST, 2),
-        ApiKey::AddPartitionsToTxn => (ADD_PARTITIONS_TO_TXN_REQUEST, 3),
-        ApiKey::AddOffsetsToTxn => (ADD_OFFSETS_TO_TXN_REQUEST, 3),
-        ApiKey::EndTxn => (END_TXN_REQUEST, 3),
-        ApiKey::TxnOffsetCommit => (TXN_OFFSET_COMMIT_REQUEST, 3),
-        ApiKey::JoinGroup => (JOIN_GROUP_REQUEST, 6),
-        ApiKey::SyncGroup => (SYNC_GROUP_REQUEST, 4),
-        ApiKey::Heartbeat => (HEARTBEAT_REQUEST, 4),
-        ApiKey::LeaveGroup => (LEAVE_GROUP_REQUEST, 4),
-        ApiKey::OffsetCommit => (OFFSET_COMMIT_REQUEST, 8),
-        ApiKey::OffsetFetch => (OFFSET_FETCH_REQUEST, 6),
-        ApiKey::ListGroups => (LIST_GROUPS_REQUEST, 3),
-        ApiKey::DescribeGroups => (DESCRIBE_GROUPS_REQUEST, 5),
-        ApiKey::DeleteGroups => (DELETE_GROUPS_REQUEST, 2),
-        ApiKey::OffsetDelete => (OFFSET_DELETE_REQUEST, i16::MAX),
-        ApiKey::CreateTopics => (CREATE_TOPICS_REQUEST, 5),
-        ApiKey::DeleteTopics => (DELETE_TOPICS_REQUEST, 4),
-        ApiKey::CreatePartitions => (CREATE_PARTITIONS_REQUEST, 2),
-        ApiKey::DescribeConfigs => (DESCRIBE_CONFIGS_REQUEST, 4),
-        ApiKey::IncrementalAlterConfigs => (INCREMENTAL_ALTER_CONFIGS_REQUEST, 1),
-        ApiKey::DeleteRecords => (DELETE_RECORDS_REQUEST, 2),
-        _ => return None,
-    })
-}
-
 /// Walks `body` (the bytes after the request header) as request `api` at `version`. Bytes
 /// after the request are ignored, as kafka-protocol (and Kafka) ignore them.
 pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<(), Malformed> {
@@ -103,14 +71,16 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<(), Malformed> {
 
 /// How many bytes of `body` the request takes.
 fn consumed(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, Malformed> {
-    let (fields, flexible) = schema(api).ok_or(Malformed::NoSchema { api })?;
+    let schema = schemas::schema(api)
+        .filter(|schema| schema.versions.contains(&version))
+        .ok_or(Malformed::NoSchema { api, version })?;
     let mut walker = Walker {
         buf: body,
         pos: 0,
         version,
-        compact: version >= flexible,
+        compact: version >= schema.first_flexible,
     };
-    walker.walk(fields)?;
+    walker.walk(schema.fields)?;
     Ok(walker.pos)
 }
 

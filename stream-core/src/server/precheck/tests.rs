@@ -108,9 +108,18 @@ fn produce_fetch_and_metadata_schemas_match_kafka_protocol() {
                 Vec::new()
             })
             .with_rack_id(if v >= 11 { s("rack") } else { StrBytes::default() });
-        // A known tagged field, skipped by its size.
-        if v >= 12 {
+        // Known tagged fields, skipped by their size: a string and (v15+) a struct.
+        let request = if v >= 12 {
             request.with_cluster_id(Some(s("cluster")))
+        } else {
+            request
+        };
+        if v >= 15 {
+            request.with_replica_state(
+                fetch_request::ReplicaState::default()
+                    .with_replica_id(BrokerId(1))
+                    .with_replica_epoch(3),
+            )
         } else {
             request
         }
@@ -403,6 +412,135 @@ fn admin_schemas_match_kafka_protocol() {
                 ]),
         ])
     });
+}
+
+#[test]
+fn null_strings_bytes_and_arrays_walk_as_empty() {
+    walks_exactly(ApiKey::Metadata, |v| {
+        // Null (all topics) from v1; v0 has no null array, and an empty one means all.
+        MetadataRequest::default().with_topics(if v >= 1 { None } else { Some(Vec::new()) })
+    });
+    walks_exactly(ApiKey::Produce, |_| {
+        ProduceRequest::default()
+            .with_transactional_id(None)
+            .with_topic_data(vec![
+                produce_request::TopicProduceData::default()
+                    .with_name(topic("a"))
+                    .with_partition_data(vec![
+                        produce_request::PartitionProduceData::default().with_records(None),
+                    ]),
+            ])
+    });
+    walks_exactly(ApiKey::OffsetFetch, |v| match v {
+        8.. => OffsetFetchRequest::default().with_groups(vec![
+            offset_fetch_request::OffsetFetchRequestGroup::default()
+                .with_group_id(group("g"))
+                .with_topics(None),
+        ]),
+        2.. => OffsetFetchRequest::default()
+            .with_group_id(group("g"))
+            .with_topics(None),
+        _ => OffsetFetchRequest::default()
+            .with_group_id(group("g"))
+            .with_topics(Some(Vec::new())),
+    });
+    walks_exactly(ApiKey::CreatePartitions, |_| {
+        CreatePartitionsRequest::default().with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default()
+                .with_name(topic("a"))
+                .with_assignments(None),
+        ])
+    });
+    walks_exactly(ApiKey::DescribeConfigs, |_| {
+        DescribeConfigsRequest::default().with_resources(vec![
+            describe_configs_request::DescribeConfigsResource::default()
+                .with_resource_name(s("a"))
+                .with_configuration_keys(None),
+        ])
+    });
+}
+
+/// Tagged fields, at the top level (a string and a struct) and inside array elements, live in
+/// the tagged-field sections the walker skips by size: none may become a positional field.
+#[test]
+fn tagged_fields_are_skipped_wherever_they_sit() {
+    // Fetch v17 is the newest in the spec and has a tagged field in every partition; it is not
+    // served, but the generated schema covers it.
+    let version = 17;
+    let directory = "07070707-0707-0707-0707-070707070707"
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fetch = |tagged: bool| {
+        let partition = fetch_request::FetchPartition::default().with_partition(1);
+        let request =
+            FetchRequest::default().with_topics(vec![fetch_request::FetchTopic::default().with_partitions(
+                vec![if tagged {
+                    partition.with_replica_directory_id(directory)
+                } else {
+                    partition
+                }],
+            )]);
+        if tagged {
+            request.with_cluster_id(Some(s("cluster"))).with_replica_state(
+                fetch_request::ReplicaState::default()
+                    .with_replica_id(BrokerId(1))
+                    .with_replica_epoch(3),
+            )
+        } else {
+            request
+        }
+    };
+    let mut plain = BytesMut::new();
+    fetch(false)
+        .encode(&mut plain, version)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tagged = BytesMut::new();
+    fetch(true)
+        .encode(&mut tagged, version)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        tagged.len() > plain.len() + 16 + 7,
+        "the tagged fields were not encoded"
+    );
+    assert_eq!(consumed(ApiKey::Fetch, version, &plain), Ok(plain.len()));
+    assert_eq!(consumed(ApiKey::Fetch, version, &tagged), Ok(tagged.len()));
+}
+
+/// Every served version must be in the copied spec's `validVersions` (the walker refuses any
+/// other), and the spec's `flexibleVersions` must agree with kafka-protocol's header versions.
+#[test]
+fn served_versions_are_within_the_specs() {
+    for (api, min, max) in crate::server::SUPPORTED_APIS {
+        let schema = super::schemas::schema(*api).unwrap_or_else(|| panic!("{api:?} has no spec"));
+        assert!(
+            schema.versions.contains(min) && schema.versions.contains(max),
+            "{api:?} serves v{min}-{max}, its spec has {:?}",
+            schema.versions
+        );
+        for version in *min..=*max {
+            // Header v2 (with tagged fields) is used exactly by flexible requests (KIP-482).
+            assert_eq!(
+                version >= schema.first_flexible,
+                api.request_header_version(version) >= 2,
+                "{api:?} v{version}: spec and kafka-protocol disagree on flexibility"
+            );
+        }
+    }
+}
+
+#[test]
+fn versions_and_apis_without_a_spec_are_refused() {
+    let beyond = super::schemas::schema(ApiKey::Fetch).map_or(0, |schema| *schema.versions.end() + 1);
+    for (api, version) in [
+        (ApiKey::Fetch, -1),
+        (ApiKey::Fetch, beyond),
+        (ApiKey::SaslHandshake, 0),
+    ] {
+        assert_eq!(
+            check(api, version, &[0; 64]),
+            Err(Malformed::NoSchema { api, version })
+        );
+    }
 }
 
 #[test]
