@@ -6,6 +6,8 @@ source scripts/deps.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== one build of RocksDB and librdkafka for every command"
+scripts/check-one-build.sh
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo doc"

@@ -50,6 +50,7 @@
 //!
 //! [`Log`]: storage::Log
 
+pub use registry;
 pub use storage;
 pub use stream_core;
 pub use stream_dsl;
@@ -65,7 +66,9 @@ pub mod prelude {
     };
     pub use stream_core::client::{Producer, ProducerConfig, ProducerRecord, RecordMetadata};
     pub use stream_core::partition::IsolationLevel;
-    pub use stream_core::{BrokerError, Cluster, TopicName, TopicPartition};
+    pub use stream_core::{BrokerError, ClientError, Cluster, TopicName, TopicPartition};
+    // `cluster.schema_registry()`: the registry crate's, over the cluster's `_schemas` topic.
+    pub use registry::SchemaRegistryExt;
     // The DSL. Its `Record` (a record inside a topology) is `stream_dsl::record::Record`;
     // `Record` here stays the storage layer's decoded record.
     pub use stream_dsl::prelude::*;

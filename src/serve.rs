@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use runnel::registry::{SchemaRegistryExt, rest};
 use runnel::stream_core::group::GroupConfig;
-use runnel::stream_core::registry::rest;
 use runnel::stream_core::server::{ServerConfig, serve};
 use runnel::stream_core::txn::TxnConfig;
 use runnel::stream_core::{BrokerConfig, Cluster};

@@ -225,12 +225,12 @@ async fn a_second_producer_with_the_same_id_fences_the_first_whose_later_records
     zombie.flush().await;
     let err = zombie.commit_transaction().await.unwrap_err();
     assert!(
-        matches!(err, BrokerError::Txn(TxnError::InvalidTxnState { .. })),
+        matches!(err, ClientError::Txn(TxnError::InvalidTxnState { .. })),
         "the failed send makes the commit fail: {err}"
     );
     let err = zombie.abort_transaction().await.unwrap_err();
     assert!(
-        matches!(err, BrokerError::Txn(TxnError::ProducerFenced { .. })),
+        matches!(err, ClientError::Txn(TxnError::ProducerFenced { .. })),
         "{err}"
     );
     // And it stays fenced.
@@ -300,7 +300,7 @@ async fn a_hung_transaction_is_aborted_after_its_timeout_and_the_lso_advances() 
     // The producer was fenced by the abort's epoch bump.
     assert!(matches!(
         producer.commit_transaction().await,
-        Err(BrokerError::Txn(TxnError::ProducerFenced { .. }))
+        Err(ClientError::Txn(TxnError::ProducerFenced { .. }))
     ));
     drop(producer);
     cluster.shutdown().await;

@@ -14,7 +14,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use runnel::stream_core::registry::{HttpRegistryClient, SchemaRegistryClient};
+use runnel::registry::{HttpRegistryClient, SchemaRegistryClient};
 use runnel::stream_dsl::serde::avro::apache_avro::types::Value;
 use runnel::stream_dsl::serde::{AvroConfig, AvroSerde, GenericAvroSerde, Serde};
 use serde::{Deserialize, Serialize};
@@ -94,28 +94,18 @@ fn produce_all(bootstrap: &str, topic: &str, records: &[(String, bytes::Bytes)])
         .create()
         .unwrap();
     for (key, value) in records {
-        let mut record = BaseRecord::to(topic).key(key).payload(&value[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        let record = BaseRecord::to(topic).key(key).payload(&value[..]);
+        support::send_rdkafka(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
 #[test]
 fn python_avro_records_are_read_by_the_runnel_serde_and_the_other_way_round() {
-    if !support::python_can_import("confluent_kafka.schema_registry.avro, fastavro") {
-        eprintln!(
-            "SKIPPED: python3 cannot import confluent_kafka.schema_registry.avro and fastavro \
-             (pip install \"confluent-kafka[avro,schemaregistry]\"; scripts/deps.sh installs it)"
-        );
+    if !support::python_clients_or_skip(
+        "confluent_kafka.schema_registry.avro, fastavro",
+        "confluent-kafka[avro,schemaregistry]",
+    ) {
         return;
     }
     let serve = support::Server::start_with_registry(&["num.partitions=3"]);

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use runnel::prelude::*;
+use runnel::registry::Registry;
 use runnel::stream_core::group::GroupConfig;
-use runnel::stream_core::registry::Registry;
 use runnel::stream_core::{BrokerConfig, TopicName, TopicPartition};
 use runnel::stream_dsl::serde::{AvroConfig, AvroSerde};
 use serde::{Deserialize, Serialize};
@@ -326,7 +326,7 @@ async fn avro_totals_per_customer_equal_a_fold_across_two_schema_versions() {
     let ids: Vec<u32> = ["customer-totals-value", &format!("{changelog}-value")]
         .iter()
         .map(|s| {
-            let v = registry.version(s, runnel::stream_core::registry::VersionSpec::Latest, false);
+            let v = registry.version(s, runnel::registry::VersionSpec::Latest, false);
             v.unwrap().id
         })
         .collect();

@@ -58,17 +58,8 @@ fn produce_lines(bootstrap: &str, lines: &[String]) {
         .unwrap();
     for (i, line) in lines.iter().enumerate() {
         let key = i.to_string();
-        let mut record = BaseRecord::to("lines").key(&key).payload(line);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        let record = BaseRecord::to("lines").key(&key).payload(line);
+        support::send_rdkafka(&producer, record);
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }

@@ -13,11 +13,7 @@ use support::{Server, python};
 
 macro_rules! require_python_clients {
     () => {
-        if !support::python_can_import("kafka, confluent_kafka") {
-            eprintln!(
-                "SKIPPED: python3 cannot import kafka (kafka-python) and confluent_kafka \
-                 (scripts/deps.sh installs them)"
-            );
+        if !support::python_clients_or_skip("kafka, confluent_kafka", "kafka-python confluent-kafka") {
             return;
         }
     };

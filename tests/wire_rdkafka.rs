@@ -70,20 +70,11 @@ fn produce(bootstrap: &str) -> Vec<(String, i32, i64)> {
                 key: "empty",
                 value: None::<&[u8]>,
             });
-        let mut record = BaseRecord::to("orders")
+        let record = BaseRecord::to("orders")
             .key(&key)
             .payload(&value)
             .headers(headers);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
+        support::send_rdkafka(&producer, record);
     }
     producer.flush(Duration::from_secs(60)).unwrap();
     let reports = std::mem::take(&mut *producer.context().0.lock().unwrap());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use runnel::stream_core::registry::{HttpRegistryClient, SchemaRegistryClient, VersionSpec};
+use runnel::registry::{HttpRegistryClient, SchemaRegistryClient, VersionSpec};
 
 /// Where the schema registry is; every `schemas` subcommand takes it.
 #[derive(Args, Debug, Clone)]

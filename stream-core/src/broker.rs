@@ -17,7 +17,8 @@ use tokio::sync::watch;
 use crate::error::{BrokerError, Result};
 use crate::metadata::{MetadataStore, TopicRecord, random_id};
 use crate::partition::{Acks, FetchedPartition, IsolationLevel, Origin, Partition, ProduceResult, Records};
-use crate::topic::{TopicConfig, TopicName, TopicPartition};
+pub use crate::topic::Topic;
+use crate::topic::{TopicConfig, TopicName, TopicPartition, Topics};
 
 /// Broker-wide settings, named after Kafka's server configs.
 #[derive(Debug, Clone)]
@@ -129,29 +130,6 @@ impl BrokerConfig {
     }
 }
 
-/// A topic on this broker.
-#[derive(Debug)]
-pub struct Topic {
-    pub name: TopicName,
-    pub id: String,
-    config: RwLock<TopicConfig>,
-    partitions: RwLock<Vec<Arc<Partition>>>,
-}
-
-impl Topic {
-    pub fn config(&self) -> TopicConfig {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn partition_count(&self) -> i32 {
-        self.partitions.read().unwrap_or_else(|p| p.into_inner()).len() as i32
-    }
-}
-
 /// One partition of a fetch.
 #[derive(Debug, Clone)]
 pub struct FetchPartition {
@@ -175,7 +153,26 @@ pub struct FetchRequest {
 /// or stray write from a finished transaction is refused rather than left hanging, keeping
 /// the last stable offset from being held back forever.
 pub trait TxnVerifier: Send + Sync + std::fmt::Debug {
-    fn verify(&self, tp: &TopicPartition, producer_id: i64, producer_epoch: i16) -> Result<()>;
+    fn verify(&self, tp: &TopicPartition, producer_id: i64, producer_epoch: i16) -> Result<(), TxnRefusal>;
+}
+
+/// Why the transaction coordinator refused a transactional append. The broker's own terms for
+/// the coordinator's answer, so that the broker's error does not wrap the coordinator's (the
+/// coordinator sits above the broker and stores its state through it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TxnRefusal {
+    /// No open transaction of this producer has added the partition.
+    #[error("the partition is not part of an open transaction of the producer")]
+    NotInTransaction,
+    /// A newer producer of the same transactional id holds epoch `current`.
+    #[error("producer epoch {epoch} is fenced by epoch {current}")]
+    ProducerFenced { epoch: i16, current: i16 },
+    /// The producer id is not the current one of any transactional id.
+    #[error("the producer id is not the current producer of its transactional id")]
+    UnknownProducerId,
+    /// The transaction coordinator is shut down.
+    #[error("the transaction coordinator is not available")]
+    CoordinatorNotAvailable,
 }
 
 pub type FetchResponse<R = Bytes> = Vec<(TopicPartition, Result<FetchedPartition<R>>)>;
@@ -209,7 +206,7 @@ pub enum AlterConfigOp {
 struct Inner {
     config: BrokerConfig,
     clock: Arc<dyn Clock>,
-    topics: RwLock<BTreeMap<TopicName, Arc<Topic>>>,
+    topics: RwLock<Topics>,
     metadata: Mutex<MetadataStore>,
     /// Bumped after every append; waiting fetches watch it.
     appends: watch::Sender<u64>,
@@ -240,11 +237,10 @@ impl Broker {
 
     pub fn open_with_clock(config: BrokerConfig, clock: Arc<dyn Clock>) -> Result<Broker> {
         let metadata = MetadataStore::open(&config.data_dir)?;
-        let mut topics = BTreeMap::new();
+        let mut topics = Topics::default();
         for (name, record) in metadata.topics() {
             let name = TopicName::new(name)?;
-            let topic = open_topic(&config, &clock, name.clone(), record)?;
-            topics.insert(name, Arc::new(topic));
+            topics.insert(Arc::new(open_topic(&config, &clock, name, record)?));
         }
         let (appends, _) = watch::channel(0);
         let (shutdown, _) = watch::channel(false);
@@ -326,7 +322,7 @@ impl Broker {
 
     fn all_partitions(&self) -> Vec<Arc<Partition>> {
         read(&self.inner.topics)
-            .values()
+            .iter()
             .flat_map(|t| t.partitions())
             .collect()
     }
@@ -361,7 +357,7 @@ impl Broker {
     ) -> Result<TopicDescription> {
         let (name, partitions) = self.check_new_topic(name, partitions, replication_factor, &configs)?;
         let _admin = lock(&self.inner.admin);
-        if read(&self.inner.topics).contains_key(&name) {
+        if read(&self.inner.topics).get(&name).is_some() {
             return Err(BrokerError::TopicAlreadyExists(name.to_string()));
         }
         let record = TopicRecord {
@@ -378,7 +374,7 @@ impl Broker {
         lock(&self.inner.metadata).update_topics(|t| {
             t.insert(name.to_string(), record);
         })?;
-        write(&self.inner.topics).insert(name.clone(), topic.clone());
+        write(&self.inner.topics).insert(topic.clone());
         tracing::info!(topic = %name, partitions, "created topic");
         Ok(self.describe(&topic))
     }
@@ -389,7 +385,7 @@ impl Broker {
         lock(&self.inner.metadata).update_topics(|t| {
             t.remove(name);
         })?;
-        write(&self.inner.topics).remove(&topic.name);
+        write(&self.inner.topics).remove(&topic);
         for partition in topic.partitions() {
             partition.mark_deleted()?;
             std::fs::remove_dir_all(partition.dir())
@@ -409,7 +405,7 @@ impl Broker {
         configs: &BTreeMap<String, String>,
     ) -> Result<()> {
         let (name, _) = self.check_new_topic(name, partitions, replication_factor, configs)?;
-        if read(&self.inner.topics).contains_key(&name) {
+        if read(&self.inner.topics).get(&name).is_some() {
             return Err(BrokerError::TopicAlreadyExists(name.to_string()));
         }
         Ok(())
@@ -464,7 +460,7 @@ impl Broker {
                 r.partitions = total;
             }
         })?;
-        write(&topic.partitions).extend(added);
+        topic.add_partitions(added);
         Ok(())
     }
 
@@ -486,7 +482,7 @@ impl Broker {
         for partition in topic.partitions() {
             partition.set_config(resolved.log.clone())?;
         }
-        *topic.config.write().unwrap_or_else(|p| p.into_inner()) = resolved.clone();
+        topic.set_config(resolved.clone());
         Ok(resolved)
     }
 
@@ -515,7 +511,6 @@ impl Broker {
         let key = TopicName::new(name)?;
         read(&self.inner.topics)
             .get(&key)
-            .cloned()
             .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
                 topic: name.to_string(),
                 partition: -1,
@@ -537,7 +532,7 @@ impl Broker {
     }
 
     pub fn list_topics(&self) -> Vec<TopicName> {
-        read(&self.inner.topics).keys().cloned().collect()
+        read(&self.inner.topics).names()
     }
 
     pub fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
@@ -565,12 +560,41 @@ impl Broker {
         }
     }
 
+    /// The name of the topic whose id is `id` (32 hex digits, any case), if it exists.
+    pub fn topic_name_by_id(&self, id: &str) -> Option<TopicName> {
+        read(&self.inner.topics).by_id(id).map(|t| t.name.clone())
+    }
+
+    /// The configuration in effect for `topic`.
+    pub fn topic_config(&self, topic: &str) -> Result<TopicConfig> {
+        Ok(self.topic(topic)?.config())
+    }
+
+    /// How many partitions `topic` has.
+    pub fn partition_count(&self, topic: &str) -> Result<i32> {
+        Ok(self.topic(topic)?.partition_count())
+    }
+
+    /// Whether the partition exists on this broker.
+    pub fn has_partition(&self, tp: &TopicPartition) -> bool {
+        self.partition(tp).is_ok()
+    }
+
+    /// The partition's current leader epoch.
+    pub fn leader_epoch(&self, tp: &TopicPartition) -> Result<i32> {
+        self.partition(tp)?.leader_epoch()
+    }
+
+    /// The topic's name, the topic created with the defaults first if it does not exist and
+    /// auto-creation is on (Kafka's `auto.create.topics.enable`, on Metadata).
+    pub fn ensure_topic(&self, name: &str) -> Result<TopicName> {
+        Ok(self.topic_or_create(name)?.name.clone())
+    }
+
     pub fn partition(&self, tp: &TopicPartition) -> Result<Arc<Partition>> {
         let topic = self.topic(tp.topic.as_str())?;
-        let partitions = topic.partitions.read().unwrap_or_else(|p| p.into_inner());
-        usize::try_from(tp.partition)
-            .ok()
-            .and_then(|i| partitions.get(i).cloned())
+        topic
+            .partition(tp.partition)
             .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
                 topic: tp.topic.to_string(),
                 partition: tp.partition,
@@ -613,13 +637,16 @@ impl Broker {
             && header.attributes.transactional
             && !header.attributes.control
         {
-            verifier.verify(tp, header.producer_id, header.producer_epoch)?;
+            verifier
+                .verify(tp, header.producer_id, header.producer_epoch)
+                .map_err(|reason| BrokerError::TxnRefused {
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
+                    producer_id: header.producer_id,
+                    reason,
+                })?;
         }
-        let min_isr = topic
-            .config
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .min_insync_replicas;
+        let min_isr = topic.min_insync_replicas();
         let result = partition.append_from(records, acks, min_isr, Origin::Client)?;
         if !result.duplicate {
             self.inner.appends.send_modify(|n| *n = n.wrapping_add(1));
@@ -802,12 +829,7 @@ fn open_topic(
     for p in 0..record.partitions {
         partitions.push(Arc::new(open_partition(config, clock, &name, p, &topic_config)?));
     }
-    Ok(Topic {
-        name,
-        id: record.id.clone(),
-        config: RwLock::new(topic_config),
-        partitions: RwLock::new(partitions),
-    })
+    Ok(Topic::new(name, record.id.clone(), topic_config, partitions))
 }
 
 fn open_partition(

@@ -1,6 +1,8 @@
 //! `Cluster::embedded(dir)`: the broker and its group coordinator in this process, handing out
 //! clients. Dropping it, or [`Cluster::shutdown`], stops background work and closes the logs.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +13,6 @@ use crate::client::producer::{Producer, ProducerConfig};
 use crate::error::Result;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::offsets_log::{BrokerOffsetsLog, read_offsets_entries};
-use crate::registry::{Registry, RegistryError};
 use crate::txn::{TransactionCoordinator, TxnConfig};
 
 /// An in-process cluster of one broker.
@@ -20,8 +21,9 @@ pub struct Cluster {
     broker: Broker,
     groups: Arc<GroupCoordinator>,
     txns: Arc<TransactionCoordinator>,
-    /// The schema registry, opened on first use (shared by every clone of the cluster).
-    registry: Arc<Mutex<Option<Arc<Registry>>>>,
+    /// Services opened on first use and shared by every clone of the cluster, one per type
+    /// (see [`Cluster::service`]).
+    services: Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
 }
 
 impl Cluster {
@@ -79,7 +81,7 @@ impl Cluster {
             broker,
             groups,
             txns: Arc::new(txns),
-            registry: Arc::default(),
+            services: Arc::default(),
         })
     }
 
@@ -105,17 +107,29 @@ impl Cluster {
         Consumer::new(self.broker.clone(), self.groups.clone(), config)
     }
 
-    /// The schema registry over this broker's `_schemas` topic, opened (the topic created if
-    /// missing, its records replayed) on the first call; later calls return the same one.
-    /// Blocking file I/O on the first call: from async code, call it on the blocking pool.
-    pub fn schema_registry(&self) -> std::result::Result<Arc<Registry>, RegistryError> {
-        let mut slot = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = slot.as_ref() {
-            return Ok(r.clone());
+    /// The service of type `T` attached to this cluster: opened by `open` on the first call,
+    /// the same one afterwards, from every clone of the cluster. Crates built on the broker
+    /// attach their per-cluster singletons here without the broker knowing them (the schema
+    /// registry crate's `cluster.schema_registry()`: two registries over one `_schemas` topic
+    /// would each keep their own view and both write). `open` runs under the cluster's
+    /// service lock, so it is called once even when threads race; it must not ask for
+    /// another service.
+    pub fn service<T, E>(
+        &self,
+        open: impl FnOnce(&Cluster) -> std::result::Result<T, E>,
+    ) -> std::result::Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+    {
+        let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(service) = services.get(&TypeId::of::<T>()) {
+            if let Ok(service) = service.clone().downcast::<T>() {
+                return Ok(service);
+            }
         }
-        let registry = Arc::new(Registry::open(&self.broker)?);
-        *slot = Some(registry.clone());
-        Ok(registry)
+        let service = Arc::new(open(self)?);
+        services.insert(TypeId::of::<T>(), service.clone());
+        Ok(service)
     }
 
     pub fn admin(&self) -> Admin {

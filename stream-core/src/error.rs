@@ -1,8 +1,12 @@
 //! The broker's error type. Every variant a client can see is named after the Kafka error it
-//! becomes on the wire, and [`BrokerError::code`] maps it through kafka-protocol's table.
+//! stands for; the wire server maps it to that code (`server/error_codes.rs`), nothing else
+//! does. The coordinators above the broker have their own errors (`GroupError`, `TxnError`),
+//! which may hold a `BrokerError` as their source but never the other way round; the
+//! in-process clients, above all three, return [`ClientError`](crate::client::ClientError).
 
-use kafka_protocol::error::ResponseError;
 use storage::StorageError;
+
+use crate::broker::TxnRefusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -42,12 +46,16 @@ pub enum BrokerError {
     InvalidRecordCompacted(String),
     #[error("the broker is shutting down")]
     BrokerNotAvailable,
+    /// The transaction coordinator refused a transactional append (KIP-890's verification).
+    #[error("transactional write to {topic}-{partition} by producer {producer_id} refused: {reason}")]
+    TxnRefused {
+        topic: String,
+        partition: i32,
+        producer_id: i64,
+        reason: TxnRefusal,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
-    #[error(transparent)]
-    Group(#[from] crate::group::GroupError),
-    #[error(transparent)]
-    Txn(crate::txn::TxnError),
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -60,39 +68,6 @@ pub enum BrokerError {
 }
 
 impl BrokerError {
-    /// The Kafka error code this error becomes on the wire.
-    pub fn code(&self) -> ResponseError {
-        match self {
-            BrokerError::UnknownTopicOrPartition { .. } => ResponseError::UnknownTopicOrPartition,
-            BrokerError::InvalidTopic { .. } => ResponseError::InvalidTopicException,
-            BrokerError::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
-            BrokerError::InvalidPartitions { .. } => ResponseError::InvalidPartitions,
-            BrokerError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
-            BrokerError::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
-            BrokerError::NotEnoughReplicas { .. } => ResponseError::NotEnoughReplicas,
-            BrokerError::InvalidConfig { .. } => ResponseError::InvalidConfig,
-            BrokerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
-            BrokerError::OutOfOrderSequenceNumber { .. } => ResponseError::OutOfOrderSequenceNumber,
-            BrokerError::InvalidRecordCompacted(_) => ResponseError::InvalidRecord,
-            BrokerError::BrokerNotAvailable => ResponseError::BrokerNotAvailable,
-            BrokerError::Storage(e) => match e {
-                StorageError::CorruptMessage { .. } => ResponseError::CorruptMessage,
-                StorageError::InvalidRecord { .. } => ResponseError::InvalidRecord,
-                StorageError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
-                StorageError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
-                StorageError::InvalidConfig { .. } | StorageError::UnknownConfig(_) => {
-                    ResponseError::InvalidConfig
-                }
-                StorageError::CorruptSegment { .. } | StorageError::Io { .. } => {
-                    ResponseError::KafkaStorageError
-                }
-            },
-            BrokerError::Group(e) => e.code(),
-            BrokerError::Txn(e) => e.code(),
-            BrokerError::Io { .. } | BrokerError::CorruptMetadata { .. } => ResponseError::KafkaStorageError,
-        }
-    }
-
     pub(crate) fn io(op: &'static str, path: &std::path::Path, source: std::io::Error) -> BrokerError {
         BrokerError::Io {
             op,

@@ -67,18 +67,18 @@ pub mod client;
 pub mod cluster;
 pub mod error;
 pub mod group;
-pub mod metadata;
-pub mod offsets_log;
+pub mod loader;
+mod metadata;
+mod offsets_log;
 pub mod partition;
-pub mod registry;
 pub mod server;
 pub mod topic;
 pub mod txn;
 
 pub use broker::{Broker, BrokerConfig};
 pub use client::{
-    Admin, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, Producer, ProducerConfig, ProducerRecord,
-    RecordMetadata,
+    Admin, ClientError, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, Producer, ProducerConfig,
+    ProducerRecord, RecordMetadata,
 };
 pub use cluster::Cluster;
 pub use error::{BrokerError, Result};

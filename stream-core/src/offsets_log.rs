@@ -9,6 +9,7 @@ use storage::record::{BatchBuilder, Compression};
 use crate::broker::{Broker, OFFSETS_TOPIC};
 use crate::error::{BrokerError, Result};
 use crate::group::{GroupError, OffsetsEntry, OffsetsLog};
+use crate::loader::Entry;
 use crate::partition::Acks;
 use crate::topic::TopicPartition;
 
@@ -85,53 +86,29 @@ impl OffsetsLog for BrokerOffsetsLog {
 
 /// Every entry of `__consumer_offsets` — plain records, records of transactional batches, and
 /// transaction markers — partition by partition, in log order: what the coordinator replays
-/// at startup (see [`crate::group::OffsetsEntry`]).
+/// at startup (see [`crate::group::OffsetsEntry`]). Records without a key mean nothing to the
+/// coordinator and are left out.
 pub fn read_offsets_entries(broker: &Broker) -> Result<Vec<OffsetsEntry>> {
-    let Ok(topic) = broker.topic(OFFSETS_TOPIC) else {
-        return Ok(Vec::new());
-    };
-    let corrupt = |position: usize, e| storage::StorageError::CorruptMessage { position, source: e };
     let mut out = Vec::new();
-    for partition in topic.partitions() {
-        let mut offset = partition.log_start_offset()?;
-        let end = partition.high_watermark()?;
-        while offset < end {
-            let fetched = partition.fetch(offset, 4 << 20)?;
-            if fetched.records.is_empty() {
-                break;
+    crate::loader::replay_topic(broker, OFFSETS_TOPIC, &mut |entry| match entry {
+        Entry::Marker { producer_id, commit } => out.push(OffsetsEntry::Marker { producer_id, commit }),
+        Entry::Record { key: None, .. } => {}
+        Entry::Record {
+            producer_id,
+            transactional,
+            key: Some(key),
+            value,
+            ..
+        } => out.push(if transactional {
+            OffsetsEntry::Transactional {
+                producer_id,
+                key,
+                value,
             }
-            let mut at = 0;
-            while at < fetched.records.len() {
-                let batch = fetched.records.slice(at..);
-                let header = storage::record::BatchHeader::parse(&batch).map_err(|e| corrupt(at, e))?;
-                offset = header.next_offset();
-                at += header.size();
-                if header.attributes.control {
-                    if let Some(control) = storage::record::marker_type(&batch).map_err(|e| corrupt(at, e))? {
-                        out.push(OffsetsEntry::Marker {
-                            producer_id: header.producer_id,
-                            commit: control == storage::record::ControlType::Commit,
-                        });
-                    }
-                    continue;
-                }
-                let (_, records) =
-                    storage::record::decode_records(&batch, 256 << 20).map_err(|e| corrupt(at, e))?;
-                for r in records {
-                    let Some(key) = r.key else { continue };
-                    out.push(if header.attributes.transactional {
-                        OffsetsEntry::Transactional {
-                            producer_id: header.producer_id,
-                            key,
-                            value: r.value,
-                        }
-                    } else {
-                        OffsetsEntry::Record { key, value: r.value }
-                    });
-                }
-            }
-        }
-    }
+        } else {
+            OffsetsEntry::Record { key, value }
+        }),
+    })?;
     Ok(out)
 }
 

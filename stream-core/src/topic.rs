@@ -1,12 +1,13 @@
 //! Topic names, partitions and per-topic configuration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use storage::LogConfig;
 
 use crate::error::{BrokerError, Result};
+use crate::partition::Partition;
 
 /// A topic name that follows Kafka's rules: 1–249 characters of `[a-zA-Z0-9._-]`, and neither
 /// `.` nor `..`.
@@ -117,6 +118,114 @@ impl TopicPartition {
 impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// A topic on this broker: its name, id, configuration and partitions.
+#[derive(Debug)]
+pub struct Topic {
+    pub name: TopicName,
+    /// 32 lowercase hex digits, the topic id Kafka's Metadata (v10+) and Fetch (v13+) use.
+    pub id: String,
+    config: RwLock<TopicConfig>,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+}
+
+impl Topic {
+    pub(crate) fn new(
+        name: TopicName,
+        id: String,
+        config: TopicConfig,
+        partitions: Vec<Arc<Partition>>,
+    ) -> Topic {
+        Topic {
+            name,
+            id,
+            config: RwLock::new(config),
+            partitions: RwLock::new(partitions),
+        }
+    }
+
+    pub fn config(&self) -> TopicConfig {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `min.insync.replicas`, read on every produce (without cloning the whole config).
+    pub fn min_insync_replicas(&self) -> i32 {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .min_insync_replicas
+    }
+
+    pub(crate) fn set_config(&self, config: TopicConfig) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn partition(&self, partition: i32) -> Option<Arc<Partition>> {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        usize::try_from(partition)
+            .ok()
+            .and_then(|i| partitions.get(i).cloned())
+    }
+
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).len() as i32
+    }
+
+    pub(crate) fn add_partitions(&self, added: impl IntoIterator<Item = Arc<Partition>>) {
+        self.partitions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(added);
+    }
+}
+
+/// The broker's topics, found by name and by id. Fetch v13+ names every topic by id: one fetch
+/// of a consumer of thousands of topics looks thousands of ids up, so the id has an index of
+/// its own rather than a scan of every topic.
+#[derive(Debug, Default)]
+pub(crate) struct Topics {
+    by_name: BTreeMap<TopicName, Arc<Topic>>,
+    /// Lowercase id → name.
+    by_id: HashMap<String, TopicName>,
+}
+
+impl Topics {
+    pub fn insert(&mut self, topic: Arc<Topic>) {
+        self.by_id
+            .insert(topic.id.to_ascii_lowercase(), topic.name.clone());
+        self.by_name.insert(topic.name.clone(), topic);
+    }
+
+    pub fn remove(&mut self, topic: &Topic) {
+        self.by_id.remove(&topic.id.to_ascii_lowercase());
+        self.by_name.remove(&topic.name);
+    }
+
+    pub fn get(&self, name: &TopicName) -> Option<Arc<Topic>> {
+        self.by_name.get(name).cloned()
+    }
+
+    /// The topic of `id`, in any case of its hex digits (Kafka's UUIDs compare by value).
+    pub fn by_id(&self, id: &str) -> Option<Arc<Topic>> {
+        let name = match self.by_id.get(id) {
+            Some(name) => name,
+            None => self.by_id.get(&id.to_ascii_lowercase())?,
+        };
+        self.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Topic>> {
+        self.by_name.values()
+    }
+
+    pub fn names(&self) -> Vec<TopicName> {
+        self.by_name.keys().cloned().collect()
     }
 }
 

@@ -4,154 +4,27 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use storage::record::{BatchBuilder, Compression, Header};
-use stream_core::group::GroupConfig;
-use stream_core::server::{ServerConfig, serve};
-use stream_core::{BrokerConfig, Cluster};
+use stream_core::BrokerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
+
+mod support;
+use support::{Client, Server};
 
 /// The node id the broker runs with by default (BrokerConfig::new).
 const NODE: i32 = 1;
 
 // ---- harness ---------------------------------------------------------------------------------
-
-struct Server {
-    addr: SocketAddr,
-    cluster: Cluster,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        Server::start_with(|b| b, |s| s).await
-    }
-
-    async fn start_with(
-        broker: impl FnOnce(BrokerConfig) -> BrokerConfig,
-        server: impl FnOnce(ServerConfig) -> ServerConfig,
-    ) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let groups = GroupConfig::default().with_group_initial_rebalance_delay_ms(0);
-        let cluster = Cluster::embedded_with(broker(BrokerConfig::new(dir.path())), groups)
-            .await
-            .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let config = server(ServerConfig::new("127.0.0.1", addr.port()));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn({
-            let cluster = cluster.clone();
-            async move { serve(listener, cluster, config, stopped).await.unwrap() }
-        });
-        Server {
-            addr,
-            cluster,
-            stop: Some(stop),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn client(&self) -> Client {
-        Client {
-            stream: TcpStream::connect(self.addr).await.unwrap(),
-            correlation: 0,
-        }
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap();
-    }
-}
-
-struct Client {
-    stream: TcpStream,
-    correlation: i32,
-}
-
-const WAIT: Duration = Duration::from_secs(10);
-
-impl Client {
-    fn frame<R: Encodable>(&mut self, api: ApiKey, version: i16, request: &R) -> Bytes {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("server-raw")));
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, api.request_header_version(version))
-            .unwrap();
-        request
-            .encode(&mut body, version)
-            .unwrap_or_else(|e| panic!("encode {api:?} v{version}: {e}"));
-        let mut frame = BytesMut::new();
-        frame.put_i32(body.len() as i32);
-        frame.extend_from_slice(&body);
-        frame.freeze()
-    }
-
-    async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
-    }
-
-    async fn read_frame(&mut self) -> Option<Bytes> {
-        let mut len = [0u8; 4];
-        tokio::time::timeout(WAIT, self.stream.read_exact(&mut len))
-            .await
-            .unwrap()
-            .ok()?;
-        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-        tokio::time::timeout(WAIT, self.stream.read_exact(&mut body))
-            .await
-            .unwrap()
-            .ok()?;
-        Some(Bytes::from(body))
-    }
-
-    /// Reads one response of `api`/`version`, checking its correlation id.
-    async fn response<T: Decodable>(&mut self, api: ApiKey, version: i16, correlation: i32) -> T {
-        let mut frame = self.read_frame().await.expect("connection closed");
-        let header = ResponseHeader::decode(&mut frame, api.response_header_version(version)).unwrap();
-        assert_eq!(header.correlation_id, correlation, "responses out of order");
-        T::decode(&mut frame, version).unwrap()
-    }
-
-    async fn call<R: Encodable, T: Decodable>(&mut self, api: ApiKey, version: i16, request: &R) -> T {
-        let frame = self.frame(api, version, request);
-        self.send_raw(&frame).await;
-        self.response(api, version, self.correlation).await
-    }
-
-    /// True once the server has closed the connection (reads hit end of stream).
-    async fn is_closed(&mut self) -> bool {
-        let mut buf = [0u8; 64];
-        loop {
-            match tokio::time::timeout(WAIT, self.stream.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(_)) => continue,
-                Err(_) => return false,
-            }
-        }
-    }
-}
 
 fn s(value: &str) -> StrBytes {
     StrBytes::from_string(value.to_string())

@@ -4,10 +4,7 @@
 //! each answers at old and new versions.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -19,111 +16,22 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use storage::record::{BatchBuilder, Compression};
-use stream_core::group::GroupConfig;
-use stream_core::server::{ServerConfig, serve};
-use stream_core::{BrokerConfig, Cluster};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+mod support;
+use support::{Client, Server};
 
 /// The node id the broker runs with by default (BrokerConfig::new).
 const NODE: i32 = 1;
 
 // ---- harness ---------------------------------------------------------------------------------
 
-struct Server {
-    addr: SocketAddr,
-    cluster: Cluster,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    /// A broker with topic `t` of two partitions.
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let groups = GroupConfig::default().with_group_initial_rebalance_delay_ms(0);
-        let cluster = Cluster::embedded_with(BrokerConfig::new(dir.path()), groups)
-            .await
-            .unwrap();
-        cluster.admin().create_topic("t", 2, []).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let config = ServerConfig::new("127.0.0.1", addr.port());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn({
-            let cluster = cluster.clone();
-            async move { serve(listener, cluster, config, stopped).await.unwrap() }
-        });
-        Server {
-            addr,
-            cluster,
-            stop: Some(stop),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn client(&self) -> Client {
-        Client {
-            stream: TcpStream::connect(self.addr).await.unwrap(),
-            correlation: 0,
-        }
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap();
-        self.cluster.shutdown().await;
-    }
-}
-
-struct Client {
-    stream: TcpStream,
-    correlation: i32,
-}
-
-const WAIT: Duration = Duration::from_secs(10);
-
-impl Client {
-    async fn call<R: Encodable, T: Decodable>(&mut self, api: ApiKey, version: i16, request: &R) -> T {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("server-txn")));
-        let mut body = BytesMut::new();
-        header
-            .encode(&mut body, api.request_header_version(version))
-            .unwrap();
-        request
-            .encode(&mut body, version)
-            .unwrap_or_else(|e| panic!("encode {api:?} v{version}: {e}"));
-        let mut frame = BytesMut::new();
-        frame.put_i32(body.len() as i32);
-        frame.extend_from_slice(&body);
-        self.stream.write_all(&frame).await.unwrap();
-
-        let mut len = [0u8; 4];
-        tokio::time::timeout(WAIT, self.stream.read_exact(&mut len))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{api:?} v{version}: connection closed: {e}"));
-        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-        tokio::time::timeout(WAIT, self.stream.read_exact(&mut body))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut frame = Bytes::from(body);
-        let header = ResponseHeader::decode(&mut frame, api.response_header_version(version)).unwrap();
-        assert_eq!(header.correlation_id, self.correlation, "responses out of order");
-        T::decode(&mut frame, version).unwrap()
-    }
+/// A broker with topic `t` of two partitions.
+async fn start() -> Server {
+    let server = Server::start().await;
+    server.cluster.admin().create_topic("t", 2, []).unwrap();
+    server
 }
 
 fn s(value: &str) -> StrBytes {
@@ -358,7 +266,7 @@ const TRANSACTION_ABORTABLE: i16 = 120;
 
 #[tokio::test]
 async fn a_committed_transaction_is_invisible_to_read_committed_until_its_end_txn() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let (error, pid, epoch) = init(&mut client, "tx").await;
     assert_eq!((error, epoch), (NONE, 0));
@@ -403,7 +311,7 @@ async fn a_committed_transaction_is_invisible_to_read_committed_until_its_end_tx
 
 #[tokio::test]
 async fn an_aborted_transaction_is_listed_to_read_committed_fetches_only() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let (_, pid, epoch) = init(&mut client, "tx").await;
     let me = ("tx", pid, epoch);
@@ -432,7 +340,7 @@ async fn an_aborted_transaction_is_listed_to_read_committed_fetches_only() {
 
 #[tokio::test]
 async fn add_partitions_checks_the_producer_and_that_every_partition_exists() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let (_, pid, epoch) = init(&mut client, "tx").await;
 
@@ -468,7 +376,7 @@ async fn add_partitions_checks_the_producer_and_that_every_partition_exists() {
 
 #[tokio::test]
 async fn a_fenced_producer_is_told_producer_fenced_or_its_older_versions_code() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let (_, pid, old) = init(&mut client, "tx").await;
     add_partitions(&mut client, 3, ("tx", pid, old), &[("t", 0)]).await;
@@ -534,7 +442,7 @@ async fn a_fenced_producer_is_told_producer_fenced_or_its_older_versions_code() 
 
 #[tokio::test]
 async fn bad_init_producer_id_requests_are_answered_with_kafka_codes() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let request = InitProducerIdRequest::default()
         .with_transactional_id(Some(txn_id("tx")))
@@ -564,7 +472,7 @@ async fn bad_init_producer_id_requests_are_answered_with_kafka_codes() {
 
 #[tokio::test]
 async fn writes_outside_the_transaction_are_invalid_txn_state_or_transaction_abortable() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let (_, pid, epoch) = init(&mut client, "tx").await;
     let me = ("tx", pid, epoch);
@@ -599,7 +507,7 @@ async fn writes_outside_the_transaction_are_invalid_txn_state_or_transaction_abo
 
 #[tokio::test]
 async fn transactional_offsets_are_unstable_until_the_commit_then_committed() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     let (_, pid, epoch) = init(&mut client, "tx").await;
     let me = ("tx", pid, epoch);
@@ -686,7 +594,7 @@ async fn transactional_offsets_are_unstable_until_the_commit_then_committed() {
 
 #[tokio::test]
 async fn the_transaction_coordinator_is_this_node() {
-    let server = Server::start().await;
+    let server = start().await;
     let mut client = server.client().await;
     for version in 1..=3 {
         let request = FindCoordinatorRequest::default()

@@ -69,6 +69,9 @@ pub enum StreamsError {
     },
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    /// A call of the embedded cluster's clients failed.
+    #[error(transparent)]
+    Embedded(#[from] stream_core::ClientError),
     /// A call of the network client (librdkafka) failed.
     #[error("{operation}: {source}")]
     Client {

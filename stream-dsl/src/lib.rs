@@ -75,6 +75,7 @@ pub use error::{Result, StreamsError};
 pub use grouped::{KGroupedStream, KGroupedTable};
 pub use kstream::{BranchedKStream, KStream};
 pub use ktable::KTable;
+pub use registry;
 pub use runtime::{ProcessingGuarantee, State, Streams, StreamsConfig};
 pub use stream_core;
 pub use test_driver::TopologyTestDriver;

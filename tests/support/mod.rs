@@ -181,6 +181,17 @@ pub fn python_can_import(modules: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether `python3` can import `modules`; if not, says on stderr that the calling test is
+/// skipped and which packages (`pip`) it needs. `scripts/deps.sh` installs them, so the README's
+/// test command runs every Python test; a machine without them skips rather than fails.
+pub fn python_clients_or_skip(modules: &str, pip: &str) -> bool {
+    if python_can_import(modules) {
+        return true;
+    }
+    eprintln!("SKIPPED: python3 cannot import {modules} (pip install {pip}; scripts/deps.sh installs it)");
+    false
+}
+
 /// Runs `python3 tests/python/<name> args...`, killed after `limit`. Panics with its output
 /// unless it exits successfully; returns its stdout (the script's JSON summary).
 pub fn python(name: &str, args: &[&str], limit: Duration) -> String {
@@ -234,4 +245,27 @@ pub fn python(name: &str, args: &[&str], limit: Duration) -> String {
         ),
     }
     out
+}
+
+/// Queues `record` on an rdkafka producer, serving delivery reports (`poll`) while its queue
+/// is full, as librdkafka's own examples do.
+pub fn send_rdkafka<C: rdkafka::producer::ProducerContext>(
+    producer: &rdkafka::producer::BaseProducer<C>,
+    mut record: rdkafka::producer::BaseRecord<
+        '_,
+        impl rdkafka::message::ToBytes + ?Sized,
+        impl rdkafka::message::ToBytes + ?Sized,
+        C::DeliveryOpaque,
+    >,
+) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((_, back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(10));
+            }
+        }
+    }
+    producer.poll(Duration::ZERO);
 }

@@ -1,9 +1,13 @@
 //! The native admin client, after Kafka's `Admin`: topics, configs, partitions, and consumer
-//! groups with their lag.
+//! groups with their lag. Topic calls fail only with the broker's errors ([`BrokerError`]);
+//! group calls with the group coordinator's too ([`ClientError`]).
+//!
+//! [`BrokerError`]: crate::error::BrokerError
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::error::ClientError;
 use crate::broker::{AlterConfigOp, Broker, TopicDescription};
 use crate::error::Result;
 use crate::group::{FetchOffsetsRequest, GroupCoordinator, GroupDescription, GroupListing};
@@ -102,19 +106,19 @@ impl Admin {
         self.broker.alter_topic_config(topic, ops).map(|_| ())
     }
 
-    pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+    pub async fn list_groups(&self) -> Result<Vec<GroupListing>, ClientError> {
         Ok(self.groups.list_groups(&[]).await?)
     }
 
     /// A group's state and members, and per partition its committed offset, the partition's
     /// end offset (high watermark) and the lag.
-    pub async fn describe_group(&self, group_id: &str) -> Result<GroupLag> {
+    pub async fn describe_group(&self, group_id: &str) -> Result<GroupLag, ClientError> {
         let description = self
             .groups
             .describe_groups(&[group_id.to_string()])
             .await?
             .pop()
-            .ok_or_else(|| crate::group::GroupError::GroupIdNotFound)?;
+            .ok_or(crate::group::GroupError::GroupIdNotFound)?;
         let committed = self
             .groups
             .fetch_offsets(FetchOffsetsRequest {
@@ -124,10 +128,7 @@ impl Admin {
             .await?;
         let mut partitions = Vec::new();
         for o in committed.into_iter().filter(|o| o.offset >= 0) {
-            let tp = TopicPartition::new(
-                TopicName::new(&o.topic_partition.topic)?,
-                o.topic_partition.partition,
-            );
+            let tp = o.topic_partition;
             let end_offset = self.broker.list_offset(&tp, -1)?.0;
             partitions.push(PartitionLag {
                 lag: (end_offset - o.offset).max(0),

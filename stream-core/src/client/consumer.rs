@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use storage::record::{BatchHeader, Header, RecordCursor, records_section};
 
+use super::error::Result;
 use crate::broker::{Broker, FetchPartition, FetchRequest};
-use crate::error::{BrokerError, Result};
+use crate::error::{BrokerError, Result as BrokerResult};
 use crate::partition::{AbortedTxn, IsolationLevel};
 use crate::topic::{TopicName, TopicPartition};
 
@@ -221,7 +222,7 @@ impl Fetcher {
         self.buffer.retain(|p| assigned.contains_key(&p.tp));
     }
 
-    fn state(&mut self, tp: &TopicPartition) -> Result<&mut PartitionState> {
+    fn state(&mut self, tp: &TopicPartition) -> BrokerResult<&mut PartitionState> {
         self.assigned
             .get_mut(tp)
             .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
@@ -230,7 +231,7 @@ impl Fetcher {
             })
     }
 
-    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> BrokerResult<()> {
         if offset < 0 {
             return Err(BrokerError::Storage(storage::StorageError::OffsetOutOfRange {
                 offset,
@@ -247,7 +248,7 @@ impl Fetcher {
         self.buffer.retain(|p| p.tp != *tp);
     }
 
-    pub fn pause(&mut self, tp: &TopicPartition, paused: bool) -> Result<()> {
+    pub fn pause(&mut self, tp: &TopicPartition, paused: bool) -> BrokerResult<()> {
         self.state(tp)?.paused = paused;
         if paused {
             // Records already fetched for a paused partition are returned after `resume`.
@@ -269,7 +270,7 @@ impl Fetcher {
     }
 
     /// Resolves a missing position with `reset` (a committed offset is applied by the caller).
-    pub fn reset_position(&mut self, tp: &TopicPartition, reset: OffsetReset) -> Result<i64> {
+    pub fn reset_position(&mut self, tp: &TopicPartition, reset: OffsetReset) -> BrokerResult<i64> {
         let offset = match reset {
             OffsetReset::Earliest => self.broker.list_offset(tp, -2)?.0,
             OffsetReset::Latest => self.broker.list_offset_with(tp, -1, self.isolation)?.0,
@@ -328,7 +329,7 @@ impl Fetcher {
 
     /// Fetches (waiting up to `timeout`) until records are buffered or the time is up.
     /// Partitions without a position are reset with `reset` first.
-    pub async fn fill(&mut self, timeout: Duration, config: &ConsumerConfig) -> Result<()> {
+    pub async fn fill(&mut self, timeout: Duration, config: &ConsumerConfig) -> BrokerResult<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if self.has_buffered() {
@@ -414,7 +415,7 @@ impl Fetcher {
         tp: &TopicPartition,
         bytes: Bytes,
         mut aborted: Vec<AbortedTxn>,
-    ) -> Result<()> {
+    ) -> BrokerResult<()> {
         aborted.sort_by_key(|a| std::cmp::Reverse(a.first_offset));
         let mut active: Vec<i64> = Vec::new();
         let Some(state) = self.assigned.get_mut(tp) else {
@@ -531,7 +532,8 @@ impl Consumer {
                 key: "assign".into(),
                 value: String::new(),
                 reason: "a consumer uses either subscribe or assign, not both".into(),
-            });
+            }
+            .into());
         }
         let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
         for tp in &partitions {
@@ -580,14 +582,14 @@ impl Consumer {
 
     /// `group.id`, or the error for an operation (`why`) that needs one.
     fn group_id(&self, why: &str) -> Result<String> {
-        self.config
-            .group_id
-            .clone()
-            .ok_or_else(|| BrokerError::InvalidConfig {
+        self.config.group_id.clone().ok_or_else(|| {
+            BrokerError::InvalidConfig {
                 key: "group.id".into(),
                 value: String::new(),
                 reason: why.into(),
-            })
+            }
+            .into()
+        })
     }
 
     /// Kafka's `ConsumerGroupMetadata` while in a group.
@@ -693,7 +695,7 @@ impl Consumer {
                 .consumed_offsets()
                 .into_iter()
                 .filter(|(tp, _)| changed.revoked.contains(tp))
-                .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
+                .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.clone(), tp.partition, o))
                 .collect();
             let _ = self.commit_offsets(offsets).await;
         }
@@ -738,17 +740,17 @@ impl Consumer {
     }
 
     pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
-        self.fetcher.seek(tp, offset)
+        Ok(self.fetcher.seek(tp, offset)?)
     }
 
     pub fn seek_to_beginning(&mut self, tp: &TopicPartition) -> Result<()> {
         let start = self.broker.list_offset(tp, -2)?.0;
-        self.fetcher.seek(tp, start)
+        Ok(self.fetcher.seek(tp, start)?)
     }
 
     pub fn seek_to_end(&mut self, tp: &TopicPartition) -> Result<()> {
         let end = self.broker.list_offset(tp, -1)?.0;
-        self.fetcher.seek(tp, end)
+        Ok(self.fetcher.seek(tp, end)?)
     }
 
     /// The offset of the next record `poll` returns for `tp` (resolving it with the committed
@@ -766,15 +768,19 @@ impl Consumer {
             self.fetcher.seek(tp, offset)?;
             return Ok(offset);
         }
-        self.fetcher.reset_position(tp, self.config.auto_offset_reset)
+        Ok(self.fetcher.reset_position(tp, self.config.auto_offset_reset)?)
     }
 
     pub fn pause(&mut self, partitions: &[TopicPartition]) -> Result<()> {
-        partitions.iter().try_for_each(|tp| self.fetcher.pause(tp, true))
+        Ok(partitions
+            .iter()
+            .try_for_each(|tp| self.fetcher.pause(tp, true))?)
     }
 
     pub fn resume(&mut self, partitions: &[TopicPartition]) -> Result<()> {
-        partitions.iter().try_for_each(|tp| self.fetcher.pause(tp, false))
+        Ok(partitions
+            .iter()
+            .try_for_each(|tp| self.fetcher.pause(tp, false))?)
     }
 
     pub fn paused(&self) -> Vec<TopicPartition> {
@@ -798,7 +804,7 @@ impl Consumer {
         self.fetcher
             .consumed_offsets()
             .into_iter()
-            .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.as_str(), tp.partition, o))
+            .map(|(tp, o)| crate::group::PartitionOffset::new(tp.topic.clone(), tp.partition, o))
             .collect()
     }
 
@@ -857,12 +863,7 @@ impl Consumer {
         };
         let request = crate::group::FetchOffsetsRequest {
             group_id,
-            partitions: Some(
-                partitions
-                    .iter()
-                    .map(|tp| crate::group::TopicPartition::new(tp.topic.as_str(), tp.partition))
-                    .collect(),
-            ),
+            partitions: Some(partitions.to_vec()),
         };
         // read_committed: offsets an open transaction is about to change are not "committed"
         // yet; wait for the transaction to end (Kafka's require_stable / UNSTABLE_OFFSET_COMMIT,
@@ -879,10 +880,7 @@ impl Consumer {
             .map(|tp| {
                 let offset = fetched
                     .iter()
-                    .find(|o| {
-                        o.topic_partition.topic == tp.topic.as_str()
-                            && o.topic_partition.partition == tp.partition
-                    })
+                    .find(|o| o.topic_partition == *tp)
                     .map(|o| o.offset)
                     .filter(|&o| o >= 0);
                 (tp.clone(), offset)

@@ -10,8 +10,9 @@ use super::assignor::{
     MemberSubscription, RebalanceProtocol, assignor_by_name, decode_assignment, decode_subscription,
     encode_assignment, encode_subscription,
 };
+use super::error::{ClientError, Result};
 use crate::broker::Broker;
-use crate::error::{BrokerError, Result};
+use crate::error::BrokerError;
 use crate::group::{
     Generation, GroupCoordinator, GroupError, HeartbeatRequest, JoinRequest, LeaveRequest, MemberAssignment,
     MemberIdentity, Protocol, SyncRequest,
@@ -226,7 +227,7 @@ impl Membership {
                     continue;
                 }
                 Err(GroupError::RebalanceInProgress) | Err(GroupError::IllegalGeneration { .. }) => continue,
-                Err(e) => return Err(BrokerError::Group(e)),
+                Err(e) => return Err(e.into()),
             };
             {
                 let mut s = lock(&self.shared);
@@ -258,7 +259,7 @@ impl Membership {
                     continue;
                 }
                 Err(GroupError::RebalanceInProgress) | Err(GroupError::IllegalGeneration { .. }) => continue,
-                Err(e) => return Err(BrokerError::Group(e)),
+                Err(e) => return Err(e.into()),
             };
             let assignment = if synced.assignment.is_empty() {
                 Vec::new()
@@ -345,8 +346,8 @@ impl Drop for Membership {
     }
 }
 
-fn protocol_error(e: super::assignor::ProtocolError) -> BrokerError {
-    BrokerError::Group(GroupError::InvalidRequest {
+fn protocol_error(e: super::assignor::ProtocolError) -> ClientError {
+    ClientError::Group(GroupError::InvalidRequest {
         reason: format!("consumer protocol: {e}"),
     })
 }

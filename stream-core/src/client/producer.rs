@@ -25,6 +25,7 @@ use bytes::Bytes;
 use storage::record::{BatchBuilder, Compression, Header};
 
 use super::consumer::ConsumerGroupMetadata;
+use super::error::ClientError;
 use super::partitioner::{Xorshift, partition_for_key};
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -152,7 +153,7 @@ pub struct RecordMetadata {
 }
 
 /// Why a send failed. Shared by every record of the failed batch.
-pub type SendError = Arc<BrokerError>;
+pub type SendError = Arc<ClientError>;
 
 /// The outcome of one batch, shared by the futures of its records.
 #[derive(Debug)]
@@ -271,7 +272,7 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn topic_index(&mut self, broker: &Broker, topic: &str) -> Result<usize, BrokerError> {
+    fn topic_index(&mut self, broker: &Broker, topic: &str) -> Result<usize, ClientError> {
         if let Some(i) = self.last
             && self.topics[i].name.as_str() == topic
         {
@@ -418,7 +419,7 @@ impl Producer {
 
     /// Registers the `transactional.id` with the coordinator: takes its producer id and a new
     /// epoch, which fences every older producer of the id and aborts its open transaction.
-    pub async fn init_transactions(&self) -> Result<(), BrokerError> {
+    pub async fn init_transactions(&self) -> Result<(), ClientError> {
         let (coordinator, id) = self.inner.transactional()?;
         let timeout_ms = i32::try_from(self.inner.config.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
         let (producer_id, epoch) = coordinator.init_producer_id(&id, timeout_ms, None)?;
@@ -440,7 +441,7 @@ impl Producer {
     }
 
     /// Starts a transaction: the records sent until commit or abort belong to it.
-    pub fn begin_transaction(&self) -> Result<(), BrokerError> {
+    pub fn begin_transaction(&self) -> Result<(), ClientError> {
         let mut acc = self.inner.lock_acc();
         let txn = acc.txn.as_mut().ok_or_else(not_transactional)?;
         match txn.phase {
@@ -459,7 +460,7 @@ impl Producer {
         &self,
         offsets: &[(TopicPartition, i64)],
         group: &ConsumerGroupMetadata,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), ClientError> {
         let (coordinator, id) = self.inner.transactional()?;
         let (producer_id, epoch) = {
             let mut acc = self.inner.lock_acc();
@@ -483,25 +484,25 @@ impl Producer {
             group_instance_id: group.group_instance_id.clone(),
             offsets: offsets
                 .iter()
-                .map(|(tp, offset)| PartitionOffset::new(tp.topic.as_str(), tp.partition, *offset))
+                .map(|(tp, offset)| PartitionOffset::new(tp.topic.clone(), tp.partition, *offset))
                 .collect(),
         };
         let results = coordinator.txn_offset_commit(&id, request).await?;
         match results.into_iter().find_map(|(_, r)| r.err()) {
-            Some(e) => Err(BrokerError::Group(e)),
+            Some(e) => Err(ClientError::Group(e)),
             None => Ok(()),
         }
     }
 
     /// Sends what is queued and commits the open transaction. If a send of the transaction
     /// failed, nothing is committed and the error is returned: abort the transaction then.
-    pub async fn commit_transaction(&self) -> Result<(), BrokerError> {
+    pub async fn commit_transaction(&self) -> Result<(), ClientError> {
         self.inner.end_transaction(true)
     }
 
     /// Aborts the open transaction: queued records are dropped, written ones are marked
     /// aborted (read_committed consumers never see them).
-    pub async fn abort_transaction(&self) -> Result<(), BrokerError> {
+    pub async fn abort_transaction(&self) -> Result<(), ClientError> {
         self.inner.end_transaction(false)
     }
 
@@ -693,7 +694,7 @@ enum TopicRef<'a> {
 }
 
 impl Inner {
-    fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, BrokerError> {
+    fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ClientError> {
         let (slot, delta, timestamp) = self.append(
             &record.topic,
             record.partition,
@@ -723,7 +724,7 @@ impl Inner {
         headers: &[Header],
         timestamp: Option<i64>,
         keep: impl FnOnce(&Arc<BatchSlot>) -> T,
-    ) -> Result<(T, i32, i64), BrokerError> {
+    ) -> Result<(T, i32, i64), ClientError> {
         let mut acc = self.lock_acc();
         let topic = TopicRef::Name(topic_name);
         self.append_locked(&mut acc, topic, partition, key, value, headers, timestamp, keep)
@@ -741,35 +742,37 @@ impl Inner {
         headers: &[Header],
         timestamp: Option<i64>,
         keep: impl FnOnce(&Arc<BatchSlot>) -> T,
-    ) -> Result<(T, i32, i64), BrokerError> {
+    ) -> Result<(T, i32, i64), ClientError> {
         let timestamp = timestamp.unwrap_or_else(|| self.broker.clock().now_ms());
         let size = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
         if size + 100 > self.config.max_request_size {
-            return Err(BrokerError::Storage(storage::StorageError::MessageTooLarge {
-                position: 0,
-                size,
-                max: self.config.max_request_size,
-            }));
+            return Err(ClientError::from(BrokerError::Storage(
+                storage::StorageError::MessageTooLarge {
+                    position: 0,
+                    size,
+                    max: self.config.max_request_size,
+                },
+            )));
         }
         check_sendable(acc)?;
         let ti = match topic {
             TopicRef::Name(name) => acc.topic_index(&self.broker, name)?,
             TopicRef::Slot(TopicSlot(ti)) if ti < acc.topics.len() => ti,
             TopicRef::Slot(TopicSlot(ti)) => {
-                return Err(BrokerError::UnknownTopicOrPartition {
+                return Err(ClientError::from(BrokerError::UnknownTopicOrPartition {
                     topic: format!("<topic slot {ti} of another producer>"),
                     partition: partition.unwrap_or(-1),
-                });
+                }));
             }
         };
         let count = acc.topics[ti].partitions.len() as i32;
         let partition = match (partition, key) {
             (Some(p), _) if (0..count).contains(&p) => p,
             (Some(p), _) => {
-                return Err(BrokerError::UnknownTopicOrPartition {
+                return Err(ClientError::from(BrokerError::UnknownTopicOrPartition {
                     topic: acc.topics[ti].name.to_string(),
                     partition: p,
-                });
+                }));
             }
             (None, Some(key)) => partition_for_key(key, count),
             (None, None) => acc.topics[ti].sticky,
@@ -819,30 +822,32 @@ impl Inner {
         TopicSlot(ti): TopicSlot,
         partition: i32,
         batch: BatchBuilder,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), ClientError> {
         if batch.is_empty() {
             return Ok(());
         }
         check_sendable(acc)?;
         let Some(topic) = acc.topics.get(ti) else {
-            return Err(BrokerError::UnknownTopicOrPartition {
+            return Err(ClientError::from(BrokerError::UnknownTopicOrPartition {
                 topic: format!("<topic slot {ti} of another producer>"),
                 partition,
-            });
+            }));
         };
         if !(0..topic.partitions.len() as i32).contains(&partition) {
-            return Err(BrokerError::UnknownTopicOrPartition {
+            return Err(ClientError::from(BrokerError::UnknownTopicOrPartition {
                 topic: topic.name.to_string(),
                 partition,
-            });
+            }));
         }
         let size = batch.estimated_size();
         if size > self.config.max_request_size {
-            return Err(BrokerError::Storage(storage::StorageError::MessageTooLarge {
-                position: 0,
-                size,
-                max: self.config.max_request_size,
-            }));
+            return Err(ClientError::from(BrokerError::Storage(
+                storage::StorageError::MessageTooLarge {
+                    position: 0,
+                    size,
+                    max: self.config.max_request_size,
+                },
+            )));
         }
         let pi = partition as usize;
         self.send_batch(acc, ti, pi);
@@ -891,12 +896,12 @@ impl Inner {
                             producer_epoch,
                             std::slice::from_ref(&tp),
                         )
-                        .map_err(BrokerError::from),
+                        .map_err(ClientError::from),
                     None => Err(not_transactional()),
                 };
                 if matches!(
                     &added,
-                    Err(BrokerError::Txn(
+                    Err(ClientError::Txn(
                         TxnError::ProducerFenced { .. } | TxnError::InvalidProducerIdMapping { .. }
                     ))
                 ) {
@@ -946,7 +951,7 @@ impl Inner {
             .broker
             .produce_built(&tp, &mut batch, self.config.acks)
             .map(|r| (r.base_offset, r.log_append_time))
-            .map_err(Arc::new);
+            .map_err(|e| Arc::new(ClientError::from(e)));
         if let Err(e) = &result {
             self.first_failure
                 .lock()
@@ -966,7 +971,7 @@ impl Inner {
     }
 
     /// The coordinator and transactional id of a transactional producer.
-    fn transactional(&self) -> Result<(Arc<TransactionCoordinator>, String), BrokerError> {
+    fn transactional(&self) -> Result<(Arc<TransactionCoordinator>, String), ClientError> {
         let acc = self.lock_acc();
         match (&self.coordinator, &acc.txn) {
             (Some(c), Some(txn)) => {
@@ -988,7 +993,7 @@ impl Inner {
         }
     }
 
-    fn end_transaction(&self, commit: bool) -> Result<(), BrokerError> {
+    fn end_transaction(&self, commit: bool) -> Result<(), ClientError> {
         let (coordinator, id) = self.transactional()?;
         if commit {
             self.send_due(Duration::ZERO);
@@ -1016,7 +1021,7 @@ impl Inner {
         }
         if !commit {
             // Queued records of an aborted transaction are never written.
-            let aborted = Arc::new(BrokerError::from(TxnError::InvalidTxnState {
+            let aborted = Arc::new(ClientError::from(TxnError::InvalidTxnState {
                 transactional_id: id.clone(),
                 state: "aborted",
                 operation: "send",
@@ -1068,16 +1073,16 @@ impl Inner {
     }
 }
 
-fn not_transactional() -> BrokerError {
-    BrokerError::InvalidConfig {
+fn not_transactional() -> ClientError {
+    ClientError::Broker(BrokerError::InvalidConfig {
         key: "transactional.id".into(),
         value: String::new(),
         reason: "the producer is not transactional".into(),
-    }
+    })
 }
 
 /// A transactional producer sends only inside a transaction.
-fn check_sendable(acc: &Accumulator) -> Result<(), BrokerError> {
+fn check_sendable(acc: &Accumulator) -> Result<(), ClientError> {
     match &acc.txn {
         Some(txn) if txn.phase != TxnPhase::InTransaction => {
             Err(txn_state(&txn.transactional_id, txn.phase, "send"))
@@ -1086,14 +1091,14 @@ fn check_sendable(acc: &Accumulator) -> Result<(), BrokerError> {
     }
 }
 
-fn txn_state(transactional_id: &str, phase: TxnPhase, operation: &'static str) -> BrokerError {
+fn txn_state(transactional_id: &str, phase: TxnPhase, operation: &'static str) -> ClientError {
     let state = match phase {
         TxnPhase::Uninitialized => "uninitialized (call init_transactions)",
         TxnPhase::Ready => "ready (no transaction begun)",
         TxnPhase::InTransaction => "in a transaction",
         TxnPhase::Fenced => "fenced by a newer producer",
     };
-    BrokerError::Txn(TxnError::InvalidTxnState {
+    ClientError::Txn(TxnError::InvalidTxnState {
         transactional_id: transactional_id.to_string(),
         state,
         operation,

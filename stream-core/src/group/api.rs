@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::error::GroupError;
 use super::group::GroupState;
+use crate::topic::{TopicName, TopicPartition};
 
 /// A group's generation: bumped by every completed rebalance. Requests carry the generation the
 /// member believes in, and a stale one is refused with ILLEGAL_GENERATION.
@@ -41,21 +42,6 @@ pub struct ReplyId(pub u64);
 /// [`GroupCoordinatorState::append_done`](super::GroupCoordinatorState::append_done).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AppendId(pub(crate) u64);
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TopicPartition {
-    pub topic: String,
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    pub fn new(topic: impl Into<String>, partition: i32) -> TopicPartition {
-        TopicPartition {
-            topic: topic.into(),
-            partition,
-        }
-    }
-}
 
 /// One protocol a member supports (for consumers, an assignor name) and its metadata (for
 /// consumers, the subscription).
@@ -252,7 +238,7 @@ pub struct PartitionOffset {
 }
 
 impl PartitionOffset {
-    pub fn new(topic: impl Into<String>, partition: i32, offset: i64) -> PartitionOffset {
+    pub fn new(topic: TopicName, partition: i32, offset: i64) -> PartitionOffset {
         PartitionOffset {
             topic_partition: TopicPartition::new(topic, partition),
             offset,

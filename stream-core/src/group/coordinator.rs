@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::api::{Append, AppendId, Generation, Output, ReplyId, TopicPartition};
+use super::api::{Append, AppendId, Generation, Output, ReplyId};
 use super::config::GroupConfig;
 use super::error::GroupError;
 use super::group::{Group, GroupState};
 use super::member::MemberIdGenerator;
 use super::offsets::{CommittedOffset, PartitionOutcome};
+use crate::topic::TopicPartition;
 
 /// All groups of one coordinator. See the [module docs](super) for the request flow.
 #[derive(Debug, Clone)]

@@ -21,12 +21,13 @@ use tokio::task::JoinHandle;
 use super::api::{
     CommitRequest, FetchOffsetsRequest, GroupDescription, GroupListing, GroupResults, HeartbeatRequest,
     JoinRequest, JoinResponse, LeaveRequest, MemberLeaveResult, Output, PartitionOffset, PartitionResults,
-    ReplyId, SyncRequest, SyncResponse, TopicPartition, TxnCommitRequest,
+    ReplyId, SyncRequest, SyncResponse, TxnCommitRequest,
 };
 use super::config::GroupConfig;
 use super::coordinator::GroupCoordinatorState;
 use super::error::GroupError;
 use super::group::GroupState;
+use crate::topic::TopicPartition;
 
 /// Where the coordinator's records go: the broker appends them to the partition of
 /// `__consumer_offsets` that holds `group_id`. Called without any coordinator lock held except

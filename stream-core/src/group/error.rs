@@ -4,16 +4,13 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
-
 use super::api::Generation;
 
 /// An error answered to a group client. Each variant is named after the Kafka error it stands
-/// for and [`GroupError::code`] maps it to that one entry of Kafka's error table, so the wire
-/// server never has to guess a code.
+/// for; the wire server maps it to that one entry of Kafka's error table.
 ///
-/// Two errors are equal when they have the same code and the same message: the storage error's
-/// source is compared by its message, since `dyn Error` has no equality.
+/// Two errors are equal when they are the same variant with the same message: the storage
+/// error's source is compared by its message, since `dyn Error` has no equality.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GroupError {
     /// The coordinator is shutting down or the group is being deleted; the client finds the
@@ -93,33 +90,6 @@ pub enum GroupError {
 }
 
 impl GroupError {
-    /// The entry of Kafka's error table this error is sent as.
-    pub fn code(&self) -> ResponseError {
-        match self {
-            GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
-            GroupError::NotCoordinator => ResponseError::NotCoordinator,
-            GroupError::CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
-            GroupError::InvalidGroupId { .. } => ResponseError::InvalidGroupId,
-            GroupError::UnknownMemberId => ResponseError::UnknownMemberId,
-            GroupError::IllegalGeneration { .. } => ResponseError::IllegalGeneration,
-            GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
-            GroupError::InvalidSessionTimeout { .. } => ResponseError::InvalidSessionTimeout,
-            GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
-            GroupError::MemberIdRequired { .. } => ResponseError::MemberIdRequired,
-            GroupError::GroupMaxSizeReached => ResponseError::GroupMaxSizeReached,
-            GroupError::FencedInstanceId => ResponseError::FencedInstanceId,
-            GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
-            GroupError::GroupIdNotFound => ResponseError::GroupIdNotFound,
-            GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
-            GroupError::OffsetMetadataTooLarge { .. } => ResponseError::OffsetMetadataTooLarge,
-            GroupError::InvalidCommitOffsetSize => ResponseError::InvalidCommitOffsetSize,
-            GroupError::InvalidRequest { .. } => ResponseError::InvalidRequest,
-            GroupError::KafkaStorageError { .. } => ResponseError::KafkaStorageError,
-            GroupError::RequestTimedOut => ResponseError::RequestTimedOut,
-            GroupError::UnknownServerError { .. } => ResponseError::UnknownServerError,
-        }
-    }
-
     /// Wraps a storage failure of the broker's [`OffsetsLog`](super::OffsetsLog).
     pub fn storage(source: impl std::error::Error + Send + Sync + 'static) -> GroupError {
         GroupError::KafkaStorageError {
@@ -130,15 +100,17 @@ impl GroupError {
 
 impl PartialEq for GroupError {
     fn eq(&self, other: &GroupError) -> bool {
-        self.code() == other.code() && self.to_string() == other.to_string() && {
-            match (self, other) {
-                (
-                    GroupError::KafkaStorageError { source: a },
-                    GroupError::KafkaStorageError { source: b },
-                ) => a.to_string() == b.to_string(),
-                _ => true,
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+            && {
+                match (self, other) {
+                    (
+                        GroupError::KafkaStorageError { source: a },
+                        GroupError::KafkaStorageError { source: b },
+                    ) => a.to_string() == b.to_string(),
+                    _ => true,
+                }
             }
-        }
     }
 }
 
@@ -178,6 +150,8 @@ pub enum RecordError {
     StringTooLong { field: &'static str, len: usize },
     #[error("{field} holds {len} bytes, more than Kafka bytes hold")]
     BytesTooLong { field: &'static str, len: usize },
+    #[error("offset key names {topic:?}, which is not a valid topic name")]
+    InvalidTopicName { topic: String },
     #[error("group metadata of {group_id:?} is inconsistent: {reason}")]
     InconsistentGroupMetadata { group_id: String, reason: &'static str },
 }
@@ -193,43 +167,6 @@ pub struct ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_error_maps_to_the_kafka_code_of_its_name() {
-        let cases = [
-            (GroupError::UnknownMemberId, 25),
-            (
-                GroupError::IllegalGeneration {
-                    requested: Generation(1),
-                    current: Generation(2),
-                },
-                22,
-            ),
-            (GroupError::RebalanceInProgress, 27),
-            (
-                GroupError::MemberIdRequired {
-                    member_id: "m".into(),
-                },
-                79,
-            ),
-            (GroupError::FencedInstanceId, 82),
-            (GroupError::NonEmptyGroup, 68),
-            (GroupError::GroupIdNotFound, 69),
-            (
-                GroupError::InvalidSessionTimeout {
-                    requested_ms: 1,
-                    min_ms: 2,
-                    max_ms: 3,
-                },
-                26,
-            ),
-            (GroupError::InconsistentGroupProtocol, 23),
-            (GroupError::storage(std::io::Error::other("disk")), 56),
-        ];
-        for (error, code) in cases {
-            assert_eq!(error.code().code(), code, "{error}");
-        }
-    }
 
     #[test]
     fn storage_errors_compare_by_message() {

@@ -15,11 +15,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::api::{Generation, JoinedMember, Protocol, ReplyId, TopicPartition};
+use super::api::{Generation, JoinedMember, Protocol, ReplyId};
 use super::error::GroupError;
 use super::member::Member;
 use super::offsets::CommittedOffset;
 use super::records::consumer_subscription_topics;
+use crate::topic::TopicPartition;
 
 /// Kafka's group states, named as Kafka names them in ListGroups and DescribeGroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -108,7 +108,7 @@ mod member;
 mod membership;
 mod offsets;
 mod rebalance;
-pub mod records;
+pub(crate) mod records;
 mod replay;
 mod txn_offsets;
 
@@ -119,9 +119,11 @@ pub use api::{
     Append, AppendId, CommitRequest, FetchOffsetsRequest, Generation, GroupDescription, GroupListing,
     GroupResults, HeartbeatRequest, JoinRequest, JoinResponse, JoinedMember, LeaveRequest, MemberAssignment,
     MemberDescription, MemberIdentity, MemberLeaveResult, Output, PartitionOffset, PartitionResults,
-    Protocol, ReplyId, SyncRequest, SyncResponse, TopicPartition, TxnCommitRequest,
+    Protocol, ReplyId, SyncRequest, SyncResponse, TxnCommitRequest,
 };
 pub use config::GroupConfig;
+/// The coordinator as an I/O-free state machine (above), public so that it can be driven and
+/// tested without a broker.
 pub use coordinator::GroupCoordinatorState;
 pub use driver::{GroupCoordinator, LoadReport, OffsetsEntry, OffsetsLog};
 pub use error::{ConfigError, GroupError, RecordError};

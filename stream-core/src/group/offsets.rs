@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::api::TopicPartition;
 use super::api::{
     CommitRequest, FetchOffsetsRequest, Generation, Output, PartitionOffset, PartitionResults, ReplyId,
 };
@@ -15,6 +14,7 @@ use super::coordinator::{GroupCoordinatorState, PendingAppend};
 use super::error::{GroupError, RecordError};
 use super::group::{Group, GroupState};
 use super::records::{self, OffsetValue, RecordKey};
+use crate::topic::TopicPartition;
 
 /// One partition of a commit: the offset to store, or why it is refused.
 pub(crate) type PartitionOutcome = (TopicPartition, Result<CommittedOffset, GroupError>);
@@ -210,7 +210,7 @@ impl GroupCoordinatorState {
                 let in_use = match &subscribed {
                     None => false,
                     Some(None) => true,
-                    Some(Some(topics)) => topics.contains(&tp.topic),
+                    Some(Some(topics)) => topics.contains(tp.topic.as_str()),
                 };
                 if in_use {
                     results.push((tp, Err(GroupError::GroupSubscribedToTopic)));

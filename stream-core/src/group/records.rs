@@ -23,8 +23,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::api::TopicPartition;
 use super::error::RecordError;
+use crate::topic::{TopicName, TopicPartition};
 
 const OFFSET_KEY_VERSION: i16 = 1;
 const GROUP_KEY_VERSION: i16 = 2;
@@ -41,14 +41,6 @@ pub enum RecordKey {
     GroupMetadata {
         group_id: String,
     },
-}
-
-impl RecordKey {
-    pub fn group_id(&self) -> &str {
-        match self {
-            RecordKey::Offset { group_id, .. } | RecordKey::GroupMetadata { group_id } => group_id,
-        }
-    }
 }
 
 /// A committed offset as stored (Kafka's `OffsetCommitValue`).
@@ -96,7 +88,7 @@ pub fn encode_key(key: &RecordKey) -> Result<Bytes, RecordError> {
         } => {
             buf.put_i16(OFFSET_KEY_VERSION);
             put_string(&mut buf, "group", group_id)?;
-            put_string(&mut buf, "topic", &topic_partition.topic)?;
+            put_string(&mut buf, "topic", topic_partition.topic.as_str())?;
             buf.put_i32(topic_partition.partition);
         }
         RecordKey::GroupMetadata { group_id } => {
@@ -113,7 +105,10 @@ pub fn decode_key(bytes: &[u8]) -> Result<RecordKey, RecordError> {
         0 | 1 => Ok(RecordKey::Offset {
             group_id: r.string("group")?,
             topic_partition: TopicPartition {
-                topic: r.string("topic")?,
+                topic: {
+                    let topic = r.string("topic")?;
+                    TopicName::new(&topic).map_err(|_| RecordError::InvalidTopicName { topic })?
+                },
                 partition: r.i32("partition")?,
             },
         }),

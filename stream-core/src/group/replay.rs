@@ -5,13 +5,14 @@
 //! assignments, and their sessions restart at load time: members that are still alive just
 //! carry on heartbeating, the others expire and the group rebalances without them.
 
-use super::api::{Generation, Protocol, TopicPartition};
+use super::api::{Generation, Protocol};
 use super::coordinator::GroupCoordinatorState;
 use super::error::RecordError;
 use super::group::{Group, GroupState};
 use super::member::Member;
 use super::offsets::CommittedOffset;
 use super::records::{self, GroupMetadataValue, RecordKey};
+use crate::topic::TopicPartition;
 
 impl GroupCoordinatorState {
     /// Applies one record of `__consumer_offsets` (`None` value: a tombstone). A record that

@@ -6,12 +6,13 @@
 //! and markers it finds, so offsets of a transaction still open at a crash stay pending until
 //! the coordinator completes it.
 
-use super::api::{Generation, Output, ReplyId, TopicPartition, TxnCommitRequest};
+use super::api::{Generation, Output, ReplyId, TxnCommitRequest};
 use super::coordinator::{GroupCoordinatorState, PendingAppend};
 use super::error::GroupError;
 use super::group::{Group, GroupState};
 use super::offsets::{CommittedOffset, PartitionOutcome, commit_outcome};
 use super::records::{self, RecordKey};
+use crate::topic::TopicPartition;
 
 impl GroupCoordinatorState {
     /// TxnOffsetCommit. The answer, an `Output::Commit` for `reply`, comes once the records

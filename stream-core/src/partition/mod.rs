@@ -10,7 +10,7 @@
 //! ([`transactions`]).
 
 mod producer_state;
-pub mod transactions;
+mod transactions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,8 +19,9 @@ use bytes::Bytes;
 use storage::record::{self, BatchHeader, ControlType};
 use storage::{FileSlice, Log, LogConfig};
 
-pub use producer_state::{BatchMeta, ProducerStates, SequenceCheck};
-pub use transactions::{AbortedTxn, Transactions};
+pub(crate) use producer_state::{BatchMeta, ProducerStates, SequenceCheck};
+pub use transactions::AbortedTxn;
+pub(crate) use transactions::Transactions;
 
 use crate::error::{BrokerError, Result};
 use crate::topic::TopicPartition;
@@ -49,7 +50,7 @@ impl Acks {
 
 /// Who writes a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A producer: its sequences are checked.
     Client,
     /// The group coordinator writing a transaction's offsets: Kafka's coordinator appends
@@ -59,7 +60,7 @@ pub enum Origin {
 
 /// The record set of an append.
 #[derive(Debug)]
-pub enum Records<'a> {
+pub(crate) enum Records<'a> {
     /// Bytes from outside (a produce request): every batch and record is checked.
     Wire(&'a mut [u8]),
     /// A batch an in-process producer built: its records are not walked again.
@@ -219,7 +220,7 @@ impl Partition {
         self.append_from(Records::Wire(records), acks, min_insync_replicas, Origin::Client)
     }
 
-    pub fn append_from(
+    pub(crate) fn append_from(
         &self,
         mut records: Records<'_>,
         acks: Acks,

@@ -169,14 +169,6 @@ impl ProducerStates {
         self.update(header.producer_id, header.producer_epoch, meta);
     }
 
-    pub fn len(&self) -> usize {
-        self.producers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.producers.is_empty()
-    }
-
     /// Writes a snapshot of the state at log end `offset` (atomically: temp file, fsync,
     /// rename).
     pub fn write_snapshot(&self, dir: &Path, offset: i64, ongoing: BTreeMap<i64, i64>) -> Result<()> {

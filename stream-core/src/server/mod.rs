@@ -53,8 +53,9 @@
 
 mod api;
 mod connection;
+mod error_codes;
 mod frame;
-pub mod precheck;
+pub(crate) mod precheck;
 mod request;
 #[allow(clippy::module_inception)]
 mod server;

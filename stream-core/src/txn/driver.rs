@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use storage::record::{BatchBuilder, Compression};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -27,11 +26,13 @@ use super::coordinator::{EndPlan, InitPlan, TxnConfig, TxnCoordinatorState};
 use super::error::TxnError;
 use super::metadata::{TxnMetadata, TxnState};
 use super::records;
-use crate::broker::{Broker, OFFSETS_TOPIC, Topic, TxnVerifier};
+use crate::broker::{Broker, OFFSETS_TOPIC, TxnRefusal, TxnVerifier};
 use crate::error::{BrokerError, Result};
-use crate::group::{GroupCoordinator, GroupError, PartitionResults, TxnCommitRequest};
+use crate::group::{GroupCoordinator, PartitionResults, TxnCommitRequest};
+use crate::loader::Entry;
 use crate::offsets_log::partition_for_group;
 use crate::partition::Acks;
+use crate::topic::Topic;
 use crate::topic::TopicPartition;
 
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
@@ -61,10 +62,26 @@ struct Shared {
 struct Verifier(Weak<Shared>);
 
 impl TxnVerifier for Verifier {
-    fn verify(&self, tp: &TopicPartition, producer_id: i64, producer_epoch: i16) -> Result<()> {
-        let shared = self.0.upgrade().ok_or(TxnError::NotCoordinator)?;
+    fn verify(&self, tp: &TopicPartition, producer_id: i64, producer_epoch: i16) -> Result<(), TxnRefusal> {
+        let shared = self.0.upgrade().ok_or(TxnRefusal::CoordinatorNotAvailable)?;
         let state = shared.lock_state();
-        Ok(state.verify(tp, producer_id, producer_epoch)?)
+        state
+            .verify(tp, producer_id, producer_epoch)
+            .map_err(|e| match e {
+                TxnError::PartitionNotInTransaction { .. } => TxnRefusal::NotInTransaction,
+                TxnError::ProducerFenced { epoch, current, .. } => {
+                    TxnRefusal::ProducerFenced { epoch, current }
+                }
+                TxnError::InvalidProducerIdMapping { .. } => TxnRefusal::UnknownProducerId,
+                TxnError::NotCoordinator => TxnRefusal::CoordinatorNotAvailable,
+                // `verify` answers none of these; named so that a new answer is decided here.
+                TxnError::InvalidTransactionalId
+                | TxnError::InvalidTransactionTimeout { .. }
+                | TxnError::ConcurrentTransactions { .. }
+                | TxnError::InvalidTxnState { .. }
+                | TxnError::Offsets { .. }
+                | TxnError::Storage { .. } => TxnRefusal::NotInTransaction,
+            })
     }
 }
 
@@ -187,7 +204,7 @@ impl TransactionCoordinator {
             .groups
             .txn_commit_offsets(request)
             .await
-            .map_err(|e| TxnError::storage(BrokerError::Group(e)))
+            .map_err(|source| TxnError::Offsets { source })
     }
 
     /// EndTxn: commits or aborts the open transaction; returns once its markers are written.
@@ -468,63 +485,27 @@ impl Shared {
 /// Replays `__transaction_state` into `state`; returns how many ids it holds. A record that
 /// does not decode is logged and skipped.
 fn replay(broker: &Broker, state: &mut TxnCoordinatorState) -> Result<usize> {
-    let Ok(topic) = broker.topic(TRANSACTION_STATE_TOPIC) else {
-        return Ok(0);
-    };
-    for partition in topic.partitions() {
-        let mut offset = partition.log_start_offset()?;
-        let end = partition.high_watermark()?;
-        while offset < end {
-            let fetched = partition.fetch(offset, 4 << 20)?;
-            if fetched.records.is_empty() {
-                break;
-            }
-            let mut at = 0;
-            while at < fetched.records.len() {
-                let batch: Bytes = fetched.records.slice(at..);
-                let (header, batch_records) =
-                    storage::record::decode_records(&batch, 64 << 20).map_err(|e| {
-                        storage::StorageError::CorruptMessage {
-                            position: at,
-                            source: e,
-                        }
-                    })?;
-                offset = header.next_offset();
-                at += header.size();
-                if header.attributes.control {
-                    continue;
-                }
-                for r in batch_records {
-                    let Some(key) = r.key else { continue };
-                    let decoded = records::decode_key(&key).and_then(|id| {
-                        let meta = r
-                            .value
-                            .as_deref()
-                            .map(|v| records::decode_value(&id, v))
-                            .transpose()?;
-                        Ok((id, meta))
-                    });
-                    match decoded {
-                        Ok((id, meta)) => state.replay(&id, meta),
-                        Err(error) => {
-                            tracing::warn!(%error, "skipping a malformed __transaction_state record")
-                        }
-                    }
-                }
-            }
+    crate::loader::replay_topic(broker, TRANSACTION_STATE_TOPIC, &mut |entry| {
+        // The coordinator writes no transactions of its own here: markers mean nothing.
+        let Entry::Record {
+            key: Some(key),
+            value,
+            ..
+        } = entry
+        else {
+            return;
+        };
+        let decoded = records::decode_key(&key).and_then(|id| {
+            let meta = value
+                .as_deref()
+                .map(|v| records::decode_value(&id, v))
+                .transpose()?;
+            Ok((id, meta))
+        });
+        match decoded {
+            Ok((id, meta)) => state.replay(&id, meta),
+            Err(error) => tracing::warn!(%error, "skipping a malformed __transaction_state record"),
         }
-    }
+    })?;
     Ok(state.transactions().count())
-}
-
-impl From<TxnError> for BrokerError {
-    fn from(e: TxnError) -> BrokerError {
-        BrokerError::Txn(e)
-    }
-}
-
-impl From<GroupError> for TxnError {
-    fn from(e: GroupError) -> TxnError {
-        TxnError::storage(BrokerError::Group(e))
-    }
 }

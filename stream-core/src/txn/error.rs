@@ -1,11 +1,10 @@
-//! The transaction coordinator's errors, each named after the Kafka error it becomes on the
-//! wire.
+//! The transaction coordinator's errors, each named after the Kafka error it stands for (the
+//! wire server maps them to codes, by request version where Kafka does).
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
-
 use crate::error::BrokerError;
+use crate::group::GroupError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TxnError {
@@ -44,6 +43,13 @@ pub enum TxnError {
     },
     #[error("the transaction coordinator is shutting down")]
     NotCoordinator,
+    /// The group coordinator refused the transaction's offsets (TxnOffsetCommit): the member or
+    /// generation of KIP-447's check, or its own storage.
+    #[error("the transaction's offsets were refused: {source}")]
+    Offsets {
+        #[source]
+        source: GroupError,
+    },
     #[error("transaction state could not be stored: {source}")]
     Storage {
         #[source]
@@ -52,31 +58,6 @@ pub enum TxnError {
 }
 
 impl TxnError {
-    /// The Kafka error code this error becomes on the wire.
-    pub fn code(&self) -> ResponseError {
-        match self {
-            TxnError::InvalidTransactionalId => ResponseError::InvalidRequest,
-            TxnError::InvalidTransactionTimeout { .. } => ResponseError::InvalidTransactionTimeout,
-            TxnError::InvalidProducerIdMapping { .. } => ResponseError::InvalidProducerIdMapping,
-            TxnError::ProducerFenced { .. } => ResponseError::ProducerFenced,
-            TxnError::ConcurrentTransactions { .. } => ResponseError::ConcurrentTransactions,
-            TxnError::InvalidTxnState { .. } | TxnError::PartitionNotInTransaction { .. } => {
-                ResponseError::InvalidTxnState
-            }
-            TxnError::NotCoordinator => ResponseError::NotCoordinator,
-            TxnError::Storage { source } => source.code(),
-        }
-    }
-
-    /// The code for a client that predates PRODUCER_FENCED (KIP-588): such clients are sent
-    /// INVALID_PRODUCER_EPOCH instead, as Kafka does.
-    pub fn legacy_code(&self) -> ResponseError {
-        match self {
-            TxnError::ProducerFenced { .. } => ResponseError::InvalidProducerEpoch,
-            other => other.code(),
-        }
-    }
-
     pub(crate) fn storage(e: BrokerError) -> TxnError {
         TxnError::Storage { source: Arc::new(e) }
     }

@@ -35,11 +35,13 @@ mod coordinator;
 mod driver;
 mod error;
 mod metadata;
-pub mod records;
+pub(crate) mod records;
 
 #[cfg(test)]
 mod tests;
 
+/// The coordinator as an I/O-free state machine, public so that it can be driven and tested
+/// without a broker.
 pub use coordinator::{EndPlan, InitPlan, TxnConfig, TxnCoordinatorState};
 pub use driver::{TRANSACTION_STATE_TOPIC, TransactionCoordinator};
 pub use error::TxnError;

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use stream_core::broker::TxnRefusal;
+use stream_core::client::ClientError as CoreError;
 use stream_core::client::consumer::{Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord};
 use stream_core::client::producer::{Appender, BatchFormat, Producer, ProducerConfig, TopicSlot};
 use stream_core::error::BrokerError;
@@ -157,7 +159,7 @@ impl LogConsumer for EmbeddedConsumer {
     fn commit(&mut self, offsets: &[(TopicPartition, i64)]) -> Result<()> {
         let request = offsets
             .iter()
-            .map(|(tp, o)| PartitionOffset::new(tp.topic.as_str(), tp.partition, *o))
+            .map(|(tp, o)| PartitionOffset::new(tp.topic.clone(), tp.partition, *o))
             .collect();
         Ok(Handle::current().block_on(self.0.commit_offsets(request))?)
     }
@@ -266,14 +268,20 @@ impl LogProducer for EmbeddedProducer {
     }
 }
 
-fn classify(e: Arc<BrokerError>) -> ClientError {
+fn classify(e: Arc<CoreError>) -> ClientError {
     let kind = match &*e {
-        BrokerError::Txn(TxnError::ProducerFenced { .. } | TxnError::InvalidProducerIdMapping { .. })
-        | BrokerError::InvalidProducerEpoch { .. }
-        | BrokerError::Group(
+        CoreError::Txn(TxnError::ProducerFenced { .. } | TxnError::InvalidProducerIdMapping { .. })
+        | CoreError::Broker(
+            BrokerError::InvalidProducerEpoch { .. }
+            | BrokerError::TxnRefused {
+                reason: TxnRefusal::ProducerFenced { .. } | TxnRefusal::UnknownProducerId,
+                ..
+            },
+        )
+        | CoreError::Group(
             GroupError::IllegalGeneration { .. } | GroupError::UnknownMemberId | GroupError::FencedInstanceId,
         ) => ErrorKind::Fenced,
-        BrokerError::Txn(TxnError::ConcurrentTransactions { .. }) => ErrorKind::ConcurrentTransactions,
+        CoreError::Txn(TxnError::ConcurrentTransactions { .. }) => ErrorKind::ConcurrentTransactions,
         _ => ErrorKind::Other,
     };
     ClientError { kind, source: e }

@@ -213,7 +213,10 @@ async fn committed_offsets_survive_a_restart_of_the_coordinator() {
     let coordinator = start(test_config(), log.clone());
     let commit = CommitRequest::standalone(
         "solo",
-        vec![PartitionOffset::new("t", 0, 5), PartitionOffset::new("t", 1, 6)],
+        vec![
+            PartitionOffset::new(topic("t"), 0, 5),
+            PartitionOffset::new(topic("t"), 1, 6),
+        ],
     );
     let results = coordinator.commit_offsets(commit).await.unwrap();
     assert!(results.iter().all(|(_, r)| r.is_ok()));
@@ -254,13 +257,13 @@ async fn a_commit_whose_append_fails_reports_the_storage_error() {
     log.fail.store(true, Ordering::SeqCst);
     let results = coordinator.commit_offsets(CommitRequest::standalone(
         "solo",
-        vec![PartitionOffset::new("t", 0, 5)],
+        vec![PartitionOffset::new(topic("t"), 0, 5)],
     ));
     let results = results.await.unwrap();
-    assert_eq!(
-        results[0].1.as_ref().unwrap_err().code(),
-        kafka_protocol::error::ResponseError::KafkaStorageError
-    );
+    assert!(matches!(
+        results[0].1.as_ref().unwrap_err(),
+        GroupError::KafkaStorageError { .. }
+    ));
     let fetched = coordinator.fetch_offsets(FetchOffsetsRequest {
         group_id: "solo".into(),
         partitions: None,

@@ -14,6 +14,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::group::{Group, GroupState};
 use super::*;
+pub(crate) use crate::topic::TopicPartition;
 
 /// The invariants every group keeps between calls.
 pub(crate) fn check_group(g: &Group) -> Result<(), String> {
@@ -81,6 +82,11 @@ pub(crate) fn check_group(g: &Group) -> Result<(), String> {
 }
 
 /// Kafka's consumer-protocol subscription (v0) to the given topics.
+/// A topic name the tests know to be valid.
+pub(crate) fn topic(name: &str) -> crate::topic::TopicName {
+    crate::topic::TopicName::new(name).unwrap()
+}
+
 pub(crate) fn subscription(topics: &[&str]) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_i16(0);

@@ -20,7 +20,13 @@ fn fetch(h: &Harness, group: &str, partitions: Option<Vec<TopicPartition>>) -> V
     h.state
         .fetch_offsets(&req)
         .into_iter()
-        .map(|p| (p.topic_partition.topic, p.topic_partition.partition, p.offset))
+        .map(|p| {
+            (
+                p.topic_partition.topic.to_string(),
+                p.topic_partition.partition,
+                p.offset,
+            )
+        })
         .collect()
 }
 
@@ -38,7 +44,7 @@ fn a_commit_is_acknowledged_and_visible_only_once_stored() {
     let offset = PartitionOffset {
         leader_epoch: Some(3),
         metadata: "m".into(),
-        ..PartitionOffset::new("t", 0, 42)
+        ..PartitionOffset::new(topic("t"), 0, 42)
     };
     let reply = h.commit(commit_as("g", &joined[0], vec![offset]));
     assert!(h.committed(reply).is_none());
@@ -47,7 +53,7 @@ fn a_commit_is_acknowledged_and_visible_only_once_stored() {
     h.complete_appends(Ok(()));
     assert_eq!(
         h.committed(reply),
-        Some(vec![(TopicPartition::new("t", 0), Ok(()))])
+        Some(vec![(TopicPartition::new(topic("t"), 0), Ok(()))])
     );
     let all = h.state.fetch_offsets(&FetchOffsetsRequest {
         group_id: "g".into(),
@@ -58,10 +64,13 @@ fn a_commit_is_acknowledged_and_visible_only_once_stored() {
         [PartitionOffset {
             leader_epoch: Some(3),
             metadata: "m".into(),
-            ..PartitionOffset::new("t", 0, 42)
+            ..PartitionOffset::new(topic("t"), 0, 42)
         }]
     );
-    let some = Some(vec![TopicPartition::new("t", 0), TopicPartition::new("t", 1)]);
+    let some = Some(vec![
+        TopicPartition::new(topic("t"), 0),
+        TopicPartition::new(topic("t"), 1),
+    ]);
     assert_eq!(
         fetch(&h, "g", some.clone()),
         [("t".into(), 0, 42), ("t".into(), 1, -1)]
@@ -76,7 +85,7 @@ fn a_commit_is_acknowledged_and_visible_only_once_stored() {
 fn commits_with_a_stale_generation_or_from_non_members_are_refused() {
     let mut h = Harness::new();
     let joined = h.stable_group("g", 2);
-    let offsets = || vec![PartitionOffset::new("t", 0, 7)];
+    let offsets = || vec![PartitionOffset::new(topic("t"), 0, 7)];
     let stale = JoinResponse {
         generation: Generation(0),
         ..joined[0].clone()
@@ -119,14 +128,22 @@ fn members_commit_while_rebalancing_but_not_while_the_assignment_is_awaited() {
     let joined = h.stable_group("g", 2);
     let rejoin = h.join(join_request("g", "c").with_member_id(joined[0].member_id.clone()));
     assert_eq!(h.state_of("g"), Some(GroupState::PreparingRebalance));
-    let reply = h.commit(commit_as("g", &joined[1], vec![PartitionOffset::new("t", 0, 1)]));
+    let reply = h.commit(commit_as(
+        "g",
+        &joined[1],
+        vec![PartitionOffset::new(topic("t"), 0, 1)],
+    ));
     assert_eq!(h.committed(reply).unwrap()[0].1, Ok(()));
 
     let rejoin2 = h.join(join_request("g", "c").with_member_id(joined[1].member_id.clone()));
     let next = h.joined(rejoin).unwrap().unwrap();
     assert!(h.joined(rejoin2).is_some());
     assert_eq!(h.state_of("g"), Some(GroupState::CompletingRebalance));
-    let reply = h.commit(commit_as("g", &next, vec![PartitionOffset::new("t", 0, 2)]));
+    let reply = h.commit(commit_as(
+        "g",
+        &next,
+        vec![PartitionOffset::new(topic("t"), 0, 2)],
+    ));
     assert_eq!(
         only_error(h.committed(reply).unwrap()),
         GroupError::RebalanceInProgress
@@ -138,7 +155,7 @@ fn standalone_consumers_commit_into_a_group_without_members() {
     let mut h = Harness::new();
     let reply = h.commit(CommitRequest::standalone(
         "solo",
-        vec![PartitionOffset::new("x", 0, 9)],
+        vec![PartitionOffset::new(topic("x"), 0, 9)],
     ));
     assert_eq!(h.committed(reply).unwrap()[0].1, Ok(()));
     assert_eq!(fetch(&h, "solo", None), [("x".into(), 0, 9)]);
@@ -157,11 +174,11 @@ fn oversized_metadata_is_refused_for_its_partition_only() {
     let mut h = Harness::with_config(test_config().with_offset_metadata_max_bytes(4));
     let big = PartitionOffset {
         metadata: "12345".into(),
-        ..PartitionOffset::new("x", 0, 1)
+        ..PartitionOffset::new(topic("x"), 0, 1)
     };
     let reply = h.commit(CommitRequest::standalone(
         "solo",
-        vec![big, PartitionOffset::new("x", 1, 2)],
+        vec![big, PartitionOffset::new(topic("x"), 1, 2)],
     ));
     let results = h.committed(reply).unwrap();
     assert_eq!(
@@ -177,13 +194,13 @@ fn a_failed_append_fails_the_commit_and_keeps_the_previous_offsets() {
     let mut h = Harness::new();
     let reply = h.commit(CommitRequest::standalone(
         "solo",
-        vec![PartitionOffset::new("x", 0, 1)],
+        vec![PartitionOffset::new(topic("x"), 0, 1)],
     ));
     assert!(h.committed(reply).is_some());
     h.hold_appends = true;
     let reply = h.commit(CommitRequest::standalone(
         "solo",
-        vec![PartitionOffset::new("x", 0, 2)],
+        vec![PartitionOffset::new(topic("x"), 0, 2)],
     ));
     h.complete_appends(Err(GroupError::NotCoordinator));
     assert_eq!(h.committed(reply).unwrap()[0].1, Err(GroupError::NotCoordinator));
@@ -198,28 +215,28 @@ fn offsets_and_groups_survive_a_replay_of_the_appended_records() {
         let reply = h.commit(commit_as(
             "g",
             &joined[0],
-            vec![PartitionOffset::new("t", partition, offset)],
+            vec![PartitionOffset::new(topic("t"), partition, offset)],
         ));
         assert!(h.committed(reply).is_some());
     }
     let reply = h.commit(commit_as(
         "g",
         &joined[1],
-        vec![PartitionOffset::new("old", 0, 5)],
+        vec![PartitionOffset::new(topic("old"), 0, 5)],
     ));
     assert!(h.committed(reply).is_some());
     let (deleted, outputs) = h
         .state
-        .delete_offsets("g", vec![TopicPartition::new("old", 0)], h.now);
-    assert_eq!(deleted, Ok(vec![(TopicPartition::new("old", 0), Ok(()))]));
+        .delete_offsets("g", vec![TopicPartition::new(topic("old"), 0)], h.now);
+    assert_eq!(deleted, Ok(vec![(TopicPartition::new(topic("old"), 0), Ok(()))]));
     h.handle(outputs);
     let (_, outputs) = h
         .state
-        .delete_offsets("g", vec![TopicPartition::new("old", 0)], h.now);
+        .delete_offsets("g", vec![TopicPartition::new(topic("old"), 0)], h.now);
     assert!(outputs.is_empty(), "nothing left to delete the second time");
     let reply = h.commit(CommitRequest::standalone(
         "solo",
-        vec![PartitionOffset::new("x", 0, 1)],
+        vec![PartitionOffset::new(topic("x"), 0, 1)],
     ));
     assert!(h.committed(reply).is_some());
     let (results, outputs) = h.state.delete_groups(&["solo".into()], h.now);
@@ -261,7 +278,7 @@ fn malformed_records_are_reported_and_change_nothing() {
     let mut state = GroupCoordinatorState::with_seed(test_config(), 1);
     let key = records::encode_key(&records::RecordKey::Offset {
         group_id: "g".into(),
-        topic_partition: TopicPartition::new("t", 0),
+        topic_partition: TopicPartition::new(topic("t"), 0),
     })
     .unwrap();
     assert!(matches!(
@@ -288,7 +305,11 @@ fn malformed_records_are_reported_and_change_nothing() {
 fn only_groups_without_members_can_be_deleted() {
     let mut h = Harness::new();
     let joined = h.stable_group("g", 1);
-    let reply = h.commit(commit_as("g", &joined[0], vec![PartitionOffset::new("t", 0, 3)]));
+    let reply = h.commit(commit_as(
+        "g",
+        &joined[0],
+        vec![PartitionOffset::new(topic("t"), 0, 3)],
+    ));
     assert!(h.committed(reply).is_some());
     let (results, outputs) = h.state.delete_groups(&["g".into(), "nope".into()], h.now);
     assert_eq!(
@@ -309,7 +330,7 @@ fn only_groups_without_members_can_be_deleted() {
     assert_eq!(append.records.len(), 2, "one offset tombstone and the group's");
     assert!(append.records.iter().all(|(_, value)| value.is_none()));
     assert_eq!(
-        fetch(&h, "g", Some(vec![TopicPartition::new("t", 0)])),
+        fetch(&h, "g", Some(vec![TopicPartition::new(topic("t"), 0)])),
         [("t".into(), 0, -1)]
     );
     assert_eq!(h.state.describe_groups(&["g".into()])[0].state, GroupState::Dead);
@@ -319,16 +340,19 @@ fn only_groups_without_members_can_be_deleted() {
 fn offsets_of_topics_the_members_consume_cannot_be_deleted() {
     let mut h = Harness::new();
     h.stable_group("g", 2);
-    let partitions = vec![TopicPartition::new("t", 0), TopicPartition::new("u", 0)];
+    let partitions = vec![
+        TopicPartition::new(topic("t"), 0),
+        TopicPartition::new(topic("u"), 0),
+    ];
     let (result, _) = h.state.delete_offsets("g", partitions.clone(), h.now);
     assert_eq!(
         result,
         Ok(vec![
             (
-                TopicPartition::new("t", 0),
+                TopicPartition::new(topic("t"), 0),
                 Err(GroupError::GroupSubscribedToTopic)
             ),
-            (TopicPartition::new("u", 0), Ok(())),
+            (TopicPartition::new(topic("u"), 0), Ok(())),
         ])
     );
     assert_eq!(

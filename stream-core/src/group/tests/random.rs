@@ -215,7 +215,7 @@ impl World {
                     } else {
                         World::instance(client)
                     },
-                    offsets: vec![PartitionOffset::new("t", client as i32, 1)],
+                    offsets: vec![PartitionOffset::new(topic("t"), client as i32, 1)],
                 };
                 let reply = self.h.commit(req);
                 self.issued

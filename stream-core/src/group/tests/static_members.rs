@@ -93,7 +93,7 @@ fn a_second_process_with_the_same_instance_id_fences_the_first() {
         generation: old.generation,
         member_id: old.member_id.clone(),
         group_instance_id: Some("i1".into()),
-        offsets: vec![PartitionOffset::new("t", 0, 5)],
+        offsets: vec![PartitionOffset::new(topic("t"), 0, 5)],
     });
     assert_eq!(
         h.committed(commit).unwrap()[0].1,

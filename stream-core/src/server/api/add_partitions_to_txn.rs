@@ -49,7 +49,7 @@ fn parse(broker: &Broker, body: &AddPartitionsToTxnRequest) -> Vec<Wanted> {
                     let tp = name
                         .clone()
                         .map(|name| TopicPartition::new(name, *p))
-                        .filter(|tp| broker.partition(tp).is_ok());
+                        .filter(|tp| broker.has_partition(tp));
                     (*p, tp)
                 })
                 .collect();

@@ -27,9 +27,9 @@ pub(crate) async fn handle(request: &Request<'_>, body: CreatePartitionsRequest)
             ))
         } else if body.validate_only {
             broker
-                .topic(topic.name.as_str())
-                .and_then(|t| {
-                    if topic.count > t.partition_count() {
+                .partition_count(topic.name.as_str())
+                .and_then(|count| {
+                    if topic.count > count {
                         Ok(())
                     } else {
                         Err(BrokerError::InvalidPartitions {

@@ -35,7 +35,7 @@ fn parse(request: &Request<'_>, body: &DeleteTopicsRequest) -> Vec<Target> {
             None => {
                 let id = t.topic_id.simple().to_string();
                 Target {
-                    name: request.context.topic_by_id(&id).map(|t| t.name.to_string()),
+                    name: request.context.topic_by_id(&id).map(|t| t.to_string()),
                     id: Some(id),
                 }
             }

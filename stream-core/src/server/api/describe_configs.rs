@@ -51,7 +51,7 @@ impl Entry {
 
 /// A topic's configs, all of them or only `keys`.
 pub(crate) fn topic_entries(broker: &Broker, topic: &str, keys: Option<&[String]>) -> Result<Vec<Entry>> {
-    let config = broker.topic(topic)?.config();
+    let config = broker.topic_config(topic)?;
     Ok(TopicConfig::keys()
         .filter(|key| keys.is_none_or(|keys| keys.iter().any(|k| k == key)))
         .filter_map(|key| {

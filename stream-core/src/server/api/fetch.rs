@@ -52,7 +52,6 @@ fn parse(request: &Request<'_>, body: &FetchRequest) -> Vec<WantedTopic> {
                 let name = request
                     .context
                     .topic_by_id(&id)
-                    .map(|t| t.name.clone())
                     .ok_or(super::error(ResponseError::UnknownTopicId));
                 (name, id)
             } else {

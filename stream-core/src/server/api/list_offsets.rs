@@ -55,7 +55,7 @@ fn lookup(
     isolation: IsolationLevel,
 ) -> Result<(i64, i64, i32), Failure> {
     let tp = TopicPartition::new(TopicName::new(topic)?, partition);
-    let epoch = broker.partition(&tp)?.leader_epoch()?;
+    let epoch = broker.leader_epoch(&tp)?;
     check_epoch(requested_epoch, epoch)?;
     let (offset, timestamp) = broker.list_offset_with(&tp, timestamp, isolation)?;
     Ok((offset, timestamp, epoch))

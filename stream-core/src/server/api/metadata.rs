@@ -61,8 +61,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: MetadataRequest) -> Meta
                 let topic = match lookup {
                     Lookup::Name(name) if allow_create => {
                         let broker = context.broker.clone();
-                        let created =
-                            blocking(move || broker.topic_or_create(&name).map(|t| t.name.to_string()));
+                        let created = blocking(move || broker.ensure_topic(&name).map(|t| t.to_string()));
                         match created.await {
                             Ok(name) => describe(request, name, false),
                             Err(e) => failed(Some(lookup_name(&e)), code(&e)),
@@ -70,7 +69,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: MetadataRequest) -> Meta
                     }
                     Lookup::Name(name) => describe(request, name, false),
                     Lookup::Id(id) => match context.topic_by_id(&id) {
-                        Some(topic) => describe(request, topic.name.to_string(), true),
+                        Some(name) => describe(request, name.to_string(), true),
                         None => failed(None, super::error(ResponseError::UnknownTopicId))
                             .with_topic_id(topic_uuid(&id)),
                     },

@@ -36,11 +36,14 @@ use std::sync::Arc;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::protocol::StrBytes;
 
+use super::error_codes;
+pub(crate) use super::error_codes::TxnCodes;
 use super::server::ServerConfig;
-use crate::broker::{Broker, Topic};
+use crate::broker::Broker;
 use crate::cluster::Cluster;
 use crate::error::{BrokerError, Result};
 use crate::group::{GroupCoordinator, GroupError};
+use crate::topic::{TopicName, TopicPartition};
 use crate::txn::{TransactionCoordinator, TxnError};
 
 /// What every handler may use: the broker, its group and transaction coordinators and the
@@ -72,13 +75,9 @@ impl Context {
         StrBytes::from_string(self.config.advertised_host.clone())
     }
 
-    /// The topic whose id (32 hex digits, as the broker keeps it) is `id`.
-    pub(crate) fn topic_by_id(&self, id: &str) -> Option<Arc<Topic>> {
-        self.broker
-            .list_topics()
-            .into_iter()
-            .filter_map(|name| self.broker.topic(name.as_str()).ok())
-            .find(|topic| topic.id.eq_ignore_ascii_case(id))
+    /// The name of the topic whose id (32 hex digits) is `id`.
+    pub(crate) fn topic_by_id(&self, id: &str) -> Option<TopicName> {
+        self.broker.topic_name_by_id(id)
     }
 }
 
@@ -87,62 +86,44 @@ impl Context {
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.unwrap_or_else(|join| {
-        Err(BrokerError::io(
-            "run a broker call on the blocking pool",
-            std::path::Path::new("."),
-            std::io::Error::other(join),
-        ))
-    })
+    on_blocking_pool(work).await.unwrap_or_else(Err)
 }
 
 /// [`blocking`] for the transaction coordinator, whose calls store state and write markers.
 pub(crate) async fn blocking_txn<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, TxnError> + Send + 'static,
 ) -> Result<T, TxnError> {
-    blocking(move || work().map_err(BrokerError::Txn))
+    on_blocking_pool(work)
         .await
-        .map_err(|e| match e {
-            BrokerError::Txn(e) => e,
-            other => TxnError::storage(other),
-        })
+        .unwrap_or_else(|e| Err(TxnError::storage(e)))
+}
+
+/// `work` on the blocking pool; the error is the pool's (the task panicked or was cancelled).
+async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|join| {
+        BrokerError::io(
+            "run a broker call on the blocking pool",
+            std::path::Path::new("."),
+            std::io::Error::other(join),
+        )
+    })
 }
 
 /// The wire code of a broker error.
 pub(crate) fn code(error: &BrokerError) -> i16 {
-    error.code().code()
-}
-
-/// From which version of a transactional API its clients know the error codes Kafka added
-/// later. Older clients are sent the code they know for the same condition, as Kafka does.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TxnCodes {
-    /// PRODUCER_FENCED (KIP-588); before it (and for APIs that never got it), a fenced producer
-    /// is answered INVALID_PRODUCER_EPOCH.
-    pub producer_fenced_since: Option<i16>,
-    /// TRANSACTION_ABORTABLE (KIP-890): a transactional write to a partition the open
-    /// transaction did not add. Before it, INVALID_TXN_STATE.
-    pub transaction_abortable_since: Option<i16>,
+    error_codes::broker(error).code()
 }
 
 /// The wire code of a transaction coordinator error for a request of `version`.
 pub(crate) fn txn_code(error: &TxnError, version: i16, codes: TxnCodes) -> i16 {
-    let knows = |since: Option<i16>| since.is_some_and(|since| version >= since);
-    let answer = match error {
-        TxnError::ProducerFenced { .. } if !knows(codes.producer_fenced_since) => error.legacy_code(),
-        TxnError::PartitionNotInTransaction { .. } if knows(codes.transaction_abortable_since) => {
-            ResponseError::TransactionAbortable
-        }
-        other => other.code(),
-    };
-    answer.code()
+    error_codes::txn(error, version, codes).code()
 }
 
 /// Each partition's wire code in a group coordinator's per-partition answer (OffsetCommit,
 /// TxnOffsetCommit, OffsetDelete): 0 or the error's code.
 pub(crate) fn partition_codes(
     results: crate::group::PartitionResults,
-) -> std::collections::HashMap<crate::group::TopicPartition, i16> {
+) -> std::collections::HashMap<TopicPartition, i16> {
     results
         .into_iter()
         .map(|(tp, r)| (tp, r.as_ref().err().map_or(none(), group_code)))
@@ -151,7 +132,7 @@ pub(crate) fn partition_codes(
 
 /// The wire code of a group coordinator error.
 pub(crate) fn group_code(error: &GroupError) -> i16 {
-    error.code().code()
+    error_codes::group(error).code()
 }
 
 pub(crate) fn none() -> i16 {

@@ -9,16 +9,23 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use super::super::request::Request;
-use super::{group_code, none, partition_codes};
-use crate::group::{CommitRequest, Generation, PartitionOffset, TopicPartition};
+use kafka_protocol::error::ResponseError;
 
+use super::{error, group_code, none, partition_codes};
+use crate::group::{CommitRequest, Generation, PartitionOffset};
+use crate::topic::{TopicName, TopicPartition};
+
+/// The request's offsets for topics with valid names: a name that is not a valid topic name
+/// names no topic, and its partitions are answered UNKNOWN_TOPIC_OR_PARTITION, as Kafka
+/// answers a commit for a topic it does not have.
 fn parse(body: &OffsetCommitRequest) -> CommitRequest {
     let offsets = body
         .topics
         .iter()
-        .flat_map(|topic| {
-            topic.partitions.iter().map(|p| PartitionOffset {
-                topic_partition: TopicPartition::new(topic.name.to_string(), p.partition_index),
+        .filter_map(|topic| TopicName::new(topic.name.as_str()).ok().map(|name| (name, topic)))
+        .flat_map(|(name, topic)| {
+            topic.partitions.iter().map(move |p| PartitionOffset {
+                topic_partition: TopicPartition::new(name.clone(), p.partition_index),
                 offset: p.committed_offset,
                 leader_epoch: (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch),
                 metadata: p.committed_metadata.as_deref().unwrap_or("").to_string(),
@@ -48,14 +55,18 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetCommitRequest) -> 
         .topics
         .into_iter()
         .map(|topic| {
+            let name = TopicName::new(topic.name.as_str()).ok();
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
-                    let tp = TopicPartition::new(topic.name.to_string(), p.partition_index);
-                    let error_code = match &codes {
-                        Ok(codes) => codes.get(&tp).copied().unwrap_or(none()),
-                        Err(group_error) => *group_error,
+                    let error_code = match (&name, &codes) {
+                        (None, _) => error(ResponseError::UnknownTopicOrPartition),
+                        (Some(name), Ok(codes)) => codes
+                            .get(&TopicPartition::new(name.clone(), p.partition_index))
+                            .copied()
+                            .unwrap_or(none()),
+                        (Some(_), Err(group_error)) => *group_error,
                     };
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)

@@ -3,23 +3,26 @@
 
 use std::collections::HashMap;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use super::super::request::Request;
-use super::{group_code, none, partition_codes};
-use crate::group::TopicPartition;
+use super::{error, group_code, none, partition_codes};
+use crate::topic::{TopicName, TopicPartition};
 
 pub(crate) async fn handle(request: &Request<'_>, body: OffsetDeleteRequest) -> OffsetDeleteResponse {
     let partitions: Vec<TopicPartition> = body
         .topics
         .iter()
-        .flat_map(|t| {
+        // A name that is not a valid topic name names no topic: answered below.
+        .filter_map(|t| TopicName::new(t.name.as_str()).ok().map(|name| (name, t)))
+        .flat_map(|(name, t)| {
             t.partitions
                 .iter()
-                .map(|p| TopicPartition::new(t.name.to_string(), p.partition_index))
+                .map(move |p| TopicPartition::new(name.clone(), p.partition_index))
         })
         .collect();
     let results = request
@@ -35,14 +38,21 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetDeleteRequest) -> 
         .topics
         .into_iter()
         .map(|topic| {
+            let name = TopicName::new(topic.name.as_str()).ok();
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
-                    let tp = TopicPartition::new(topic.name.to_string(), p.partition_index);
+                    let code = match &name {
+                        Some(name) => codes
+                            .get(&TopicPartition::new(name.clone(), p.partition_index))
+                            .copied()
+                            .unwrap_or(none()),
+                        None => error(ResponseError::UnknownTopicOrPartition),
+                    };
                     OffsetDeleteResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(codes.get(&tp).copied().unwrap_or(none()))
+                        .with_error_code(code)
                 })
                 .collect();
             OffsetDeleteResponseTopic::default()

@@ -15,61 +15,122 @@ use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse,
 
 use super::super::request::Request;
 use super::{group_code, none, str_bytes};
-use crate::group::{FetchOffsetsRequest, PartitionOffset, TopicPartition};
+use crate::group::{FetchOffsetsRequest, PartitionOffset};
+use crate::topic::{TopicName, TopicPartition};
 
-/// One group's lookup: its id and the partitions asked for (`None` for all).
-type Lookup = (String, Option<Vec<TopicPartition>>);
+/// One group's lookup: its id, the partitions asked for (`None` for all), and those asked for
+/// under names that are not valid topic names: no topic has such a name, so they have no
+/// committed offset (-1), as Kafka answers a topic it never saw.
+struct Lookup {
+    group_id: String,
+    partitions: Option<Vec<TopicPartition>>,
+    unnamed: Vec<(String, Vec<i32>)>,
+}
 
 fn parse(version: i16, body: OffsetFetchRequest) -> Vec<Lookup> {
-    let partitions = |name: &str, indexes: &[i32]| {
-        indexes
-            .iter()
-            .map(|p| TopicPartition::new(name, *p))
-            .collect::<Vec<_>>()
+    let lookup = |group_id: String, topics: Option<Vec<(&str, &[i32])>>| {
+        let mut unnamed = Vec::new();
+        let partitions = topics.map(|topics| {
+            let mut partitions = Vec::new();
+            for (name, indexes) in topics {
+                match TopicName::new(name) {
+                    Ok(name) => {
+                        partitions.extend(indexes.iter().map(|p| TopicPartition::new(name.clone(), *p)))
+                    }
+                    Err(_) => unnamed.push((name.to_string(), indexes.to_vec())),
+                }
+            }
+            partitions
+        });
+        Lookup {
+            group_id,
+            partitions,
+            unnamed,
+        }
     };
     if version >= 8 {
         body.groups
-            .into_iter()
+            .iter()
             .map(|g| {
-                let wanted = g.topics.map(|topics| {
+                let topics = g.topics.as_ref().map(|topics| {
                     topics
                         .iter()
-                        .flat_map(|t| partitions(t.name.as_str(), &t.partition_indexes))
+                        .map(|t| (t.name.as_str(), t.partition_indexes.as_slice()))
                         .collect()
                 });
-                (g.group_id.to_string(), wanted)
+                lookup(g.group_id.to_string(), topics)
             })
             .collect()
     } else {
-        let wanted = body.topics.map(|topics| {
+        let topics = body.topics.as_ref().map(|topics| {
             topics
                 .iter()
-                .flat_map(|t| partitions(t.name.as_str(), &t.partition_indexes))
+                .map(|t| (t.name.as_str(), t.partition_indexes.as_slice()))
                 .collect()
         });
-        vec![(body.group_id.to_string(), wanted)]
+        vec![lookup(body.group_id.to_string(), topics)]
     }
 }
 
 /// One partition's answer: its committed offset and error code.
-type Answer = (PartitionOffset, i16);
+struct Answer {
+    offset: i64,
+    leader_epoch: Option<i32>,
+    metadata: String,
+    code: i16,
+}
 
-/// Committed offsets grouped by topic, in the order they came.
-fn by_topic(offsets: Vec<Answer>) -> Vec<(String, Vec<Answer>)> {
-    let mut topics: Vec<(String, Vec<Answer>)> = Vec::new();
-    for answer in offsets {
-        let topic = answer.0.topic_partition.topic.clone();
+impl Answer {
+    fn of(o: PartitionOffset, code: i16) -> Answer {
+        Answer {
+            offset: o.offset,
+            leader_epoch: o.leader_epoch,
+            metadata: o.metadata,
+            code,
+        }
+    }
+
+    fn uncommitted() -> Answer {
+        Answer {
+            offset: -1,
+            leader_epoch: None,
+            metadata: String::new(),
+            code: none(),
+        }
+    }
+}
+
+/// A topic's name and its partitions' answers.
+type TopicAnswer = (String, Vec<(i32, Answer)>);
+
+/// Committed offsets grouped by topic, in the order they came, then the partitions of names
+/// that are no topic's, uncommitted.
+fn by_topic(offsets: Vec<(PartitionOffset, i16)>, unnamed: Vec<(String, Vec<i32>)>) -> Vec<TopicAnswer> {
+    let mut topics: Vec<TopicAnswer> = Vec::new();
+    for (offset, code) in offsets {
+        let topic = offset.topic_partition.topic.to_string();
+        let partition = offset.topic_partition.partition;
+        let answer = (partition, Answer::of(offset, code));
         match topics.iter_mut().find(|(name, _)| *name == topic) {
             Some((_, partitions)) => partitions.push(answer),
             None => topics.push((topic, vec![answer])),
         }
+    }
+    for (name, partitions) in unnamed {
+        let uncommitted = partitions.into_iter().map(|p| (p, Answer::uncommitted()));
+        topics.push((name, uncommitted.collect()));
     }
     topics
 }
 
 /// With `require_stable`, a partition whose offset an open transaction may still change is
 /// answered UNSTABLE_OFFSET_COMMIT and offset -1 (Kafka's answer); otherwise as committed.
-fn stable(request: &Request<'_>, group_id: &str, require_stable: bool, offset: PartitionOffset) -> Answer {
+fn stable(
+    request: &Request<'_>,
+    group_id: &str,
+    require_stable: bool,
+    offset: PartitionOffset,
+) -> (PartitionOffset, i16) {
     let groups = &request.context.groups;
     if require_stable
         && groups.has_unstable_offsets(group_id, Some(std::slice::from_ref(&offset.topic_partition)))
@@ -90,7 +151,12 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> O
     // False before v7, where the field does not exist.
     let require_stable = body.require_stable;
     let mut answers = Vec::new();
-    for (group_id, partitions) in parse(version, body) {
+    for Lookup {
+        group_id,
+        partitions,
+        unnamed,
+    } in parse(version, body)
+    {
         let lookup = FetchOffsetsRequest {
             group_id: group_id.clone(),
             partitions,
@@ -100,7 +166,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> O
                 .into_iter()
                 .map(|offset| stable(request, &group_id, require_stable, offset))
                 .collect();
-            by_topic(answers)
+            by_topic(answers, unnamed)
         });
         answers.push((group_id, result.map_err(|e| group_code(&e))));
     }
@@ -121,10 +187,10 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> O
                 .map(|(name, offsets)| {
                     let partitions = offsets
                         .into_iter()
-                        .map(|(o, error_code)| {
+                        .map(|(partition, o)| {
                             OffsetFetchResponsePartition::default()
-                                .with_error_code(error_code)
-                                .with_partition_index(o.topic_partition.partition)
+                                .with_error_code(o.code)
+                                .with_partition_index(partition)
                                 .with_committed_offset(o.offset)
                                 .with_committed_leader_epoch(if version >= 5 {
                                     o.leader_epoch.unwrap_or(-1)
@@ -146,7 +212,7 @@ pub(crate) async fn handle(request: &Request<'_>, body: OffsetFetchRequest) -> O
     }
 }
 
-fn batched(group_id: String, result: Result<Vec<(String, Vec<Answer>)>, i16>) -> OffsetFetchResponseGroup {
+fn batched(group_id: String, result: Result<Vec<TopicAnswer>, i16>) -> OffsetFetchResponseGroup {
     let group = OffsetFetchResponseGroup::default().with_group_id(GroupId(str_bytes(group_id)));
     match result {
         Err(error_code) => group.with_error_code(error_code),
@@ -156,10 +222,10 @@ fn batched(group_id: String, result: Result<Vec<(String, Vec<Answer>)>, i16>) ->
                 .map(|(name, offsets)| {
                     let partitions = offsets
                         .into_iter()
-                        .map(|(o, error_code)| {
+                        .map(|(partition, o)| {
                             OffsetFetchResponsePartitions::default()
-                                .with_error_code(error_code)
-                                .with_partition_index(o.topic_partition.partition)
+                                .with_error_code(o.code)
+                                .with_partition_index(partition)
                                 .with_committed_offset(o.offset)
                                 .with_committed_leader_epoch(o.leader_epoch.unwrap_or(-1))
                                 .with_metadata(Some(str_bytes(o.metadata)))

@@ -20,7 +20,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName as WireTopic};
 
 use super::super::request::Request;
-use super::{TxnCodes, blocking, code, str_bytes, txn_code};
+use super::{blocking, code, str_bytes};
 use crate::error::BrokerError;
 use crate::partition::{Acks, ProduceResult};
 use crate::topic::{TopicName, TopicPartition};
@@ -28,18 +28,9 @@ use crate::topic::{TopicName, TopicPartition};
 /// Offset of the magic byte in a record batch (after base offset, length and leader epoch).
 const MAGIC_OFFSET: usize = 16;
 
-/// Produce never got KIP-588's PRODUCER_FENCED; v11 added TRANSACTION_ABORTABLE (KIP-890).
-const CODES: TxnCodes = TxnCodes {
-    producer_fenced_since: None,
-    transaction_abortable_since: Some(11),
-};
-
 /// The wire code of a failed append at `version`.
 fn append_code(error: &BrokerError, version: i16) -> i16 {
-    match error {
-        BrokerError::Txn(e) => txn_code(e, version, CODES),
-        other => code(other),
-    }
+    crate::server::error_codes::produce_code(error, version).code()
 }
 
 pub(crate) enum Answer {

@@ -26,21 +26,13 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use super::super::request::Request;
 use super::{TxnCodes, none, partition_codes, txn_code};
 use crate::broker::Broker;
-use crate::group::{Generation, PartitionOffset, TopicPartition, TxnCommitRequest};
+use crate::group::{Generation, PartitionOffset, TxnCommitRequest};
+use crate::topic::{TopicName, TopicPartition};
 
 const CODES: TxnCodes = TxnCodes {
     producer_fenced_since: None,
     transaction_abortable_since: Some(4),
 };
-
-/// Whether `topic`-`partition` exists on this broker.
-fn exists(broker: &Broker, topic: &str, partition: i32) -> bool {
-    crate::topic::TopicName::new(topic).is_ok_and(|name| {
-        broker
-            .partition(&crate::topic::TopicPartition::new(name, partition))
-            .is_ok()
-    })
-}
 
 /// The offsets of existing partitions, as the group coordinator's request, and the partitions
 /// that do not exist (decided once, so a topic created meanwhile is not answered as committed).
@@ -48,9 +40,13 @@ fn parse(broker: &Broker, body: &TxnOffsetCommitRequest) -> (TxnCommitRequest, H
     let mut offsets = Vec::new();
     let mut unknown = HashSet::new();
     for topic in &body.topics {
+        // A name that is not a valid topic name names no partition: answered below.
+        let Ok(name) = TopicName::new(topic.name.as_str()) else {
+            continue;
+        };
         for p in &topic.partitions {
-            let tp = TopicPartition::new(topic.name.to_string(), p.partition_index);
-            if !exists(broker, &tp.topic, tp.partition) {
+            let tp = TopicPartition::new(name.clone(), p.partition_index);
+            if !broker.has_partition(&tp) {
                 unknown.insert(tp);
                 continue;
             }
@@ -96,20 +92,23 @@ pub(crate) async fn handle(request: &Request<'_>, body: TxnOffsetCommitRequest) 
         .topics
         .into_iter()
         .map(|topic| {
+            let name = TopicName::new(topic.name.as_str()).ok();
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
-                    let tp = TopicPartition::new(topic.name.to_string(), p.partition_index);
-                    let error_code = if unknown.contains(&tp) {
-                        ResponseError::UnknownTopicOrPartition.code()
-                    } else {
-                        match &codes {
+                    let tp = name
+                        .clone()
+                        .map(|name| TopicPartition::new(name, p.partition_index));
+                    let error_code = match tp {
+                        None => ResponseError::UnknownTopicOrPartition.code(),
+                        Some(tp) if unknown.contains(&tp) => ResponseError::UnknownTopicOrPartition.code(),
+                        Some(tp) => match &codes {
                             Some(Ok(codes)) => codes.get(&tp).copied().unwrap_or(none()),
                             Some(Err(error_code)) => *error_code,
                             // Unreachable: an existing partition makes the request non-empty.
                             None => ResponseError::UnknownServerError.code(),
-                        }
+                        },
                     };
                     TxnOffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)

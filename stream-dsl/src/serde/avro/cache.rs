@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use apache_avro::Schema;
 use apache_avro::schema::ResolvedSchema;
-use stream_core::registry::{RegisteredSchema, RegistryError};
+use registry::{RegisteredSchema, RegistryError};
 
 use super::{AvroConfig, AvroError};
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use stream_core::registry::SchemaRegistryClient;
+use registry::SchemaRegistryClient;
 
 use super::SubjectNameStrategy;
 

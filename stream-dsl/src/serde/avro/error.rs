@@ -3,7 +3,7 @@
 //! Registry errors are boxed: they can carry a broker error, and the serdes' `Result`s (and
 //! the runtime's, through `SerdeError`) stay small.
 
-use stream_core::registry::RegistryError;
+use registry::RegistryError;
 
 /// An error of the Avro serdes; it becomes [`SerdeError::Avro`](crate::serde::SerdeError).
 #[derive(Debug, thiserror::Error)]

@@ -22,7 +22,7 @@ use crate::serde::{Serde, SerdeError};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// use stream_dsl::serde::Serde;
 /// use stream_dsl::serde::avro::{AvroConfig, AvroSerde};
-/// use stream_dsl::stream_core::registry::SchemaRegistryClient;
+/// use stream_dsl::registry::{SchemaRegistryClient, SchemaRegistryExt};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cluster = stream_dsl::stream_core::Cluster::embedded(dir.path()).await.unwrap();

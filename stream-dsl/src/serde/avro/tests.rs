@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use apache_avro::types::Value;
 use proptest::prelude::*;
+use registry::{RegisteredSchema, Registry, RegistryError, SchemaRegistryClient, SchemaRegistryExt};
 use serde::{Deserialize, Serialize};
 use stream_core::Cluster;
-use stream_core::registry::{RegisteredSchema, Registry, RegistryError, SchemaRegistryClient};
 
 use super::*;
 use crate::serde::{Serde, SerdeError};

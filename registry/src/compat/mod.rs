@@ -25,8 +25,8 @@ mod resolution;
 #[cfg(test)]
 mod tests;
 
-use super::RegistryError;
-use super::schema::AvroSchema;
+use crate::RegistryError;
+use crate::schema::AvroSchema;
 
 /// A subject's (or the global) compatibility rule, Confluent's names and semantics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

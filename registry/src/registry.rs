@@ -8,16 +8,16 @@
 
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
-use super::RegistryError;
-use super::client::{RegisteredSchema, SchemaRegistryClient};
-use super::compat::{self, CompatibilityLevel};
-use super::mode::Mode;
-use super::record::{Record, SchemaValue};
-use super::schema::AvroSchema;
-use super::state::State;
-use super::store::SchemasTopic;
-use super::version::VersionSpec;
-use crate::broker::Broker;
+use crate::RegistryError;
+use crate::client::{RegisteredSchema, SchemaRegistryClient};
+use crate::compat::{self, CompatibilityLevel};
+use crate::mode::Mode;
+use crate::record::{Record, SchemaValue};
+use crate::schema::AvroSchema;
+use crate::state::State;
+use crate::store::SchemasTopic;
+use crate::version::VersionSpec;
+use stream_core::Broker;
 
 /// A registration as the REST API receives it (`POST /subjects/{s}/versions`).
 #[derive(Debug, Clone, Default)]

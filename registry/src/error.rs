@@ -2,7 +2,7 @@
 //! failure of the HTTP client): [`RegistryError::status_and_code`] is the one table the REST
 //! server answers from and the HTTP client maps back from, so both sides agree.
 
-use crate::error::BrokerError;
+use stream_core::BrokerError;
 
 /// An error of the schema registry, named after Confluent's error codes.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,7 @@ pub enum RegistryError {
     /// both with 400).
     #[error("{0}")]
     BadRequest(String),
-    /// 413 / 413: a request body above [`MAX_REQUEST_BYTES`](super::rest::MAX_REQUEST_BYTES).
+    /// 413 / 413: a request body above [`MAX_REQUEST_BYTES`](crate::rest::MAX_REQUEST_BYTES).
     #[error("Request body is above the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     /// 415 / 415: a request body in a content type the API does not take.

@@ -16,7 +16,7 @@ use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
 
 use super::resolution::incompatibilities;
 use super::{CompatibilityLevel, check};
-use crate::registry::AvroSchema;
+use crate::AvroSchema;
 
 const ALL_LEVELS: [CompatibilityLevel; 7] = [
     CompatibilityLevel::Backward,

@@ -1,7 +1,7 @@
 //! The registry's modes (Confluent's `/mode`): whether it takes writes, and whether it takes
 //! schemas with ids chosen by the caller (IMPORT, for copying another registry's schemas).
 
-use super::RegistryError;
+use crate::RegistryError;
 
 /// A global or subject-level mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

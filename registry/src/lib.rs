@@ -1,5 +1,12 @@
-//! The Avro schema registry: subjects, versions, global ids and compatibility rules, kept in the
-//! single-partition compacted topic `_schemas`, served over Confluent's REST API.
+//! Runnel's schema registry: Confluent's service, as its own crate. Subjects, versions, global ids
+//! and compatibility rules for Avro schemas, kept in the broker's single-partition compacted topic
+//! `_schemas`, served over Confluent's REST API ([`rest`]) and read by serdes through
+//! [`SchemaRegistryClient`], in-process ([`Registry`]) or over HTTP ([`HttpRegistryClient`]).
+//!
+//! It is a client of the broker, as Confluent's registry is a client of Kafka: it depends on
+//! `stream-core` for its topic and nothing in `stream-core` depends on it. `runnel serve
+//! --registry-listen` mounts [`rest::serve`]; the DSL's Avro serdes take any
+//! [`SchemaRegistryClient`].
 //!
 //! ```text
 //!   REST (rest.rs, axum) ─┐
@@ -10,7 +17,7 @@
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! use stream_core::registry::SchemaRegistryClient;
+//! use registry::{SchemaRegistryClient, SchemaRegistryExt};
 //! let dir = tempfile::tempdir().unwrap();
 //! let cluster = stream_core::Cluster::embedded(dir.path()).await.unwrap();
 //! let registry = cluster.schema_registry().unwrap();
@@ -36,14 +43,16 @@ pub mod client;
 pub mod compat;
 pub mod error;
 pub mod mode;
-pub mod record;
+mod record;
 #[allow(clippy::module_inception)]
 pub mod registry;
 pub mod rest;
 pub mod schema;
-pub mod state;
-pub mod store;
+mod state;
+mod store;
 pub mod version;
+
+use std::sync::Arc;
 
 pub use client::{HttpRegistryClient, RegisteredSchema, SchemaRegistryClient};
 pub use compat::CompatibilityLevel;
@@ -51,4 +60,21 @@ pub use error::RegistryError;
 pub use mode::Mode;
 pub use registry::{RegisterRequest, Registry, SubjectVersion};
 pub use schema::AvroSchema;
+pub use store::SCHEMAS_TOPIC;
 pub use version::VersionSpec;
+
+/// The registry of an embedded [`Cluster`](stream_core::Cluster): `cluster.schema_registry()`.
+pub trait SchemaRegistryExt {
+    /// The schema registry over this cluster's `_schemas` topic, opened (the topic created if
+    /// missing, its records replayed) on the first call; later calls, from any clone of the
+    /// cluster, return the same one: two registries over one `_schemas` would each keep their
+    /// own view of it and both write. Blocking file I/O on the first call: from async code,
+    /// call it on the blocking pool.
+    fn schema_registry(&self) -> Result<Arc<Registry>, RegistryError>;
+}
+
+impl SchemaRegistryExt for stream_core::Cluster {
+    fn schema_registry(&self) -> Result<Arc<Registry>, RegistryError> {
+        self.service(|cluster| Registry::open(cluster.broker()))
+    }
+}

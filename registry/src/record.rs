@@ -25,8 +25,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::compat::CompatibilityLevel;
-use super::mode::Mode;
+use crate::compat::CompatibilityLevel;
+use crate::mode::Mode;
 
 /// One decoded record of `_schemas`. `None` values are tombstones.
 #[derive(Debug, Clone, PartialEq)]

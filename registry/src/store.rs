@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use storage::record::{BatchBuilder, BatchHeader, Compression, decode_all};
+use storage::record::{BatchBuilder, Compression};
 
-use super::RegistryError;
-use super::record::{DecodeError, Record};
-use crate::broker::Broker;
-use crate::error::BrokerError;
-use crate::partition::Acks;
-use crate::topic::{TopicName, TopicPartition};
+use crate::RegistryError;
+use crate::record::{DecodeError, Record};
+use stream_core::loader::Entry;
+use stream_core::partition::Acks;
+use stream_core::{Broker, BrokerError, TopicName, TopicPartition};
 
 /// Confluent's default `kafkastore.topic`.
 pub const SCHEMAS_TOPIC: &str = "_schemas";
@@ -66,36 +65,24 @@ impl SchemasTopic {
 
     /// Every record from the log start to the end, oldest first.
     pub fn read_all(&self) -> Result<Replay, RegistryError> {
-        let read_error = |e: BrokerError| RegistryError::store("read the _schemas topic", e);
-        let corrupt = |position: usize, e: storage::record::RecordError| {
-            read_error(BrokerError::Storage(storage::StorageError::CorruptMessage {
-                position,
-                source: e,
-            }))
-        };
-        let partition = self.broker.partition(&self.tp).map_err(read_error)?;
-        let mut offset = partition.log_start_offset().map_err(read_error)?;
-        let end = partition.high_watermark().map_err(read_error)?;
         let mut replay = Replay::default();
-        while offset < end {
-            let fetched = partition.fetch(offset, 4 << 20).map_err(read_error)?;
-            if fetched.records.is_empty() {
-                break;
+        stream_core::loader::replay_topic(&self.broker, SCHEMAS_TOPIC, &mut |entry| {
+            // The registry writes no transactions: markers mean nothing here.
+            let Entry::Record {
+                offset,
+                key: Some(key),
+                value,
+                ..
+            } = entry
+            else {
+                return;
+            };
+            match Record::decode(&key, value.as_deref()) {
+                Ok(record) => replay.records.push(record),
+                Err(e) => replay.skipped.push((offset, e)),
             }
-            let mut at = 0;
-            while at < fetched.records.len() {
-                let header = BatchHeader::parse(&fetched.records[at..]).map_err(|e| corrupt(at, e))?;
-                offset = header.next_offset();
-                at += header.size();
-            }
-            for r in decode_all(&fetched.records, 256 << 20).map_err(|e| corrupt(0, e))? {
-                let Some(key) = r.key else { continue };
-                match Record::decode(&key, r.value.as_deref()) {
-                    Ok(record) => replay.records.push(record),
-                    Err(e) => replay.skipped.push((r.offset, e)),
-                }
-            }
-        }
+        })
+        .map_err(|e| RegistryError::store("read the _schemas topic", e))?;
         Ok(replay)
     }
 
@@ -119,16 +106,17 @@ impl SchemasTopic {
     /// Raw key/value pairs, for tests that look at the topic as a Kafka consumer would.
     #[cfg(test)]
     pub fn raw(&self) -> Vec<(bytes::Bytes, Option<bytes::Bytes>)> {
-        let Ok(partition) = self.broker.partition(&self.tp) else {
-            return Vec::new();
-        };
-        let Ok(fetched) = partition.fetch(0, 64 << 20) else {
-            return Vec::new();
-        };
-        decode_all(&fetched.records, 256 << 20)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|r| r.key.map(|k| (k, r.value)))
-            .collect()
+        let mut out = Vec::new();
+        let read = stream_core::loader::replay_topic(&self.broker, SCHEMAS_TOPIC, &mut |entry| {
+            if let Entry::Record {
+                key: Some(key),
+                value,
+                ..
+            } = entry
+            {
+                out.push((key, value));
+            }
+        });
+        read.map(|()| out).unwrap_or_default()
     }
 }

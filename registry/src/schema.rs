@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::RegistryError;
+use crate::RegistryError;
 
 /// A parsed, valid Avro schema. Two texts that parse to the same schema (whitespace, key
 /// order, equivalent name spellings) share one canonical form, and so one global id.

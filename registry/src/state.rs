@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::compat::CompatibilityLevel;
-use super::mode::Mode;
-use super::record::{Record, SchemaValue};
-use super::schema::AvroSchema;
-use super::version::VersionSpec;
+use crate::compat::CompatibilityLevel;
+use crate::mode::Mode;
+use crate::record::{Record, SchemaValue};
+use crate::schema::AvroSchema;
+use crate::version::VersionSpec;
 
 /// One version of a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]

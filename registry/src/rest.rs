@@ -11,9 +11,10 @@
 //!
 //! ```no_run
 //! # async fn demo(cluster: stream_core::Cluster) -> Result<(), Box<dyn std::error::Error>> {
+//! use registry::SchemaRegistryExt;
 //! let registry = cluster.schema_registry()?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
-//! stream_core::registry::rest::serve(registry, listener, std::future::pending()).await?;
+//! registry::rest::serve(registry, listener, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -31,11 +32,11 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::RegistryError;
-use super::compat::CompatibilityLevel;
-use super::mode::Mode;
-use super::registry::{RegisterRequest, Registry};
-use super::version::VersionSpec;
+use crate::RegistryError;
+use crate::compat::CompatibilityLevel;
+use crate::mode::Mode;
+use crate::registry::{RegisterRequest, Registry};
+use crate::version::VersionSpec;
 
 /// The largest request body the API reads (1 MiB): far above any sensible Avro schema, and
 /// below `_schemas`' record size limit, so an accepted schema always fits in one record.
@@ -313,7 +314,7 @@ fn parse_id(id: &str) -> Result<u32, RegistryError> {
         .ok_or_else(|| RegistryError::SchemaNotFound(id.to_string()))
 }
 
-fn version_json(v: super::registry::SubjectVersion) -> Value {
+fn version_json(v: crate::registry::SubjectVersion) -> Value {
     // Confluent omits schemaType for AVRO.
     json!({"subject": v.subject, "version": v.version, "id": v.id, "schema": v.schema})
 }

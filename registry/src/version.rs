@@ -1,6 +1,6 @@
 //! A version as the REST API names it: a number in `[1, 2^31-1]`, or `latest` (also `-1`).
 
-use super::RegistryError;
+use crate::RegistryError;
 
 /// Which version of a subject a request means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::*;
-use crate::broker::BrokerConfig;
-use crate::registry::store::SchemasTopic;
+use crate::store::SchemasTopic;
+use stream_core::BrokerConfig;
 
 fn record(name: &str, fields: &[(&str, &str)]) -> String {
     let fields: Vec<String> = fields

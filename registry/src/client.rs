@@ -1,5 +1,5 @@
 //! What an Avro serde needs from a schema registry, behind one trait so the same serde works
-//! with the embedded [`Registry`](super::Registry) (direct calls) and a remote registry over
+//! with the embedded [`Registry`](crate::Registry) (direct calls) and a remote registry over
 //! HTTP ([`HttpRegistryClient`], Confluent's REST API — a `runnel serve --registry-listen` or
 //! a Confluent Schema Registry).
 //!
@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::RegistryError;
-use super::version::VersionSpec;
+use crate::RegistryError;
+use crate::version::VersionSpec;
 
 /// A registered schema as a serde sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
