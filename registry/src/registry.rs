@@ -1,7 +1,7 @@
 //! [`Registry`]: Confluent's Schema Registry operations over the `_schemas` topic.
 //!
 //! Every write follows one path — decide (against the current state), append the records to
-//! `_schemas` as one batch, apply them with [`State::apply`] — under one write lock, so two
+//! `_schemas` as one batch, apply them with `State::apply` — under one write lock, so two
 //! concurrent registrations cannot both take an id, and what a restart replays is exactly
 //! what the running registry applied. Reads take the state's read lock only; a write blocks
 //! them only while it applies, not while it appends.

@@ -52,11 +52,14 @@
 //! | [`cluster`] | [`Cluster::embedded`]: the broker and its coordinators in this process, handing out clients |
 //! | [`broker`] | [`Broker`]: the node's topics and the operations Kafka's APIs map onto (produce, fetch, list offsets, topic admin) |
 //! | [`partition`] | a partition replica: its `storage::Log`, leader epoch, high watermark, ISR, producer state, LSO and aborted transactions |
-//! | [`group`], [`offsets_log`] | the group coordinator (classic protocol, static membership) and its records in `__consumer_offsets` |
+//! | [`group`] | the group coordinator (classic protocol, static membership) and its records in `__consumer_offsets` (`offsets_log.rs`) |
 //! | [`txn`] | the transaction coordinator and `__transaction_state` |
-//! | [`client`] | the in-process clients: [`Producer`], [`Consumer`] (with the assignors), [`Admin`] |
-//! | [`server`] | the Kafka wire-protocol server behind `runnel serve` |
-//! | [`metadata`], [`topic`], [`error`] | persisted cluster metadata; topic names and configs; [`BrokerError`] and its Kafka error codes |
+//! | [`loader`] | the one replay loop that loads a coordinator (or the schema registry) from its internal topic |
+//! | [`client`] | the in-process clients: [`Producer`], [`Consumer`] (with the assignors), [`Admin`], and their [`ClientError`] |
+//! | [`server`] | the Kafka wire-protocol server behind `runnel serve`: it reaches the broker only through [`Cluster`]'s [`Broker`] methods and the coordinators' APIs, and it alone turns errors into Kafka's error codes |
+//! | [`topic`], [`error`] | topic names, configs and the broker's topics; [`BrokerError`] (persisted cluster metadata is `metadata.rs`, crate-private) |
+//!
+//! The schema registry is the `registry` crate, a client of this one.
 //!
 //! Performance — the embedded produce/consume bench against raw storage and the wire bench
 //! with kcat — is in `docs/performance.md` (`#embedded-broker`, `#wire-server`); Runnel

@@ -233,7 +233,7 @@ impl GroupCoordinator {
     }
 
     /// Replays `__consumer_offsets` entries, transactional batches and markers included, in
-    /// log order (what [`crate::offsets_log::read_offsets_entries`] returns).
+    /// log order (what the broker's `offsets_log::read_offsets_entries` returns).
     pub fn load_entries(&self, entries: impl IntoIterator<Item = OffsetsEntry>) -> LoadReport {
         let mut report = LoadReport::default();
         let now = self.shared.clock.now_ms();

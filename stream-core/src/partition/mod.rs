@@ -7,7 +7,7 @@
 //! Transactions (KIP-98) show here as batches with the transactional bit, the markers the
 //! transaction coordinator writes with [`Partition::write_marker`], the last stable offset
 //! that `read_committed` fetches stop at, and the aborted-transaction index they return
-//! ([`transactions`]).
+//! (`transactions.rs`, [`AbortedTxn`]).
 
 mod producer_state;
 mod transactions;
