@@ -304,6 +304,40 @@ async fn paused_partitions_return_nothing_until_resumed_and_latest_skips_the_pas
     cluster.shutdown().await;
 }
 
+/// Kafka's `position` is the offset of the next record `poll` returns, not how far the
+/// consumer has fetched: with one record per poll, it moves one record at a time, and what a
+/// commit stores is the same.
+#[tokio::test]
+async fn position_is_the_next_record_poll_returns_not_the_fetch_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::embedded(dir.path()).await.unwrap();
+    cluster.admin().create_topic("t", 1, []).unwrap();
+    let producer = cluster.producer(ProducerConfig::default()).unwrap();
+    for i in 0..10 {
+        drop(producer.send(ProducerRecord::new("t", format!("v{i}"))).unwrap());
+    }
+    producer.flush().await;
+    let mut consumer = cluster.consumer(ConsumerConfig {
+        max_poll_records: 1,
+        auto_offset_reset: OffsetReset::Earliest,
+        ..ConsumerConfig::default().with_group("g")
+    });
+    consumer.assign([tp("t", 0)]).unwrap();
+    for expected in 0..3 {
+        let got = consumer.poll(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [expected]);
+        assert_eq!(consumer.position(&tp("t", 0)).await.unwrap(), expected + 1);
+    }
+    consumer.commit_sync().await.unwrap();
+    assert_eq!(
+        consumer.committed(&[tp("t", 0)]).await.unwrap(),
+        [(tp("t", 0), Some(3))]
+    );
+    drop(producer);
+    consumer.close().await.unwrap();
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_async_and_auto_commits_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();

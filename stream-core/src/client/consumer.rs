@@ -476,20 +476,21 @@ impl Fetcher {
         Ok(())
     }
 
+    /// The offset of the next record `poll` returns for `tp`, as Kafka's consumer means its
+    /// position: records fetched but still buffered have not been returned, so it is the first
+    /// of them, not the fetch position past them.
     pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
-        self.assigned.get(tp).and_then(|s| s.position)
+        let state = self.assigned.get(tp)?;
+        let buffered = self.buffer.iter().find(|p| p.tp == *tp).map(|p| p.next);
+        buffered.or(state.position)
     }
 
     /// The next offset to consume of every assigned partition with a position: what a commit
     /// records.
     pub fn consumed_offsets(&self) -> BTreeMap<TopicPartition, i64> {
         self.assigned
-            .iter()
-            .filter_map(|(tp, s)| {
-                // Records still buffered have not been returned: commit up to the first of them.
-                let buffered = self.buffer.iter().find(|p| p.tp == *tp).map(|p| p.next);
-                buffered.or(s.position).map(|p| (tp.clone(), p))
-            })
+            .keys()
+            .filter_map(|tp| self.position(tp).map(|p| (tp.clone(), p)))
             .collect()
     }
 }
