@@ -16,7 +16,6 @@
 //! runs the same crash as a test.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 use runnel::prelude::*;
@@ -24,39 +23,20 @@ use runnel::prelude::*;
 #[path = "delivery/common.rs"]
 mod delivery;
 
-use delivery::{INPUT, Promise};
+use delivery::Promise;
 
 const GROUP: &str = "receipts-at-most-once";
 
 /// The consumer: commits each poll's offsets, then processes its records. `crash_at`: block at
 /// the crash point for that payment, after its offset is committed and before its receipt
 /// is sent, until killed.
-pub async fn consume(cluster: &Cluster, crash_at: Option<i64>) -> Result<()> {
+pub async fn consume(cluster: &Cluster, _dir: &Path, crash_at: Option<i64>) -> Result<()> {
     // Idempotent (the default): the broker drops a batch the producer retries. It does not
     // help here - what is lost was never sent.
     let producer = cluster.producer(ProducerConfig::default())?;
-    let mut consumer = cluster.consumer(ConsumerConfig {
-        group_id: Some(GROUP.into()),
-        // Static membership (KIP-345): the restarted consumer takes over the killed one's
-        // partition at once instead of waiting for its session to time out.
-        group_instance_id: Some(format!("{GROUP}-1")),
-        auto_offset_reset: OffsetReset::Earliest,
-        // The commits are this loop's, where at-most-once needs them: auto-commit commits
-        // what was polled on a timer, whether or not it was processed.
-        enable_auto_commit: false,
-        // One record per poll, so a crash loses exactly one; with the default (500) it loses
-        // what is left of a whole poll.
-        max_poll_records: 1,
-        ..ConsumerConfig::default()
-    });
-    let mut next = delivery::start_offset(&consumer).await?;
-    consumer.subscribe([INPUT])?;
-    let end = delivery::input_end(cluster)?;
-    while next < end {
-        let payments = consumer.poll(Duration::from_millis(100)).await?;
-        if payments.is_empty() {
-            continue;
-        }
+    // The commits are this loop's, before processing: see `delivery::consumer_config`.
+    let consumer = cluster.consumer(delivery::consumer_config(GROUP));
+    delivery::poll_to_end(cluster, consumer, async |consumer, payments| {
         // At-most-once: the offsets past these records are committed before any is processed.
         consumer.commit_sync().await?;
         for payment in &payments {
@@ -68,38 +48,21 @@ pub async fn consume(cluster: &Cluster, crash_at: Option<i64>) -> Result<()> {
                 ));
             }
             let stored = producer.send(delivery::receipt(payment))?.await?;
-            println!(
-                "{} (offset {}) -> receipt at {}@{}",
-                delivery::key_of(payment),
-                payment.offset,
-                stored.topic,
-                stored.offset
-            );
-            next = payment.offset + 1;
+            delivery::print_receipt(payment, &stored, "");
         }
-    }
-    println!("at the end of {INPUT} (offset {end})");
-    consumer.close().await?;
+        Ok(())
+    })
+    .await?;
     producer.close().await;
     Ok(())
 }
 
-/// The consumer process: opens the cluster in `dir`, consumes, closes the cluster.
-pub async fn run_consumer(dir: &Path, crash_at: Option<i64>) -> Result<()> {
-    let cluster = delivery::open_cluster(dir).await?;
-    let result = consume(&cluster, crash_at).await;
-    cluster.shutdown().await;
-    result
-}
-
 fn main() -> Result<()> {
-    delivery::init_tracing();
-    let args = delivery::Args::parse_for(
+    delivery::main(
         "at_most_once",
         "At-most-once: commit before processing; a crash loses a record",
-    );
-    match (&args.data_dir, args.consume) {
-        (Some(dir), true) => delivery::runtime()?.block_on(run_consumer(dir, args.crash_at)),
-        _ => delivery::demo(&args, "at-most-once (commit, then process)", Promise::Lost),
-    }
+        "at-most-once (commit, then process)",
+        Promise::Lost,
+        consume,
+    )
 }

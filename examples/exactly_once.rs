@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use runnel::prelude::*;
@@ -31,7 +30,7 @@ use runnel::prelude::*;
 #[path = "delivery/common.rs"]
 mod delivery;
 
-use delivery::{INPUT, Promise};
+use delivery::Promise;
 
 const GROUP: &str = "receipts-exactly-once";
 /// Stable across restarts of this instance, so that a restarted instance fences the one it
@@ -42,7 +41,7 @@ const TRANSACTIONAL_ID: &str = "receipts-exactly-once-1";
 /// The consumer: one transaction per poll, carrying the receipts and the input offsets.
 /// `crash_at`: block at the crash point for that payment, after its receipt is in the log
 /// inside the open transaction and before the commit, until killed.
-pub async fn consume(cluster: &Cluster, crash_at: Option<i64>) -> Result<()> {
+pub async fn consume(cluster: &Cluster, _dir: &Path, crash_at: Option<i64>) -> Result<()> {
     let producer = cluster.producer(ProducerConfig {
         transactional_id: Some(TRANSACTIONAL_ID.into()),
         // Idempotence and acks=all, which transactions require, are the defaults.
@@ -53,31 +52,17 @@ pub async fn consume(cluster: &Cluster, crash_at: Option<i64>) -> Result<()> {
     // Before the consumer asks for its committed offsets, which that transaction holds: a
     // read_committed consumer would wait for it to end.
     producer.init_transactions().await?;
-    let mut consumer = cluster.consumer(ConsumerConfig {
-        group_id: Some(GROUP.into()),
-        // Static membership (KIP-345): the restarted consumer takes over the killed one's
-        // partition at once instead of waiting for its session to time out.
-        group_instance_id: Some(format!("{GROUP}-1")),
-        auto_offset_reset: OffsetReset::Earliest,
-        // The offsets are committed by the transactions, never by the consumer.
-        enable_auto_commit: false,
+    let consumer = cluster.consumer(ConsumerConfig {
         // Input written by an upstream transactional stage counts only once committed; and
-        // committed offsets that an open transaction is about to change are waited for.
+        // committed offsets that an open transaction is about to change are waited for. The
+        // offsets are committed by the transactions, never by the consumer; one record per
+        // poll, hence per transaction, so that the crash interrupts one (an application takes
+        // whole polls per transaction, and a crash then redoes a whole poll - invisibly to
+        // read_committed readers).
         isolation_level: IsolationLevel::ReadCommitted,
-        // One record per poll, hence per transaction, so that the crash interrupts one; an
-        // application takes whole polls per transaction, paying a commit per poll, and a crash
-        // then redoes the whole poll - invisibly to read_committed readers.
-        max_poll_records: 1,
-        ..ConsumerConfig::default()
+        ..delivery::consumer_config(GROUP)
     });
-    let mut next = delivery::start_offset(&consumer).await?;
-    consumer.subscribe([INPUT])?;
-    let end = delivery::input_end(cluster)?;
-    while next < end {
-        let payments = consumer.poll(Duration::from_millis(100)).await?;
-        if payments.is_empty() {
-            continue;
-        }
+    delivery::poll_to_end(cluster, consumer, async |consumer, payments| {
         producer.begin_transaction()?;
         let mut deliveries = Vec::new();
         // The next offset to consume per partition: what the transaction commits.
@@ -125,43 +110,25 @@ pub async fn consume(cluster: &Cluster, crash_at: Option<i64>) -> Result<()> {
         producer.commit_transaction().await?;
         for (payment, sent) in payments.iter().zip(deliveries) {
             let stored = sent.await?;
-            println!(
-                "{} (offset {}) -> receipt at {}@{}, committed with offset {} in one transaction",
-                delivery::key_of(payment),
-                payment.offset,
-                stored.topic,
-                stored.offset,
+            let how = format!(
+                ", committed with offset {} in one transaction",
                 payment.offset + 1
             );
-            next = payment.offset + 1;
+            delivery::print_receipt(payment, &stored, &how);
         }
-    }
-    println!("at the end of {INPUT} (offset {end})");
-    consumer.close().await?;
+        Ok(())
+    })
+    .await?;
     producer.close().await;
     Ok(())
 }
 
-/// The consumer process: opens the cluster in `dir`, consumes, closes the cluster.
-pub async fn run_consumer(dir: &Path, crash_at: Option<i64>) -> Result<()> {
-    let cluster = delivery::open_cluster(dir).await?;
-    let result = consume(&cluster, crash_at).await;
-    cluster.shutdown().await;
-    result
-}
-
 fn main() -> Result<()> {
-    delivery::init_tracing();
-    let args = delivery::Args::parse_for(
+    delivery::main(
         "exactly_once",
         "Exactly-once with the native clients: a transactional consume-transform-produce loop",
-    );
-    match (&args.data_dir, args.consume) {
-        (Some(dir), true) => delivery::runtime()?.block_on(run_consumer(dir, args.crash_at)),
-        _ => delivery::demo(
-            &args,
-            "exactly-once (receipts and offsets in one transaction)",
-            Promise::ExactlyOnce,
-        ),
-    }
+        "exactly-once (receipts and offsets in one transaction)",
+        Promise::ExactlyOnce,
+        consume,
+    )
 }

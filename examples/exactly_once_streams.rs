@@ -150,26 +150,12 @@ impl Processor<String, String, String, String> for CrashHook {
     }
 }
 
-/// The application's process: opens the cluster in `dir`, runs, closes the cluster.
-pub async fn run_consumer(dir: &Path, crash_at: Option<i64>) -> Result<()> {
-    let cluster = delivery::open_cluster(dir).await?;
-    let result = consume(&cluster, dir, crash_at).await;
-    cluster.shutdown().await;
-    result
-}
-
 fn main() -> Result<()> {
-    delivery::init_tracing();
-    let args = delivery::Args::parse_for(
+    delivery::main(
         "exactly_once_streams",
         "Exactly-once in the stream DSL: processing.guarantee = exactly_once_v2",
-    );
-    match (&args.data_dir, args.consume) {
-        (Some(dir), true) => delivery::runtime()?.block_on(run_consumer(dir, args.crash_at)),
-        _ => delivery::demo(
-            &args,
-            "exactly-once in the DSL (processing.guarantee = exactly_once_v2)",
-            Promise::ExactlyOnce,
-        ),
-    }
+        "exactly-once in the DSL (processing.guarantee = exactly_once_v2)",
+        Promise::ExactlyOnce,
+        consume,
+    )
 }

@@ -83,10 +83,12 @@ fn delivery_child_runs_an_example_consumer() {
     println!();
     let run = async {
         match example.as_str() {
-            "at_most_once" => at_most_once::run_consumer(&dir, crash_at).await,
-            "at_least_once" => at_least_once::run_consumer(&dir, crash_at).await,
-            "exactly_once" => exactly_once::run_consumer(&dir, crash_at).await,
-            "exactly_once_streams" => exactly_once_streams::run_consumer(&dir, crash_at).await,
+            "at_most_once" => delivery::run_consumer(&dir, crash_at, at_most_once::consume).await,
+            "at_least_once" => delivery::run_consumer(&dir, crash_at, at_least_once::consume).await,
+            "exactly_once" => delivery::run_consumer(&dir, crash_at, exactly_once::consume).await,
+            "exactly_once_streams" => {
+                delivery::run_consumer(&dir, crash_at, exactly_once_streams::consume).await
+            }
             other => panic!("no example {other}"),
         }
     };

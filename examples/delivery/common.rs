@@ -190,6 +190,31 @@ pub async fn start_offset(consumer: &Consumer) -> Result<i64> {
     Ok(committed.unwrap_or(0))
 }
 
+/// The consume loop the three native examples share: starts at the group's committed offset
+/// (printed), subscribes to the input and hands each poll's records to `each_poll` until the
+/// input's end, then closes the consumer. What differs between the guarantees - where the offsets are committed - is
+/// `each_poll`'s.
+pub async fn poll_to_end(
+    cluster: &Cluster,
+    mut consumer: Consumer,
+    mut each_poll: impl AsyncFnMut(&mut Consumer, Vec<ConsumerRecord>) -> Result<()>,
+) -> Result<()> {
+    let mut next = start_offset(&consumer).await?;
+    consumer.subscribe([INPUT])?;
+    let end = input_end(cluster)?;
+    while next < end {
+        let payments = consumer.poll(Duration::from_millis(100)).await?;
+        let Some(last) = payments.last() else {
+            continue;
+        };
+        next = last.offset + 1;
+        each_poll(&mut consumer, payments).await?;
+    }
+    println!("at the end of {INPUT} (offset {end})");
+    consumer.close().await?;
+    Ok(())
+}
+
 /// The receipts topic's high watermark and last stable offset: between them lie the records
 /// of open transactions, which read_committed readers do not see yet.
 pub fn output_offsets(cluster: &Cluster) -> Result<(i64, i64)> {
@@ -292,6 +317,14 @@ fn spawn(mut command: Command) -> Result<Child> {
     })
 }
 
+/// How a consumer's run ended.
+enum Ended {
+    /// At its crash point: this line (the marker) was printed.
+    AtCrashPoint(String),
+    /// Its stdout closed: it exited.
+    Exited,
+}
+
 impl Child {
     /// Kills the child (SIGKILL) and returns what it wrote to stderr, for an error message.
     fn kill_for_error(mut self) -> String {
@@ -299,40 +332,56 @@ impl Child {
         let _ = self.process.wait();
         self.stderr.join().unwrap_or_default()
     }
+
+    /// Echoes the child's lines with `label` until it prints its crash marker or closes its
+    /// stdout; kills it and fails after [`CHILD_TIMEOUT`].
+    fn follow(&mut self, label: &str) -> Result<Ended> {
+        let deadline = Instant::now() + CHILD_TIMEOUT;
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => {
+                    println!("  {label} | {line}");
+                    if line.starts_with(CRASH_MARKER) {
+                        return Ok(Ended::AtCrashPoint(line));
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.process.kill();
+                    let _ = self.process.wait();
+                    bail!("{label}: no crash point and no end within {CHILD_TIMEOUT:?}");
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(Ended::Exited),
+            }
+        }
+    }
 }
 
 /// Runs a consumer until it prints its crash marker, then SIGKILLs it. Echoes its lines with
 /// `label`; returns the marker line.
 pub fn run_until_crash(command: Command, label: &str) -> Result<String> {
     let mut child = spawn(command)?;
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    loop {
-        match child
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            Ok(line) => {
-                println!("  {label} | {line}");
-                if line.starts_with(CRASH_MARKER) {
-                    child.process.kill().context("SIGKILL")?;
-                    let status = child.process.wait()?;
-                    ensure!(
-                        status.signal() == Some(libc::SIGKILL),
-                        "the consumer did not die by SIGKILL but {status}"
-                    );
-                    println!("  {label} | killed by SIGKILL");
-                    return Ok(line);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let stderr = child.kill_for_error();
-                bail!("{label}: no crash point within {CHILD_TIMEOUT:?}; stderr:\n{stderr}");
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = child.process.wait()?;
-                let stderr = child.stderr.join().unwrap_or_default();
-                bail!("{label}: the consumer ended ({status}) before its crash point; stderr:\n{stderr}");
-            }
+    match child.follow(label) {
+        Ok(Ended::AtCrashPoint(line)) => {
+            child.process.kill().context("SIGKILL")?;
+            let status = child.process.wait()?;
+            ensure!(
+                status.signal() == Some(libc::SIGKILL),
+                "the consumer did not die by SIGKILL but {status}"
+            );
+            println!("  {label} | killed by SIGKILL");
+            Ok(line)
+        }
+        Ok(Ended::Exited) => {
+            let status = child.process.wait()?;
+            let stderr = child.stderr.join().unwrap_or_default();
+            bail!("{label}: the consumer ended ({status}) before its crash point; stderr:\n{stderr}");
+        }
+        Err(e) => {
+            let stderr = child.kill_for_error();
+            bail!("{e}; stderr:\n{stderr}");
         }
     }
 }
@@ -341,24 +390,15 @@ pub fn run_until_crash(command: Command, label: &str) -> Result<String> {
 /// `label`.
 pub fn run_to_end(command: Command, label: &str) -> Result<()> {
     let mut child = spawn(command)?;
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    loop {
-        match child
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            Ok(line) => {
-                println!("  {label} | {line}");
-                if line.starts_with(CRASH_MARKER) {
-                    let stderr = child.kill_for_error();
-                    bail!("{label}: a run to the end stopped at a crash point; stderr:\n{stderr}");
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let stderr = child.kill_for_error();
-                bail!("{label}: the consumer did not finish within {CHILD_TIMEOUT:?}; stderr:\n{stderr}");
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+    match child.follow(label) {
+        Ok(Ended::Exited) => {}
+        Ok(Ended::AtCrashPoint(_)) => {
+            let stderr = child.kill_for_error();
+            bail!("{label}: a run to the end stopped at a crash point; stderr:\n{stderr}");
+        }
+        Err(e) => {
+            let stderr = child.kill_for_error();
+            bail!("{e}; stderr:\n{stderr}");
         }
     }
     let status = child.process.wait()?;
@@ -395,6 +435,67 @@ pub fn expected_receipts(promise: Promise, records: i64, k: i64) -> (Vec<i64>, V
         Promise::Duplicated => (twice.clone(), twice),
         Promise::ExactlyOnce => (once, twice),
     }
+}
+
+/// The consumer settings the three native examples share; each sets what its guarantee
+/// needs on top (the exactly-once one: read_committed).
+pub fn consumer_config(group: &str) -> ConsumerConfig {
+    ConsumerConfig {
+        group_id: Some(group.into()),
+        // Static membership (KIP-345): the restarted consumer takes over the killed one's
+        // partition at once instead of waiting for its session to time out.
+        group_instance_id: Some(format!("{group}-1")),
+        auto_offset_reset: OffsetReset::Earliest,
+        // The commits are the example's, where its guarantee needs them: auto-commit commits
+        // what was polled on a timer, whether or not it was processed.
+        enable_auto_commit: false,
+        // One record per poll, so a crash interrupts exactly one; with the default (500) it
+        // loses or repeats what is left of a whole poll.
+        max_poll_records: 1,
+        ..ConsumerConfig::default()
+    }
+}
+
+/// Prints what became of a payment: its receipt's place in the log, and `how` it was committed.
+pub fn print_receipt(payment: &ConsumerRecord, receipt: &RecordMetadata, how: &str) {
+    println!(
+        "{} (offset {}) -> receipt at {}@{}{how}",
+        key_of(payment),
+        payment.offset,
+        receipt.topic,
+        receipt.offset
+    );
+}
+
+/// An example's `main`: with `--consume DATA_DIR`, the consumer process (see
+/// [`run_consumer`]); otherwise the demo, titled `title`, checked against `promise`.
+pub fn main(
+    name: &'static str,
+    about: &'static str,
+    title: &str,
+    promise: Promise,
+    consume: impl AsyncFnOnce(&Cluster, &Path, Option<i64>) -> Result<()>,
+) -> Result<()> {
+    init_tracing();
+    let args = Args::parse_for(name, about);
+    match (&args.data_dir, args.consume) {
+        (Some(dir), true) => runtime()?.block_on(run_consumer(dir, args.crash_at, consume)),
+        _ => demo(&args, title, promise),
+    }
+}
+
+/// The consumer process: opens the cluster in `dir`, runs the example's `consume` on it (with
+/// `dir`, where the streams example keeps its state, and the crash point), and closes the
+/// cluster whether or not it succeeded.
+pub async fn run_consumer(
+    dir: &Path,
+    crash_at: Option<i64>,
+    consume: impl AsyncFnOnce(&Cluster, &Path, Option<i64>) -> Result<()>,
+) -> Result<()> {
+    let cluster = open_cluster(dir).await?;
+    let result = consume(&cluster, dir, crash_at).await;
+    cluster.shutdown().await;
+    result
 }
 
 /// The demo every example runs by default: payments into a fresh directory, the example's
