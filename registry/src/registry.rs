@@ -35,6 +35,28 @@ pub struct RegisterRequest {
 }
 
 impl RegisterRequest {
+    /// Refuses what this registry does not store: a schema type other than Avro (422 with
+    /// Confluent's invalid-schema code) and schema references (422). Registration, lookup and
+    /// the compatibility test all check this first.
+    pub fn check_supported(&self) -> Result<(), RegistryError> {
+        if let Some(t) = self.schema_type.as_deref() {
+            if !t.eq_ignore_ascii_case("AVRO") {
+                return Err(RegistryError::InvalidSchema(format!(
+                    "schema type {t} is not supported: this registry stores AVRO schemas only"
+                )));
+            }
+        }
+        if self.references > 0 {
+            return Err(RegistryError::Unprocessable(
+                "schema references are not supported by this registry; inline the referenced types"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RegisterRequest {
     /// A plain Avro registration.
     pub fn avro(schema: &str) -> RegisterRequest {
         RegisterRequest {
@@ -151,19 +173,7 @@ impl Registry {
     /// else the global one) is checked against its live versions.
     pub fn register(&self, subject: &str, request: &RegisterRequest) -> Result<(u32, u32), RegistryError> {
         check_subject(subject)?;
-        if let Some(t) = request.schema_type.as_deref() {
-            if !t.eq_ignore_ascii_case("AVRO") {
-                return Err(RegistryError::InvalidSchema(format!(
-                    "schema type {t} is not supported: this registry stores AVRO schemas only"
-                )));
-            }
-        }
-        if request.references > 0 {
-            return Err(RegistryError::Unprocessable(
-                "schema references are not supported by this registry; inline the referenced types"
-                    .to_string(),
-            ));
-        }
+        request.check_supported()?;
         let text = match request.schema.as_deref() {
             Some(t) if !t.trim().is_empty() => t,
             _ => return Err(RegistryError::InvalidSchema("Empty schema".to_string())),

@@ -287,18 +287,7 @@ impl SchemaBody {
     /// registration.
     fn avro_text(self) -> Result<String, RegistryError> {
         let request = self.request()?;
-        if let Some(t) = request.schema_type.as_deref() {
-            if !t.eq_ignore_ascii_case("AVRO") {
-                return Err(RegistryError::InvalidSchema(format!(
-                    "schema type {t} is not supported: this registry stores AVRO schemas only"
-                )));
-            }
-        }
-        if request.references > 0 {
-            return Err(RegistryError::Unprocessable(
-                "schema references are not supported by this registry".to_string(),
-            ));
-        }
+        request.check_supported()?;
         request
             .schema
             .filter(|s| !s.trim().is_empty())
