@@ -10,7 +10,7 @@ use storage::store::KeyValueStore as ByteStore;
 
 use crate::error::{Result, StreamsError};
 use crate::processor::node::{BuiltNode, Lifecycle, SourceError, SourceInput};
-use crate::processor::{OutRecord, Output, PunctuationType, TaskId, TaskShared};
+use crate::processor::{OutRecord, Output, PunctuationType, RecordSink, TaskId, TaskShared};
 use crate::record::Header;
 use crate::state::{StateStore, StoreSpec, changelog_topic};
 use crate::topology::{NodeKind, Topology};
@@ -38,20 +38,22 @@ impl std::fmt::Debug for Task {
 pub(crate) type OpenStore<'a> = &'a mut dyn FnMut(&StoreSpec) -> Result<Box<dyn ByteStore>>;
 
 impl Task {
-    /// Builds the task's nodes and stores. Stores are restored (by the caller) before
-    /// [`Task::init`] runs the processors' `init`.
+    /// Builds the task's nodes and stores, its output going to `sink` (the test driver's: none,
+    /// its records stay queued for [`Task::take_output`]). Stores are restored (by the caller)
+    /// before [`Task::init`] runs the processors' `init`.
     pub fn new(
         topology: &Topology,
         id: TaskId,
         application_id: &str,
         cache_bytes: usize,
         open_store: OpenStore<'_>,
+        sink: Option<Box<dyn RecordSink>>,
     ) -> Result<Task> {
         let sub = topology
             .subtopologies
             .get(id.subtopology)
             .ok_or_else(|| StreamsError::Topology(format!("no sub-topology {}", id.subtopology)))?;
-        let shared = Rc::new(TaskShared::new(id, application_id.to_owned()));
+        let shared = Rc::new(TaskShared::new(id, application_id.to_owned(), sink));
         let mut stores = BTreeMap::new();
         for name in &sub.stores {
             let spec = topology
@@ -251,18 +253,6 @@ impl Task {
     /// Records waiting to be sent.
     pub fn take_output(&self) -> Vec<OutRecord> {
         self.shared.output.borrow_mut().take()
-    }
-
-    /// Has the task's sinks encode their records into batches of the format the producer
-    /// gives for their topic, where it gives one (see [`Output::batch_topic`]).
-    pub fn batch_sinks(&self, mut format: impl FnMut(&str) -> Option<stream_core::client::BatchFormat>) {
-        let topics: Vec<Arc<str>> = self.shared.sink_topics.borrow().values().cloned().collect();
-        let mut output = self.shared.output.borrow_mut();
-        for topic in topics {
-            if let Some(f) = format(&topic) {
-                output.batch_topic(topic, f);
-            }
-        }
     }
 
     /// Drops the records waiting to be sent.

@@ -85,6 +85,7 @@ impl TopologyTestDriver {
                 &application_id,
                 10 << 20,
                 &mut open,
+                None,
             )?;
             task.shared.wall_clock.set(wall_clock_ms);
             task.init()?;

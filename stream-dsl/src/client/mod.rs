@@ -33,7 +33,7 @@ use stream_core::{Cluster, TopicName, TopicPartition};
 pub use kafka::KafkaCluster;
 
 use crate::error::Result;
-use crate::processor::{OutRef, Output};
+use crate::processor::RecordSink;
 
 /// The cluster a [`Streams`](crate::Streams) application reads and writes: built from a
 /// `&Cluster` (embedded, the default) or a [`KafkaCluster`] (`runnel serve`, Apache Kafka).
@@ -90,6 +90,28 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
 pub(crate) enum GroupMetadata {
     Embedded(ConsumerGroupMetadata),
     Kafka(rdkafka::consumer::ConsumerGroupMetadata),
+}
+
+impl GroupMetadata {
+    /// The embedded consumer's group, for the embedded producer.
+    pub fn embedded(&self) -> Result<&ConsumerGroupMetadata, ClientError> {
+        match self {
+            GroupMetadata::Embedded(group) => Ok(group),
+            GroupMetadata::Kafka(_) => Err(another_clusters_group()),
+        }
+    }
+
+    /// The librdkafka consumer's group, for the librdkafka producer.
+    pub fn kafka(&self) -> Result<&rdkafka::consumer::ConsumerGroupMetadata, ClientError> {
+        match self {
+            GroupMetadata::Kafka(group) => Ok(group),
+            GroupMetadata::Embedded(_) => Err(another_clusters_group()),
+        }
+    }
+}
+
+fn another_clusters_group() -> ClientError {
+    ClientError::other("the group metadata of another cluster's consumer")
 }
 
 /// A consumed record as [`LogConsumer::poll_each`] lends it.
@@ -166,6 +188,22 @@ pub(crate) enum ErrorKind {
     Other,
 }
 
+impl ClientError {
+    /// A call the backend refuses before it reaches the cluster.
+    pub fn other(reason: &str) -> ClientError {
+        ClientError {
+            kind: ErrorKind::Other,
+            source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(reason)),
+        }
+    }
+
+    /// A task's sink asked to send after its producer was replaced (see
+    /// [`LogProducer::sink`]).
+    pub fn producer_replaced() -> ClientError {
+        ClientError::other("the stream thread's producer was replaced; its tasks' records go nowhere")
+    }
+}
+
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.source.fmt(f)
@@ -181,23 +219,14 @@ impl std::error::Error for ClientError {
 pub(crate) trait LogProducer: Send {
     fn init_transactions(&mut self) -> Result<(), ClientError>;
     fn begin_transaction(&mut self) -> Result<(), ClientError>;
-    /// Queues a record; a failure to store it shows in [`LogProducer::take_failure`].
-    fn send(&mut self, record: OutRef<'_>) -> Result<(), ClientError>;
-    /// Queues every record of `output`, in order, and empties it; on a failure, the topic of
-    /// the record that failed. A client whose sends share a lock takes it once here.
-    fn send_all(&mut self, output: &mut Output) -> Result<(), (Arc<str>, ClientError)> {
-        output.send_each(|r| self.send(r).map_err(|e| (r.topic.clone(), e)))
-    }
-    /// How this producer takes batches built by the [`Output`] for `topic`
-    /// ([`Output::batch_topic`]); `None`, the default: it takes records one by one (or the
-    /// topic does not exist yet). A producer that gives a format sends the batches in
-    /// [`LogProducer::send_all`].
-    fn batch_format(&mut self, _topic: &str) -> Option<stream_core::client::BatchFormat> {
-        None
-    }
+    /// A sink for one task's records, sending through this producer; a failure to store what
+    /// it sent shows in [`LogProducer::take_failure`]. Once this producer is dropped the sink
+    /// sends nothing, and says so.
+    fn sink(&self) -> Box<dyn RecordSink>;
     /// The first failure since the last call.
     fn take_failure(&mut self) -> Option<ClientError>;
-    /// Sends everything queued and waits for the acknowledgements.
+    /// Sends everything queued and waits for the acknowledgements (a record that failed
+    /// shows in [`LogProducer::take_failure`]).
     fn flush(&mut self) -> Result<(), ClientError>;
     fn send_offsets_to_transaction(
         &mut self,

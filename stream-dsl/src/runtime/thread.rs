@@ -601,8 +601,8 @@ impl StreamThread {
                 }
             }
         };
-        let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open)?;
-        task.batch_sinks(|topic| self.producer.batch_format(topic));
+        let sink = self.producer.sink();
+        let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open, Some(sink))?;
         let restored = restore(&self.client, &mut task, &from, isolation(self.eos))?;
         self.shared
             .metrics
