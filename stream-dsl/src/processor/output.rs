@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::{RecordSink, SinkRecord, SinkTopic};
-use crate::client::ClientError;
+use crate::backend::ClientError;
 use crate::record::Header;
 use crate::serde::{Serde, SerdeError};
 
@@ -328,7 +328,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
-    use crate::client::ErrorKind;
+    use crate::backend::ErrorKind;
     use crate::serde::{I64Serde, JsonSerde, StringSerde};
 
     /// (topic, partition, key, value, timestamp, header count) of a record.

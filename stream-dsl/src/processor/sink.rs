@@ -18,7 +18,7 @@ use std::sync::Arc;
 #[cfg(doc)]
 use super::Output;
 use super::RecordQueue;
-use crate::client::ClientError;
+use crate::backend::ClientError;
 use crate::record::Header;
 
 /// A record as a sink takes it, its bytes borrowed from the task's output.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use stream_core::TopicPartition;
 
-use crate::client::{ClientError, ErrorKind, GroupMetadata, LogClient, LogProducer};
+use crate::backend::{Backend, ClientError, ErrorKind, GroupMetadata, LogProducer};
 use crate::error::{Result, StreamsError};
 use crate::processor::{Output, RecordSink};
 
@@ -24,7 +24,7 @@ const INIT_RETRY_FOR: Duration = Duration::from_secs(30);
 
 pub(crate) struct ThreadProducer {
     thread: String,
-    client: LogClient,
+    backend: Backend,
     client_id: String,
     /// Exactly-once: the transactional id and `transaction.timeout.ms`.
     transactional: Option<(String, Duration)>,
@@ -45,15 +45,15 @@ impl std::fmt::Debug for ThreadProducer {
 impl ThreadProducer {
     /// `transactional`: the transactional id and `transaction.timeout.ms` under exactly-once.
     pub fn new(
-        client: &LogClient,
+        backend: &Backend,
         thread: &str,
         transactional: Option<(String, Duration)>,
     ) -> Result<ThreadProducer> {
         let client_id = format!("{thread}-producer");
-        let producer = client.0.producer(&client_id, transactional.clone())?;
+        let producer = backend.0.producer(&client_id, transactional.clone())?;
         Ok(ThreadProducer {
             thread: thread.to_owned(),
-            client: client.clone(),
+            backend: backend.clone(),
             client_id,
             transactional,
             producer,
@@ -196,7 +196,7 @@ impl ThreadProducer {
         if let Err(e) = aborted {
             tracing::info!(thread = %self.thread, error = %e, "the transaction cannot be aborted; starting a new producer");
             self.producer = self
-                .client
+                .backend
                 .0
                 .producer(&self.client_id, self.transactional.clone())?;
             self.init()?;

@@ -35,7 +35,7 @@ use super::producer::ThreadProducer;
 use super::restore::{Checkpoint, restore};
 use super::task_lock::TaskLock;
 use super::{Shared, ThreadState};
-use crate::client::{LogClient, LogConsumer};
+use crate::backend::{Backend, LogConsumer};
 use crate::error::{Result, StreamsError};
 use crate::processor::node::SourceInput;
 use crate::processor::{PunctuationType, TaskId, TaskShared};
@@ -117,7 +117,7 @@ pub(crate) struct StreamThread {
     index: usize,
     topology: Arc<Topology>,
     config: StreamsConfig,
-    client: LogClient,
+    backend: Backend,
     /// Kept for the thread's lifetime: the clients' timers and heartbeats run on it.
     _handle: Handle,
     shared: Arc<Shared>,
@@ -148,13 +148,13 @@ impl StreamThread {
         topology: Arc<Topology>,
         config: StreamsConfig,
         process_id: &ProcessId,
-        client: LogClient,
+        backend: Backend,
         handle: Handle,
         shared: Arc<Shared>,
     ) -> Result<StreamThread> {
         let name = format!("{}-StreamThread-{}", config.application_id, index + 1);
         let eos = config.processing_guarantee.is_exactly_once();
-        let consumer = client.0.consumer(ConsumerConfig {
+        let consumer = backend.0.consumer(ConsumerConfig {
             client_id: name.clone(),
             group_id: Some(config.application_id.clone()),
             auto_offset_reset: OffsetReset::Earliest,
@@ -183,7 +183,7 @@ impl StreamThread {
                 config.transaction_timeout,
             )
         });
-        let producer = ThreadProducer::new(&client, &name, transactional)?;
+        let producer = ThreadProducer::new(&backend, &name, transactional)?;
         let subtopology_of = topology
             .source_topics(&config.application_id)
             .into_iter()
@@ -198,7 +198,7 @@ impl StreamThread {
             index,
             topology,
             config,
-            client,
+            backend,
             _handle: handle,
             shared,
             consumer,
@@ -453,7 +453,7 @@ impl StreamThread {
         }
         for active in self.tasks.values_mut() {
             if active.dirty {
-                Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadUncommitted)?
+                Checkpoint::of(&self.backend, &active.task, IsolationLevel::ReadUncommitted)?
                     .write(&active.dir)?;
                 active.dirty = false;
             }
@@ -502,7 +502,7 @@ impl StreamThread {
             if !(topic.starts_with(&prefix) && topic.ends_with("-repartition")) {
                 continue;
             }
-            if let Err(e) = self.client.0.delete_records(tp, *offset) {
+            if let Err(e) = self.backend.0.delete_records(tp, *offset) {
                 tracing::debug!(topic, error = %e, "could not purge a repartition topic");
             }
         }
@@ -603,7 +603,7 @@ impl StreamThread {
         };
         let sink = self.producer.sink();
         let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open, Some(sink))?;
-        let restored = restore(&self.client, &mut task, &from, isolation(self.eos))?;
+        let restored = restore(&self.backend, &mut task, &from, isolation(self.eos))?;
         self.shared
             .metrics
             .restored
@@ -622,7 +622,7 @@ impl StreamThread {
         // exactly-once the task runs without one).
         if restored > 0 && !self.eos {
             active.task.flush_stores()?;
-            Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadUncommitted)?
+            Checkpoint::of(&self.backend, &active.task, IsolationLevel::ReadUncommitted)?
                 .write(&active.dir)?;
         }
         active.dirty = false;
@@ -635,7 +635,7 @@ impl StreamThread {
     fn close_committed(&self, mut active: ActiveTask) -> Result<()> {
         if self.eos {
             active.task.flush_stores()?;
-            Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
+            Checkpoint::of(&self.backend, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
         }
         active.task.close()
     }

@@ -1,21 +1,25 @@
-//! The log an application runs on: the embedded cluster or any Kafka-protocol cluster.
+//! The backend: the log an application runs on, the embedded cluster or any Kafka-protocol
+//! cluster.
 //!
 //! ```text
-//!   Streams ── LogClient ──┬─ embedded: stream_core::Cluster, the broker in this process
-//!                          └─ Kafka:    KafkaCluster, librdkafka (rdkafka) over the network,
-//!                                       to `runnel serve`, Apache Kafka or any compatible one
+//!   Streams ── Backend ──┬─ embedded: stream_core::Cluster, the broker in this process
+//!                        └─ Kafka:    KafkaCluster, librdkafka (rdkafka) over the network,
+//!                                     to `runnel serve`, Apache Kafka or any compatible one
 //! ```
 //!
-//! The runtime sees one interface: a `LogConsumer` per stream thread (and per restore), a
-//! `LogProducer` per stream thread, and the admin calls of `Backend` (crate-private traits,
-//! see below). Every call is blocking: stream threads are OS threads, and
-//! [`Streams::start`](crate::Streams::start) runs its topic preparation on the blocking pool.
+//! "Client" means here what it means in Kafka and in `stream_core`: a consumer, a producer,
+//! an admin client. A backend supplies them. The runtime sees one interface: a `LogConsumer`
+//! per stream thread (and per restore), a `LogProducer` per stream thread, a record sink per
+//! task (the producer's, see [`crate::processor`]), and the admin calls of the
+//! `ClientSupplier` (crate-private traits, see below). Every call is blocking: stream threads
+//! are OS threads, and [`Streams::start`](crate::Streams::start) runs its topic preparation on
+//! the blocking pool.
 //!
 //! The design's `Cluster::connect(addr)` is [`KafkaCluster::connect`] here: `Cluster` is
 //! `stream_core`'s in-process broker, and `stream_core` knows nothing of the DSL's network
 //! client (dependencies point down).
 //!
-//! [`LogClient`] is the public handle. The design names it a trait; it is a struct over a
+//! [`Backend`] is the public handle. The design names it a trait; it is a struct over a
 //! crate-private trait instead, so that the consumer and producer interfaces (which carry
 //! runtime-internal types) stay private and users cannot depend on them.
 
@@ -37,35 +41,41 @@ use crate::processor::RecordSink;
 
 /// The cluster a [`Streams`](crate::Streams) application reads and writes: built from a
 /// `&Cluster` (embedded, the default) or a [`KafkaCluster`] (`runnel serve`, Apache Kafka).
+///
+/// Named for what it is, the backend the application runs on; a Kafka Streams application
+/// picks the same thing with `bootstrap.servers` and, rarely, a `KafkaClientSupplier`. It is
+/// no client itself: it supplies the clients (see the module docs).
 #[derive(Debug, Clone)]
-pub struct LogClient(pub(crate) Arc<dyn Backend>);
+pub struct Backend(pub(crate) Arc<dyn ClientSupplier>);
 
-impl From<&Cluster> for LogClient {
-    fn from(cluster: &Cluster) -> LogClient {
-        LogClient(Arc::new(embedded::Embedded::new(cluster.clone())))
+impl From<&Cluster> for Backend {
+    fn from(cluster: &Cluster) -> Backend {
+        Backend(Arc::new(embedded::Embedded::new(cluster.clone())))
     }
 }
 
-impl From<Cluster> for LogClient {
-    fn from(cluster: Cluster) -> LogClient {
-        LogClient::from(&cluster)
+impl From<Cluster> for Backend {
+    fn from(cluster: Cluster) -> Backend {
+        Backend::from(&cluster)
     }
 }
 
-impl From<&KafkaCluster> for LogClient {
-    fn from(cluster: &KafkaCluster) -> LogClient {
-        LogClient(Arc::new(cluster.clone()))
+impl From<&KafkaCluster> for Backend {
+    fn from(cluster: &KafkaCluster) -> Backend {
+        Backend(Arc::new(cluster.clone()))
     }
 }
 
-impl From<KafkaCluster> for LogClient {
-    fn from(cluster: KafkaCluster) -> LogClient {
-        LogClient(Arc::new(cluster))
+impl From<KafkaCluster> for Backend {
+    fn from(cluster: KafkaCluster) -> Backend {
+        Backend(Arc::new(cluster))
     }
 }
 
-/// What the runtime needs of a cluster. Blocking calls (see the module docs).
-pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
+/// What the runtime needs of a cluster: its clients, as Kafka Streams'
+/// `KafkaClientSupplier` hands `KafkaStreams` its consumers and producers, and the few admin
+/// calls the runtime makes itself. Blocking calls (see the module docs).
+pub(crate) trait ClientSupplier: Send + Sync + std::fmt::Debug {
     /// A consumer; with `group_id` set, a group member using the range assignor.
     fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn LogConsumer>>;
     /// An idempotent producer; with `transactional` (id, `transaction.timeout.ms`), a

@@ -18,7 +18,7 @@ use stream_core::txn::TxnError;
 use stream_core::{Cluster, TopicPartition};
 use tokio::runtime::Handle;
 
-use super::{Backend, ClientError, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
+use super::{ClientError, ClientSupplier, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
 use crate::error::Result;
 use crate::processor::RecordSink;
 
@@ -33,7 +33,7 @@ impl Embedded {
     }
 }
 
-impl Backend for Embedded {
+impl ClientSupplier for Embedded {
     fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn LogConsumer>> {
         Ok(Box::new(EmbeddedConsumer(self.cluster.consumer(config))))
     }

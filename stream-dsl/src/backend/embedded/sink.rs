@@ -8,7 +8,7 @@ use stream_core::client::producer::{Appender, Producer, TopicSlot};
 
 use super::batches::Batches;
 use super::classify;
-use crate::client::ClientError;
+use crate::backend::ClientError;
 use crate::processor::{RecordQueue, RecordSink, SinkRecord, SinkTopic};
 
 /// One task's sink, on its stream thread's producer.

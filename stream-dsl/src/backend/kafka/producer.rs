@@ -11,8 +11,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use stream_core::TopicPartition;
 
-use super::{KafkaCluster, REQUEST_TIMEOUT, client};
-use crate::client::{ClientError, ErrorKind, GroupMetadata, LogProducer};
+use super::{KafkaCluster, REQUEST_TIMEOUT};
+use crate::backend::{ClientError, ErrorKind, GroupMetadata, LogProducer};
 use crate::error::Result;
 use crate::processor::{OutRef, RecordQueue, RecordSink, SinkRecord, SinkTopic};
 
@@ -58,11 +58,7 @@ impl KafkaProducer {
             settings.push(("transactional.id", id));
             settings.push(("transaction.timeout.ms", timeout.as_millis().to_string()));
         }
-        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let producer = cluster
-            .client_config(&settings)
-            .create_with_context(DeliveryContext::default())
-            .map_err(|e| client("create a producer", e))?;
+        let producer = cluster.create(&settings, DeliveryContext::default(), "create a producer")?;
         Ok(KafkaProducer {
             producer: Arc::new(producer),
         })
