@@ -600,10 +600,9 @@ mod tests {
     #[test]
     fn clear_and_a_failed_send_leave_nothing_behind_in_the_sink_or_the_queue() {
         let (mut out, log) = with_sink(&["t"], false);
-        let t: Arc<str> = Arc::from("t");
-        let other: Arc<str> = Arc::from("other");
-        push_string(&mut out, &t, None, Some("k"), "taken", 1);
-        push_string(&mut out, &other, None, Some("k"), "queued", 2);
+        let (t, other): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("other"));
+        out.push(&t, Some(0), Some(b"k"), Some(b"taken"), 1);
+        out.push(&other, Some(0), Some(b"k"), Some(b"queued"), 2);
         out.clear();
         assert!(
             out.is_empty() && log.borrow().taken.is_empty(),

@@ -87,6 +87,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
+pub(crate) use restore::Checkpoint;
 
 use crate::backend::Backend;
 use crate::error::{Result, StreamsError};

@@ -39,7 +39,7 @@ use crate::backend::{Backend, LogConsumer};
 use crate::error::{Result, StreamsError};
 use crate::processor::node::SourceInput;
 use crate::processor::{PunctuationType, TaskId, TaskShared};
-use crate::state::{StoreSpec, StoreType};
+use crate::state::{Placement, StoreOpener};
 use crate::task::Task;
 use crate::topology::Topology;
 
@@ -580,30 +580,19 @@ impl StreamThread {
             // a clean close vouches for its content again.
             Checkpoint::remove(&dir)?;
         }
-        let mut from: BTreeMap<String, i64> = BTreeMap::new();
-        let store_dir = dir.join("rocksdb");
-        let mut open = |spec: &StoreSpec| -> Result<Box<dyn storage::store::KeyValueStore>> {
-            match spec.store_type {
-                StoreType::InMemory => Ok(Box::new(storage::store::InMemoryStore::new(&spec.name))),
-                StoreType::RocksDb => {
-                    let changelog = format!("{app}-{}", crate::state::changelog_topic(&spec.name));
-                    match checkpoint.0.get(&(changelog, id.partition)) {
-                        Some(&offset) => {
-                            from.insert(spec.name.clone(), offset);
-                        }
-                        None if spec.logging => storage::store::RocksDbStore::destroy(&store_dir, &spec.name)
-                            .map_err(|e| StreamsError::store(&spec.name, e))?,
-                        None => {}
-                    }
-                    let store = storage::store::RocksDbStore::open(&store_dir, &spec.name)
-                        .map_err(|e| StreamsError::store(&spec.name, e))?;
-                    Ok(Box::new(store))
-                }
-            }
+        let placement = Placement::StateDir {
+            task_dir: dir.clone(),
+            checkpoint,
         };
+        let mut opener = StoreOpener::new(app, id, self.cache_bytes, placement);
         let sink = self.producer.sink();
-        let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open, Some(sink))?;
-        let restored = restore(&self.backend, &mut task, &from, isolation(self.eos))?;
+        let mut task = Task::new(&self.topology, id, app, &mut opener, Some(sink))?;
+        let restored = restore(
+            &self.backend,
+            &mut task,
+            opener.restore_from(),
+            isolation(self.eos),
+        )?;
         self.shared
             .metrics
             .restored
