@@ -206,7 +206,7 @@ impl Timing {
 /// Runs `topology` until `done` says every record was processed. Under exactly-once the
 /// commit interval is Kafka Streams' exactly-once default, 100 ms, set explicitly.
 pub async fn run(
-    cluster: impl Into<runnel::stream_dsl::LogClient>,
+    cluster: impl Into<runnel::stream_dsl::Backend>,
     topology: Topology,
     app: &str,
     state: &Path,

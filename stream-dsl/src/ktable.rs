@@ -13,7 +13,7 @@ use crate::record::{Change, Record};
 use crate::serde::SharedSerde;
 use crate::serde::change::NullableSerde;
 use crate::state::table::TableStore;
-use crate::state::{Materialized, StoreSerdes, StoreSpec};
+use crate::state::{Materialized, StoreKind, StoreSerdes, StoreSpec};
 use crate::topology::builder::{SharedGraph, lock};
 use crate::topology::{Consumed, Grouped, TopicRef};
 
@@ -63,6 +63,7 @@ pub(crate) fn materialize<K: 'static, V: 'static>(
     match (&key, &value) {
         (Some(k), Some(v)) => g.add_store(StoreSpec {
             name: name.clone(),
+            kind: StoreKind::KeyValue,
             store_type: materialized.store_type,
             caching: materialized.caching,
             logging: materialized.logging,

@@ -51,12 +51,12 @@
 //! | [`serde`] | [`serde::Serde`] and the built-in serdes; JSON; Avro in Confluent's wire format ([`serde::avro`]) |
 //! | [`runtime`] | [`Streams`], [`StreamsConfig`], stream threads, restore, the at-least-once and exactly-once commit |
 //! | [`test_driver`] | [`TopologyTestDriver`] and its test topics |
-//! | `client` (to be renamed) | the backend an application runs on: the embedded `stream_core::Cluster` or [`KafkaCluster`] (librdkafka), behind [`LogClient`] |
+//! | [`backend`] | the log an application runs on: the embedded `stream_core::Cluster` or [`KafkaCluster`] (librdkafka), behind [`Backend`] |
 //! | [`record`], [`error`] | what flows between processors; [`StreamsError`] |
 //!
 //! Performance — the bench, what was measured, what was tried and kept or dropped — is in
 //! `docs/performance.md#streams`; Runnel beside Kafka Streams is in `BENCHMARKS.md`.
-pub mod client;
+pub mod backend;
 pub mod error;
 pub mod grouped;
 pub mod kstream;
@@ -70,7 +70,7 @@ mod task;
 pub mod test_driver;
 pub mod topology;
 
-pub use client::{KafkaCluster, LogClient};
+pub use backend::{Backend, KafkaCluster};
 pub use error::{Result, StreamsError};
 pub use grouped::{KGroupedStream, KGroupedTable};
 pub use kstream::{BranchedKStream, KStream};

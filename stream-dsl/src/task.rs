@@ -6,13 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use storage::store::KeyValueStore as ByteStore;
-
 use crate::error::{Result, StreamsError};
 use crate::processor::node::{BuiltNode, Lifecycle, SourceError, SourceInput};
-use crate::processor::{OutRecord, Output, PunctuationType, TaskId, TaskShared};
+use crate::processor::{OutRecord, Output, PunctuationType, RecordSink, TaskId, TaskShared};
 use crate::record::Header;
-use crate::state::{StateStore, StoreSpec, changelog_topic};
+use crate::state::{StateStore, StoreOpener};
 use crate::topology::{NodeKind, Topology};
 
 pub(crate) struct Task {
@@ -34,44 +32,29 @@ impl std::fmt::Debug for Task {
     }
 }
 
-/// Opens the byte store behind a store spec for a task.
-pub(crate) type OpenStore<'a> = &'a mut dyn FnMut(&StoreSpec) -> Result<Box<dyn ByteStore>>;
-
 impl Task {
-    /// Builds the task's nodes and stores. Stores are restored (by the caller) before
-    /// [`Task::init`] runs the processors' `init`.
+    /// Builds the task's nodes, and its stores with `opener`; its output goes to `sink` (the
+    /// test driver's: none, its records stay queued for [`Task::take_output`]). Stores are
+    /// restored (by the caller) before [`Task::init`] runs the processors' `init`.
     pub fn new(
         topology: &Topology,
         id: TaskId,
         application_id: &str,
-        cache_bytes: usize,
-        open_store: OpenStore<'_>,
+        opener: &mut StoreOpener,
+        sink: Option<Box<dyn RecordSink>>,
     ) -> Result<Task> {
         let sub = topology
             .subtopologies
             .get(id.subtopology)
             .ok_or_else(|| StreamsError::Topology(format!("no sub-topology {}", id.subtopology)))?;
-        let shared = Rc::new(TaskShared::new(id, application_id.to_owned()));
+        let shared = Rc::new(TaskShared::new(id, application_id.to_owned(), sink));
         let mut stores = BTreeMap::new();
         for name in &sub.stores {
             let spec = topology
                 .stores
                 .get(name)
                 .ok_or_else(|| StreamsError::Topology(format!("state store {name} is not defined")))?;
-            let changelog = spec.logging.then(|| {
-                (
-                    Arc::from(format!("{application_id}-{}", changelog_topic(name))),
-                    id.partition,
-                )
-            });
-            let store = Rc::new(RefCell::new(StateStore::new(
-                name.clone(),
-                open_store(spec)?,
-                spec.caching.then_some(cache_bytes),
-                changelog,
-                shared.output.clone(),
-                spec.serdes.clone(),
-            )));
+            let store = Rc::new(RefCell::new(opener.open(spec, &shared.output)?));
             stores.insert(name.clone(), store);
         }
         *shared.stores.borrow_mut() = stores.clone();
@@ -132,37 +115,10 @@ impl Task {
         self.sources.get(topic).cloned()
     }
 
-    /// Processes one input record.
-    #[allow(clippy::too_many_arguments)]
-    pub fn process(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        timestamp: i64,
-        headers: Vec<Header>,
-    ) -> Result<()> {
-        let source = self
-            .source(topic)
-            .ok_or_else(|| StreamsError::Topology(format!("task {} does not read topic {topic}", self.id)))?;
-        Self::process_from(
-            &self.shared,
-            &source,
-            &Arc::from(topic),
-            partition,
-            offset,
-            key,
-            value,
-            timestamp,
-            headers,
-        )
-    }
-
     /// Processes one input record through `source` (from [`Task::source`]) of the task whose
     /// shared state is `shared`: a stream thread keeps both for a run of records of one
-    /// partition, rather than finding the task by its id in its map for every record.
+    /// partition, rather than finding the task by its id in its map for every record (the
+    /// test driver looks them up per record).
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub fn process_from(
@@ -251,18 +207,6 @@ impl Task {
     /// Records waiting to be sent.
     pub fn take_output(&self) -> Vec<OutRecord> {
         self.shared.output.borrow_mut().take()
-    }
-
-    /// Has the task's sinks encode their records into batches of the format the producer
-    /// gives for their topic, where it gives one (see [`Output::batch_topic`]).
-    pub fn batch_sinks(&self, mut format: impl FnMut(&str) -> Option<stream_core::client::BatchFormat>) {
-        let topics: Vec<Arc<str>> = self.shared.sink_topics.borrow().values().cloned().collect();
-        let mut output = self.shared.output.borrow_mut();
-        for topic in topics {
-            if let Some(f) = format(&topic) {
-                output.batch_topic(topic, f);
-            }
-        }
     }
 
     /// Drops the records waiting to be sent.

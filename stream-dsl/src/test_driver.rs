@@ -34,7 +34,7 @@ use crate::error::{Result, StreamsError};
 use crate::processor::{OutRecord, PunctuationType, TaskId};
 use crate::record::{Header, Record};
 use crate::serde::{Serde, SharedSerde};
-use crate::state::KeyValueStore;
+use crate::state::{KeyValueStore, Placement, StoreOpener};
 use crate::task::Task;
 use crate::topology::Topology;
 
@@ -72,20 +72,12 @@ impl TopologyTestDriver {
         let application_id = TEST_APPLICATION_ID.to_string();
         let mut tasks = Vec::new();
         for sub in &topology.subtopologies {
-            let mut open =
-                |spec: &crate::state::StoreSpec| -> Result<Box<dyn storage::store::KeyValueStore>> {
-                    Ok(Box::new(storage::store::InMemoryStore::new(&spec.name)))
-                };
-            let mut task = Task::new(
-                &topology,
-                TaskId {
-                    subtopology: sub.id,
-                    partition: 0,
-                },
-                &application_id,
-                10 << 20,
-                &mut open,
-            )?;
+            let id = TaskId {
+                subtopology: sub.id,
+                partition: 0,
+            };
+            let mut opener = StoreOpener::new(&application_id, id, 10 << 20, Placement::Memory);
+            let mut task = Task::new(&topology, id, &application_id, &mut opener, None)?;
             task.shared.wall_clock.set(wall_clock_ms);
             task.init()?;
             tasks.push(task);
@@ -226,12 +218,19 @@ impl Driver {
                     *o - 1
                 };
                 let task = &mut self.tasks[t];
-                task.process(
-                    &p.topic,
+                let source = task.source(&p.topic).ok_or_else(|| {
+                    StreamsError::Topology(format!("task {} does not read topic {}", task.id, p.topic))
+                })?;
+                let (key, value) = (p.key.as_deref(), p.value.as_deref());
+                let topic = Arc::from(p.topic.as_str());
+                Task::process_from(
+                    &task.shared,
+                    &source,
+                    &topic,
                     0,
                     offset,
-                    p.key.as_deref(),
-                    p.value.as_deref(),
+                    key,
+                    value,
                     p.timestamp,
                     p.headers,
                 )?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::node::Child;
-use super::{Data, Output, PunctuationType, PunctuatorId, Schedule, TaskId};
+use super::{Data, Output, PunctuationType, PunctuatorId, RecordSink, Schedule, TaskId};
 use crate::error::{Result, StreamsError};
 use crate::record::{Record, RecordMetadata};
 use crate::state::{KeyValueStore, StateStore};
@@ -41,7 +41,8 @@ pub(crate) struct TaskShared {
 }
 
 impl TaskShared {
-    pub fn new(task: TaskId, application_id: String) -> TaskShared {
+    /// `sink`: where the task's records go (see [`Output`]); the test driver gives none.
+    pub fn new(task: TaskId, application_id: String, sink: Option<Box<dyn RecordSink>>) -> TaskShared {
         TaskShared {
             task,
             application_id,
@@ -51,7 +52,7 @@ impl TaskShared {
             stream_time: Cell::new(i64::MIN),
             wall_clock: Cell::new(0),
             source_key: RefCell::new(None),
-            output: Rc::new(RefCell::new(Output::default())),
+            output: Rc::new(RefCell::new(Output::new(sink))),
             stores: RefCell::new(BTreeMap::new()),
             schedules: RefCell::new(Vec::new()),
             next_punctuator: Cell::new(0),

@@ -8,12 +8,14 @@
 mod context;
 pub(crate) mod node;
 mod output;
+mod sink;
 
 use std::time::Duration;
 
 pub use context::ProcessorContext;
 pub(crate) use context::TaskShared;
-pub(crate) use output::{OutRecord, OutRef, Output};
+pub(crate) use output::{OutRecord, OutRef, Output, RecordQueue};
+pub(crate) use sink::{RecordSink, SinkRecord, SinkTopic};
 
 use crate::error::Result;
 use crate::record::Record;

@@ -1,21 +1,14 @@
-//! A task's records on their way to the producer: sink, repartition and changelog records
-//! queue here between a poll's processing and the thread's send.
-//!
-//! For a topic whose producer takes built batches (the embedded cluster's, see
-//! [`Output::batch_topic`]), the queue partitions each record as the producer would and
-//! encodes it straight into that partition's batch; the producer then appends whole batches.
-//! A record is then copied once, from its serialized bytes into its batch. Queued and handed
-//! over record by record, it was copied into this queue, walked again and copied into the
-//! producer's batch: a fifth of a word count's stream-thread time went to that send path.
+//! A task's records on their way out: sink, repartition and changelog records go from its
+//! processors through the [`Output`] to the task's [`RecordSink`], which either takes them as
+//! they come or finds them queued here when the stream thread sends (see [`super::sink`]).
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use storage::record::BatchBuilder;
-use stream_core::client::BatchFormat;
-use stream_core::client::partitioner::partition_for_key;
 
+use super::{RecordSink, SinkRecord, SinkTopic};
+use crate::backend::ClientError;
 use crate::record::Header;
 use crate::serde::{Serde, SerdeError};
 
@@ -31,23 +24,19 @@ pub(crate) struct OutRecord {
     pub headers: Vec<Header>,
 }
 
-/// A queued record as the producer sees it, borrowed from the [`Output`].
+/// A queued record as a sink sends it, borrowed from the [`Output`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutRef<'a> {
     pub topic: &'a Arc<str>,
-    /// The topic's number in this queue (the same for every record of the topic in one
-    /// [`Output::send_each`]): a sender resolves the topic once per number.
+    /// The topic's number in the task's output (the same for every record of the topic in
+    /// one [`RecordQueue::send_each`]): a sender resolves the topic once per number.
     pub topic_id: u32,
-    pub partition: Option<i32>,
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-    pub timestamp: i64,
-    pub headers: &'a [Header],
+    pub record: SinkRecord<'a>,
 }
 
 #[derive(Debug)]
 struct Queued {
-    /// Index into [`Output::topics`].
+    /// Index into [`RecordQueue::topics`].
     topic: u32,
     partition: Option<i32>,
     key: Option<Range<usize>>,
@@ -56,57 +45,105 @@ struct Queued {
     headers: Vec<Header>,
 }
 
-/// The queue: every key and value serialized into one buffer, each record naming its bytes by
-/// position, and its topic by index. A sink's record then costs no allocation, no reference
-/// count and no atomic operation of its own (a `Bytes` cut from a shared buffer per key and
-/// per value, and an `Arc` clone of the topic, were each paid per record and per drop). The
-/// queue keeps its capacity between polls; the producer copies the bytes into its batches.
+/// The queued records: every key and value serialized into one buffer, each record naming
+/// its bytes by position, and its topic by index. A record then costs no allocation, no
+/// reference count and no atomic operation of its own (a `Bytes` cut from a shared buffer per
+/// key and per value, and an `Arc` clone of the topic, were each paid per record and per
+/// drop). The queue keeps its capacity between polls. Its buffer is also where a record a
+/// sink takes is serialized before the sink copies it.
 #[derive(Debug, Default)]
-pub(crate) struct Output {
+pub(crate) struct RecordQueue {
     records: Vec<Queued>,
     bytes: BytesMut,
-    topics: Vec<Arc<str>>,
-    /// Indexed as `topics`: the topic's batches, for a topic in batch mode.
-    batched: Vec<Option<Batched>>,
-    /// The topics to put in batch mode when they first get a record (see
-    /// [`Output::batch_topic`]).
-    formats: Vec<(Arc<str>, BatchFormat)>,
-    /// Batches that filled, in the order they did: (topic index, partition, batch).
-    full: Vec<(u32, i32, BatchBuilder)>,
+    topics: Vec<Topic>,
 }
 
-/// A topic in batch mode: each partition's open batch.
+/// A topic of the output, numbered by its place in [`RecordQueue::topics`].
 #[derive(Debug)]
-struct Batched {
-    format: BatchFormat,
-    open: Vec<Option<BatchBuilder>>,
-    /// Where keyless records without a partition go; it moves on when its batch fills, as
-    /// Kafka's sticky partitioner does (KIP-480), in turn rather than at random.
-    sticky: i32,
-}
-
-impl Batched {
-    fn new(format: BatchFormat) -> Batched {
-        Batched {
-            format,
-            open: (0..format.partitions).map(|_| None).collect(),
-            sticky: 0,
-        }
-    }
+struct Topic {
+    name: Arc<str>,
+    /// The sink's name of the topic, for a topic the sink takes the records of as they are
+    /// written.
+    route: Option<SinkTopic>,
 }
 
 /// A buffer grown past this by one outsized poll is given back when the queue empties.
 const KEEP_BYTES: usize = 8 << 20;
 
+impl RecordQueue {
+    /// Hands each queued record to `send`, in order, and empties the queue (all of it, even
+    /// when `send` fails part-way).
+    pub fn send_each<E>(&mut self, mut send: impl FnMut(OutRef<'_>) -> Result<(), E>) -> Result<(), E> {
+        let bytes = &self.bytes[..];
+        let sent = self.records.iter().try_for_each(|q| {
+            send(OutRef {
+                topic: &self.topics[q.topic as usize].name,
+                topic_id: q.topic,
+                record: SinkRecord {
+                    partition: q.partition,
+                    key: q.key.clone().map(|r| &bytes[r]),
+                    value: q.value.clone().map(|r| &bytes[r]),
+                    timestamp: q.timestamp,
+                    headers: &q.headers,
+                },
+            })
+        });
+        self.clear();
+        sent
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        start..self.bytes.len()
+    }
+
+    /// Empties the queue, keeping its room (unless one poll made it outsized) and its topics.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        if self.bytes.capacity() > KEEP_BYTES {
+            self.bytes = BytesMut::new();
+        } else {
+            self.bytes.clear();
+        }
+    }
+}
+
+/// A task's output: its queue, and the sink its records go to.
+#[derive(Default)]
+pub(crate) struct Output {
+    queue: RecordQueue,
+    /// `None` (the test driver): every record queues, for [`Output::take`].
+    sink: Option<Box<dyn RecordSink>>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("queued", &self.queue.records.len())
+            .field("topics", &self.queue.topics.len())
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
+}
+
 impl Output {
+    pub fn new(sink: Option<Box<dyn RecordSink>>) -> Output {
+        Output {
+            sink,
+            ..Output::default()
+        }
+    }
+
+    /// Records queued.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.queue.records.len()
     }
 
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.queue.records.is_empty()
     }
 
     /// Serializes `value` at the end of the buffer; its position, or `None` for a null. On
@@ -117,15 +154,16 @@ impl Output {
         topic: &str,
         value: &T,
     ) -> Result<Option<Range<usize>>, SerdeError> {
-        let start = self.bytes.len();
-        match serde.serialize_into(topic, value, &mut self.bytes) {
-            Ok(true) => Ok(Some(start..self.bytes.len())),
+        let bytes = &mut self.queue.bytes;
+        let start = bytes.len();
+        match serde.serialize_into(topic, value, bytes) {
+            Ok(true) => Ok(Some(start..bytes.len())),
             Ok(false) => {
-                self.bytes.truncate(start);
+                bytes.truncate(start);
                 Ok(None)
             }
             Err(e) => {
-                self.bytes.truncate(start);
+                bytes.truncate(start);
                 Err(e)
             }
         }
@@ -134,41 +172,16 @@ impl Output {
     /// The buffer's length: a mark to [`Output::rewind`] to when a record serialized in parts
     /// fails part-way.
     pub fn mark(&self) -> usize {
-        self.bytes.len()
+        self.queue.bytes.len()
     }
 
     /// Drops the bytes serialized since `mark`.
     pub fn rewind(&mut self, mark: usize) {
-        self.bytes.truncate(mark);
+        self.queue.bytes.truncate(mark);
     }
 
-    /// Has records to `topic` encoded into batches of `format` (see the module docs) from
-    /// now on, for a producer that takes them ([`Output::send_batches`]).
-    pub fn batch_topic(&mut self, topic: Arc<str>, format: BatchFormat) {
-        if format.partitions <= 0 || self.formats.iter().any(|(t, _)| *t == topic) {
-            return;
-        }
-        self.formats.push((topic, format));
-        // A topic with records queued switches once they are sent: its batches would go out
-        // before them.
-        if self.records.is_empty() {
-            self.apply_formats();
-        }
-    }
-
-    /// Puts the topics named so far that have a format in batch mode.
-    fn apply_formats(&mut self) {
-        for (topic, batched) in self.topics.iter().zip(&mut self.batched) {
-            if batched.is_none()
-                && let Some(&(_, format)) = self.formats.iter().find(|(t, _)| **t == **topic)
-            {
-                *batched = Some(Batched::new(format));
-            }
-        }
-    }
-
-    /// Queues a record whose key and value [`Output::serialize`] placed (the last bytes
-    /// serialized).
+    /// Writes a record whose key and value [`Output::serialize`] placed (the last bytes
+    /// serialized): to the sink, if it takes it, else to the queue.
     pub fn push_serialized(
         &mut self,
         topic: &Arc<str>,
@@ -178,44 +191,26 @@ impl Output {
         timestamp: i64,
         headers: Vec<Header>,
     ) {
-        let topic = self.topic_index(topic);
-        if let Some(Some(batched)) = self.batched.get_mut(topic as usize) {
-            let bytes = &self.bytes[..];
-            let key_bytes = key.clone().map(|r| &bytes[r]);
-            let value_bytes = value.clone().map(|r| &bytes[r]);
-            let p = match (partition, key_bytes) {
-                (Some(p), _) => p,
-                (None, Some(k)) => partition_for_key(k, batched.format.partitions),
-                (None, None) => batched.sticky,
+        let (topic, route) = self.topic_index(topic);
+        if let (Some(to), Some(sink)) = (route, &mut self.sink) {
+            let bytes = &self.queue.bytes;
+            let record = SinkRecord {
+                partition,
+                key: key.clone().map(|r| &bytes[r]),
+                value: value.clone().map(|r| &bytes[r]),
+                timestamp,
+                headers: &headers,
             };
-            // A partition the topic lacks is queued as a record, for the producer to refuse.
-            if let Some(i) = usize::try_from(p).ok().filter(|&i| i < batched.open.len()) {
-                let format = batched.format;
-                let size = key_bytes.map_or(0, <[u8]>::len) + value_bytes.map_or(0, <[u8]>::len);
-                // As the producer's accumulator: a record that does not fit closes the batch
-                // first, and a batch that reaches the size closes after it.
-                if batched.open[i]
-                    .as_ref()
-                    .is_some_and(|b| !b.is_empty() && b.estimated_size() + size + 64 > format.batch_size)
-                {
-                    Self::close_batch(&mut self.full, batched, topic, p);
-                }
-                let batch = batched.open[i].get_or_insert_with(|| {
-                    BatchBuilder::with_capacity(format.compression, format.batch_size)
-                });
-                batch.append(timestamp, key_bytes, value_bytes, &headers);
-                if batch.estimated_size() >= format.batch_size {
-                    Self::close_batch(&mut self.full, batched, topic, p);
-                }
-                // The record's bytes were the last ones serialized; they are in its batch now.
+            if sink.write(to, record) {
+                // The record's bytes were the last ones serialized; the sink has them now.
                 if let Some(start) = key.or(value).map(|r| r.start) {
-                    self.bytes.truncate(start);
+                    self.queue.bytes.truncate(start);
                 }
                 crate::record::drop_headers(headers);
                 return;
             }
         }
-        self.records.push(Queued {
+        self.queue.records.push(Queued {
             topic,
             partition,
             key,
@@ -225,7 +220,10 @@ impl Output {
         });
     }
 
-    /// Queues a record without headers, copying its bytes into the buffer (a changelog write).
+    /// Writes a record without headers from borrowed bytes (a changelog write): to the sink,
+    /// if it takes it, else copied into the queue (through [`Output::push_serialized`], which
+    /// looks the topic up again: a queued changelog record is rare on the embedded backend,
+    /// and librdkafka copies each once more anyway).
     pub fn push(
         &mut self,
         topic: &Arc<str>,
@@ -234,145 +232,127 @@ impl Output {
         value: Option<&[u8]>,
         timestamp: i64,
     ) {
-        let key = key.map(|k| self.append(k));
-        let value = value.map(|v| self.append(v));
+        let (_, route) = self.topic_index(topic);
+        let record = SinkRecord {
+            partition,
+            key,
+            value,
+            timestamp,
+            headers: &[],
+        };
+        if let (Some(to), Some(sink)) = (route, &mut self.sink)
+            && sink.write(to, record)
+        {
+            return;
+        }
+        let key = key.map(|k| self.queue.append(k));
+        let value = value.map(|v| self.queue.append(v));
         self.push_serialized(topic, partition, key, value, timestamp, Vec::new());
     }
 
-    fn append(&mut self, bytes: &[u8]) -> Range<usize> {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(bytes);
-        start..self.bytes.len()
-    }
-
-    /// Moves partition `p`'s open batch of topic `topic` to the full ones.
-    fn close_batch(full: &mut Vec<(u32, i32, BatchBuilder)>, batched: &mut Batched, topic: u32, p: i32) {
-        if let Some(batch) = batched.open[p as usize].take() {
-            full.push((topic, p, batch));
-        }
-        if batched.sticky == p {
-            batched.sticky = (p + 1) % batched.format.partitions;
-        }
-    }
-
-    /// A sink writes to one topic, a task to a few: the last one is almost always the one.
-    fn topic_index(&mut self, topic: &Arc<str>) -> u32 {
-        if let Some(i) = self
-            .topics
+    /// The topic's number and route. A sink writes to one topic, a task to a few: the last
+    /// one is almost always the one. Inlined into both writers: a call was a tenth of a sink
+    /// record's cost here.
+    #[inline(always)]
+    fn topic_index(&mut self, topic: &Arc<str>) -> (u32, Option<SinkTopic>) {
+        let topics = &self.queue.topics;
+        match topics
             .iter()
-            .rposition(|t| Arc::ptr_eq(t, topic) || **t == **topic)
+            .rposition(|t| Arc::ptr_eq(&t.name, topic) || *t.name == **topic)
         {
-            return i as u32;
+            Some(i) => (i as u32, topics[i].route),
+            None => self.add_topic(topic),
         }
-        self.topics.push(topic.clone());
-        let format = self.formats.iter().find(|(t, _)| **t == **topic).map(|&(_, f)| f);
-        self.batched.push(format.map(Batched::new));
-        (self.topics.len() - 1) as u32
     }
 
-    /// Hands each batch of the topics in batch mode to `send`, with its topic, the topic's
-    /// number (as [`OutRef::topic_id`]) and its partition: the full ones in the order they
-    /// filled, then the open ones; afterwards no batch is left, even when `send` fails
-    /// part-way. A partition's batches come in the order their records were queued. Call it
-    /// before [`Output::send_each`], which drops what is left.
-    pub fn send_batches<E>(
-        &mut self,
-        mut send: impl FnMut(&Arc<str>, u32, i32, BatchBuilder) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let mut result = Ok(());
-        let open = self.batched.iter_mut().enumerate().flat_map(|(t, b)| {
-            b.iter_mut()
-                .flat_map(|b| b.open.iter_mut().enumerate())
-                .filter_map(move |(p, batch)| Some((t as u32, p as i32, batch.take()?)))
+    /// Numbers a topic seen for the first time, asking the sink whether it takes its records.
+    #[cold]
+    #[inline(never)]
+    fn add_topic(&mut self, topic: &Arc<str>) -> (u32, Option<SinkTopic>) {
+        let route = self.sink.as_mut().and_then(|sink| sink.take_topic(topic));
+        self.queue.topics.push(Topic {
+            name: topic.clone(),
+            route,
         });
-        for (topic, p, batch) in self.full.drain(..).chain(open) {
-            if result.is_ok() {
-                result = send(&self.topics[topic as usize], topic, p, batch);
-            }
-        }
-        result
+        ((self.queue.topics.len() - 1) as u32, route)
     }
 
-    /// Hands each queued record to `send`, in order, and empties the queue (all of it, even
-    /// when `send` fails part-way).
-    pub fn send_each<E>(&mut self, mut send: impl FnMut(OutRef<'_>) -> Result<(), E>) -> Result<(), E> {
-        let bytes = &self.bytes[..];
-        let sent = self.records.iter().try_for_each(|q| {
-            send(OutRef {
-                topic: &self.topics[q.topic as usize],
-                topic_id: q.topic,
-                partition: q.partition,
-                key: q.key.clone().map(|r| &bytes[r]),
-                value: q.value.clone().map(|r| &bytes[r]),
-                timestamp: q.timestamp,
-                headers: &q.headers,
-            })
-        });
+    /// Has the sink send what it took and what is queued (see [`RecordSink::send`]), and
+    /// empties the output, all of it, even when sending fails part-way. Without a sink
+    /// nothing is sent: the queued records are dropped.
+    pub fn send(&mut self) -> Result<(), (Arc<str>, ClientError)> {
+        let sent = match &mut self.sink {
+            Some(sink) => sink.send(&mut self.queue),
+            None => Ok(()),
+        };
         self.clear();
         sent
     }
 
-    /// Owned copies of the queued records, in order; empties the queue. Records encoded into
-    /// batches are not among them: its one user, the test driver, puts no topic in batch mode.
+    /// Owned copies of the queued records, in order; empties the queue. Records a sink took
+    /// are not among them: its one user, the test driver, gives its tasks no sink.
     pub fn take(&mut self) -> Vec<OutRecord> {
-        let mut out = Vec::with_capacity(self.records.len());
-        let _ = self.send_each(|r| {
+        let mut out = Vec::with_capacity(self.queue.records.len());
+        let _ = self.queue.send_each(|r| {
+            let record = r.record;
             out.push(OutRecord {
                 topic: r.topic.clone(),
-                partition: r.partition,
-                key: r.key.map(Bytes::copy_from_slice),
-                value: r.value.map(Bytes::copy_from_slice),
-                timestamp: r.timestamp,
-                headers: r.headers.to_vec(),
+                partition: record.partition,
+                key: record.key.map(Bytes::copy_from_slice),
+                value: record.value.map(Bytes::copy_from_slice),
+                timestamp: record.timestamp,
+                headers: record.headers.to_vec(),
             });
             Ok::<(), std::convert::Infallible>(())
         });
         out
     }
 
-    /// Empties the queue, batches included, keeping its room (unless one poll made it
-    /// outsized).
+    /// Empties the output, the sink's unsent records included, keeping its room. The topics
+    /// are forgotten (and the sink asked again) only past 64 of them, and only here, with
+    /// nothing queued: a topic's route never changes under its queued records.
     pub fn clear(&mut self) {
-        self.records.clear();
-        self.full.clear();
-        for batched in self.batched.iter_mut().flatten() {
-            batched.open.iter_mut().for_each(|b| *b = None);
+        self.queue.clear();
+        if let Some(sink) = &mut self.sink {
+            sink.clear();
         }
-        if self.topics.len() > 64 {
-            self.topics.clear();
-            self.batched.clear();
-        }
-        self.apply_formats();
-        if self.bytes.capacity() > KEEP_BYTES {
-            self.bytes = BytesMut::new();
-        } else {
-            self.bytes.clear();
+        if self.queue.topics.len() > 64 {
+            self.queue.topics.clear();
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use super::*;
+    use crate::backend::ErrorKind;
     use crate::serde::{I64Serde, JsonSerde, StringSerde};
 
-    /// (topic, partition, key, value, timestamp, header count) of each record sent.
+    /// (topic, partition, key, value, timestamp, header count) of a record.
     type Sent = (String, Option<i32>, Option<Vec<u8>>, Option<Vec<u8>>, i64, usize);
+
+    fn sent(topic: &str, r: SinkRecord<'_>) -> Sent {
+        (
+            topic.to_string(),
+            r.partition,
+            r.key.map(<[u8]>::to_vec),
+            r.value.map(<[u8]>::to_vec),
+            r.timestamp,
+            r.headers.len(),
+        )
+    }
 
     fn drain(out: &mut Output) -> Vec<Sent> {
         let mut seen = Vec::new();
-        out.send_each(|r| {
-            seen.push((
-                r.topic.to_string(),
-                r.partition,
-                r.key.map(<[u8]>::to_vec),
-                r.value.map(<[u8]>::to_vec),
-                r.timestamp,
-                r.headers.len(),
-            ));
-            Ok::<(), ()>(())
-        })
-        .unwrap();
+        out.queue
+            .send_each(|r| {
+                seen.push(sent(r.topic, r.record));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
         seen
     }
 
@@ -405,7 +385,7 @@ mod tests {
             ]
         );
         assert!(out.is_empty());
-        assert_eq!(out.topics.len(), 2);
+        assert_eq!(out.queue.topics.len(), 2);
         // Emptied, it is reused from the start.
         let k = out.serialize(&StringSerde, "b", &"again".to_string()).unwrap();
         assert_eq!(k, Some(0..5));
@@ -452,37 +432,73 @@ mod tests {
         );
     }
 
-    fn format(partitions: i32, batch_size: usize) -> BatchFormat {
-        BatchFormat {
-            partitions,
-            batch_size,
-            compression: storage::record::Compression::None,
+    /// What a [`TestSink`] takes, was asked and was given.
+    #[derive(Debug, Default)]
+    struct Log {
+        /// The topics it takes (a test may change them).
+        takes: Vec<&'static str>,
+        /// The topics it was asked about, in order.
+        asked: Vec<String>,
+        /// Records taken and not sent or cleared yet.
+        taken: Vec<Sent>,
+        /// What it sent: its own records first, then the queued ones.
+        sent: Vec<Sent>,
+    }
+
+    /// A sink that takes the log's topics but not partition 7, and fails its send when
+    /// `fail` is set.
+    struct TestSink {
+        fail: bool,
+        log: Rc<RefCell<Log>>,
+    }
+
+    impl RecordSink for TestSink {
+        fn take_topic(&mut self, topic: &Arc<str>) -> Option<SinkTopic> {
+            let mut log = self.log.borrow_mut();
+            log.asked.push(topic.to_string());
+            let i = log.takes.iter().position(|t| **t == **topic)?;
+            Some(SinkTopic(i as u32))
+        }
+
+        fn write(&mut self, topic: SinkTopic, record: SinkRecord<'_>) -> bool {
+            if record.partition == Some(7) {
+                return false;
+            }
+            let mut log = self.log.borrow_mut();
+            let taken = sent(log.takes[topic.0 as usize], record);
+            log.taken.push(taken);
+            true
+        }
+
+        fn send(&mut self, queued: &mut RecordQueue) -> Result<(), (Arc<str>, ClientError)> {
+            let mut log = self.log.borrow_mut();
+            let taken = std::mem::take(&mut log.taken);
+            log.sent.extend(taken);
+            let fail = self.fail;
+            queued.send_each(|r| {
+                if fail {
+                    return Err((r.topic.clone(), ClientError::other("refused")));
+                }
+                log.sent.push(sent(r.topic, r.record));
+                Ok(())
+            })
+        }
+
+        fn clear(&mut self) {
+            self.log.borrow_mut().taken.clear();
         }
     }
 
-    /// (topic, partition, [(key, value, timestamp)]) of each batch handed out.
-    type SentBatch = (String, i32, Vec<(Option<Vec<u8>>, Option<Vec<u8>>, i64)>);
-
-    fn drain_batches(out: &mut Output) -> Vec<SentBatch> {
-        let mut seen = Vec::new();
-        out.send_batches(|topic, _, p, batch| {
-            let bytes = Bytes::from(batch.build());
-            let records = storage::record::decode_all(&bytes, 1 << 20).unwrap();
-            let records = records
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.key.map(|k| k.to_vec()),
-                        r.value.map(|v| v.to_vec()),
-                        r.timestamp,
-                    )
-                })
-                .collect();
-            seen.push((topic.to_string(), p, records));
-            Ok::<(), ()>(())
-        })
-        .unwrap();
-        seen
+    fn with_sink(takes: &[&'static str], fail: bool) -> (Output, Rc<RefCell<Log>>) {
+        let log = Rc::new(RefCell::new(Log {
+            takes: takes.to_vec(),
+            ..Log::default()
+        }));
+        let sink = TestSink {
+            fail,
+            log: log.clone(),
+        };
+        (Output::new(Some(Box::new(sink))), log)
     }
 
     fn push_string(
@@ -498,132 +514,110 @@ mod tests {
         out.push_serialized(topic, partition, k, v, ts, Vec::new());
     }
 
+    fn record(topic: &str, partition: Option<i32>, key: &str, value: &str, ts: i64) -> Sent {
+        (
+            topic.into(),
+            partition,
+            Some(key.as_bytes().to_vec()),
+            Some(value.as_bytes().to_vec()),
+            ts,
+            0,
+        )
+    }
+
     #[test]
-    fn a_topic_in_batch_mode_is_partitioned_as_the_producer_would_and_keeps_each_partitions_order() {
-        let mut out = Output::default();
+    fn a_topic_the_sink_takes_goes_to_it_as_written_and_the_rest_queue_for_its_send() {
+        let (mut out, log) = with_sink(&["t"], false);
         let t: Arc<str> = Arc::from("t");
         let other: Arc<str> = Arc::from("other");
-        out.batch_topic(t.clone(), format(3, 16 << 10));
-        let keys = ["a", "b", "c", "d", "e", "f", "a", "c"];
-        for (i, k) in keys.iter().enumerate() {
-            push_string(&mut out, &t, None, Some(k), &format!("v{i}"), i as i64);
-        }
-        push_string(&mut out, &t, Some(2), Some("a"), "pinned", 20);
-        push_string(&mut out, &other, None, Some("a"), "queued", 21);
-        // A partition the topic lacks stays a record, for the producer to refuse.
-        push_string(&mut out, &t, Some(7), None, "no such partition", 22);
+        push_string(&mut out, &t, None, Some("a"), "v0", 0);
+        push_string(&mut out, &other, None, Some("a"), "queued", 1);
+        // A record the sink does not take stays a record, for the producer to refuse.
+        push_string(&mut out, &t, Some(7), Some("b"), "no such partition", 2);
+        out.push(&t, Some(1), Some(b"c"), Some(b"changelog"), 3);
+        push_string(&mut out, &t, Some(2), Some("d"), "pinned", 4);
+        assert_eq!(log.borrow().asked, ["t", "other"], "each topic asked once");
+        assert_eq!(
+            log.borrow().taken,
+            [
+                record("t", None, "a", "v0", 0),
+                record("t", Some(1), "c", "changelog", 3),
+                record("t", Some(2), "d", "pinned", 4),
+            ]
+        );
         assert_eq!(
             out.len(),
             2,
             "only the other topic's record and the bad partition queue"
         );
-        let batches = drain_batches(&mut out);
-        let mut expected: Vec<SentBatch> = (0..3).map(|p| ("t".to_string(), p, Vec::new())).collect();
-        for (i, k) in keys.iter().enumerate() {
-            let p = partition_for_key(k.as_bytes(), 3) as usize;
-            expected[p].2.push((
-                Some(k.as_bytes().to_vec()),
-                Some(format!("v{i}").into_bytes()),
-                i as i64,
-            ));
-        }
-        expected[2]
-            .2
-            .push((Some(b"a".to_vec()), Some(b"pinned".to_vec()), 20));
-        expected.retain(|(_, _, records)| !records.is_empty());
-        assert_eq!(batches, expected);
-        // The batches took their bytes along: the queue's bytes are the queued records' only.
+        // The sink took its records' bytes along: the buffer holds the queued records' only.
         assert_eq!(
-            drain(&mut out),
+            out.mark(),
+            "a".len() + "queued".len() + "b".len() + "no such partition".len()
+        );
+        out.send().unwrap();
+        assert_eq!(
+            log.borrow().sent,
             [
-                (
-                    "other".into(),
-                    None,
-                    Some(b"a".to_vec()),
-                    Some(b"queued".to_vec()),
-                    21,
-                    0
-                ),
-                (
-                    "t".into(),
-                    Some(7),
-                    None,
-                    Some(b"no such partition".to_vec()),
-                    22,
-                    0
-                ),
-            ]
+                record("t", None, "a", "v0", 0),
+                record("t", Some(1), "c", "changelog", 3),
+                record("t", Some(2), "d", "pinned", 4),
+                record("other", None, "a", "queued", 1),
+                record("t", Some(7), "b", "no such partition", 2),
+            ],
+            "what the sink took, then the queue, each in order"
         );
-        assert!(drain_batches(&mut out).is_empty(), "handed out once");
+        assert!(out.is_empty() && log.borrow().taken.is_empty());
+        assert_eq!(out.mark(), 0);
     }
 
     #[test]
-    fn a_batch_closes_at_batch_size_as_the_producers_do_and_keyless_records_move_on() {
-        let mut out = Output::default();
+    fn a_topics_route_is_kept_while_its_records_queue_and_asked_again_only_once_forgotten() {
+        let (mut out, log) = with_sink(&[], false);
         let t: Arc<str> = Arc::from("t");
-        out.batch_topic(t.clone(), format(2, 300));
-        for i in 0..40 {
-            push_string(&mut out, &t, Some(0), Some("k"), &format!("value-{i:03}"), i);
-        }
-        let batches = drain_batches(&mut out);
-        assert!(
-            batches.len() > 2,
-            "300 bytes hold a few of these records: {}",
-            batches.len()
-        );
-        assert!(
-            batches
-                .iter()
-                .all(|(_, p, records)| *p == 0 && !records.is_empty())
-        );
-        let values: Vec<i64> = batches
-            .iter()
-            .flat_map(|(_, _, r)| r.iter().map(|r| r.2))
-            .collect();
-        assert_eq!(values, (0..40).collect::<Vec<_>>(), "in order across the batches");
-
-        // Keyless records stick to a partition until its batch fills, then take the next.
-        for i in 0..40 {
-            push_string(&mut out, &t, None, None, &format!("value-{i:03}"), i);
-        }
-        let batches = drain_batches(&mut out);
-        let partitions: Vec<i32> = batches.iter().map(|(_, p, _)| *p).collect();
-        assert!(
-            partitions.contains(&0) && partitions.contains(&1),
-            "{partitions:?}"
-        );
-        let mut values: Vec<i64> = batches
-            .iter()
-            .flat_map(|(_, _, r)| r.iter().map(|r| r.2))
-            .collect();
-        values.sort();
-        assert_eq!(values, (0..40).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn clear_drops_the_batches_and_a_topic_switches_only_once_its_records_are_gone() {
-        let mut out = Output::default();
-        let t: Arc<str> = Arc::from("t");
-        push_string(&mut out, &t, None, Some("early"), "queued first", 1);
-        out.batch_topic(t.clone(), format(1, 16 << 10));
-        // Records already queued go out after batches: the topic waits for them to leave.
+        push_string(&mut out, &t, None, Some("k"), "queued first", 1);
+        // A sink that would take the topic now still finds its later records queued behind
+        // the first: the route was decided by the topic's first record.
+        log.borrow_mut().takes = vec!["t"];
         push_string(&mut out, &t, None, Some("k"), "still queued", 2);
         assert_eq!(out.len(), 2);
-        assert!(drain_batches(&mut out).is_empty());
-        assert_eq!(drain(&mut out).len(), 2);
-        push_string(&mut out, &t, None, Some("k"), "batched", 3);
-        assert!(out.is_empty());
+        assert_eq!(log.borrow().asked, ["t"]);
+        out.send().unwrap();
+        push_string(&mut out, &t, None, Some("k"), "queued again", 3);
+        assert_eq!(out.len(), 1, "the route outlives a send");
         out.clear();
-        assert!(drain_batches(&mut out).is_empty(), "a cleared batch is gone");
-        push_string(&mut out, &t, None, Some("k"), "after", 4);
-        let batches = drain_batches(&mut out);
-        assert_eq!(
-            batches,
-            [(
-                "t".into(),
-                0,
-                vec![(Some(b"k".to_vec()), Some(b"after".to_vec()), 4)]
-            )]
+        // Past 64 topics the output forgets them when it empties, and asks again.
+        for i in 0..64 {
+            push_string(&mut out, &Arc::from(format!("t{i}")), None, None, "v", 4);
+        }
+        out.clear();
+        push_string(&mut out, &t, None, Some("k"), "taken", 5);
+        assert!(out.is_empty());
+        assert_eq!(log.borrow().asked.iter().filter(|a| *a == "t").count(), 2);
+        assert_eq!(log.borrow().taken, [record("t", None, "k", "taken", 5)]);
+    }
+
+    #[test]
+    fn clear_and_a_failed_send_leave_nothing_behind_in_the_sink_or_the_queue() {
+        let (mut out, log) = with_sink(&["t"], false);
+        let (t, other): (Arc<str>, Arc<str>) = (Arc::from("t"), Arc::from("other"));
+        out.push(&t, Some(0), Some(b"k"), Some(b"taken"), 1);
+        out.push(&other, Some(0), Some(b"k"), Some(b"queued"), 2);
+        out.clear();
+        assert!(
+            out.is_empty() && log.borrow().taken.is_empty(),
+            "a cleared record is gone"
         );
+        out.send().unwrap();
+        assert!(log.borrow().sent.is_empty());
+
+        let (mut out, log) = with_sink(&["t"], true);
+        push_string(&mut out, &t, None, Some("k"), "taken", 1);
+        push_string(&mut out, &other, None, Some("k"), "queued", 2);
+        push_string(&mut out, &other, None, Some("k"), "queued too", 3);
+        let (topic, e) = out.send().unwrap_err();
+        assert_eq!((&*topic, e.kind), ("other", ErrorKind::Other));
+        assert!(out.is_empty() && log.borrow().taken.is_empty());
+        assert_eq!(out.mark(), 0);
     }
 }

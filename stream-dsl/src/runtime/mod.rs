@@ -87,8 +87,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
+pub(crate) use restore::Checkpoint;
 
-use crate::client::LogClient;
+use crate::backend::Backend;
 use crate::error::{Result, StreamsError};
 use crate::topology::Topology;
 
@@ -198,14 +199,14 @@ impl Shared {
 pub struct Streams {
     topology: Arc<Topology>,
     config: StreamsConfig,
-    client: LogClient,
+    backend: Backend,
     shared: Arc<Shared>,
     threads: Vec<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl Streams {
     /// `cluster`: `&Cluster` (embedded) or a [`KafkaCluster`](crate::KafkaCluster).
-    pub fn new(topology: Topology, config: StreamsConfig, cluster: impl Into<LogClient>) -> Streams {
+    pub fn new(topology: Topology, config: StreamsConfig, cluster: impl Into<Backend>) -> Streams {
         let (state, _) = watch::channel(State::Created);
         Streams {
             topology: Arc::new(topology),
@@ -218,7 +219,7 @@ impl Streams {
                 task_locks: Arc::default(),
             }),
             config,
-            client: cluster.into(),
+            backend: cluster.into(),
             threads: Vec::new(),
         }
     }
@@ -247,12 +248,12 @@ impl Streams {
         })?;
         let process_id = Arc::new(process::ProcessId::load_or_create(&dir)?);
         // Admin calls block (over the network, for a Kafka cluster): off the async workers.
-        let (topology, application_id, client) = (
+        let (topology, application_id, backend) = (
             self.topology.clone(),
             self.config.application_id.clone(),
-            self.client.clone(),
+            self.backend.clone(),
         );
-        tokio::task::spawn_blocking(move || topics::prepare(&topology, &application_id, &client))
+        tokio::task::spawn_blocking(move || topics::prepare(&topology, &application_id, &backend))
             .await
             .map_err(|e| StreamsError::Thread {
                 thread: "topic preparation".into(),
@@ -264,7 +265,7 @@ impl Streams {
                 self.topology.clone(),
                 self.config.clone(),
                 process_id.clone(),
-                self.client.clone(),
+                self.backend.clone(),
                 self.shared.clone(),
                 handle.clone(),
             );

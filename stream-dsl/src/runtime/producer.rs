@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use stream_core::TopicPartition;
 
-use crate::client::{ClientError, ErrorKind, GroupMetadata, LogClient, LogProducer};
+use crate::backend::{Backend, ClientError, ErrorKind, GroupMetadata, LogProducer};
 use crate::error::{Result, StreamsError};
-use crate::processor::Output;
+use crate::processor::{Output, RecordSink};
 
 /// How long `init_transactions` is retried while the coordinator completes the id's previous
 /// transaction (CONCURRENT_TRANSACTIONS, which Kafka's producer retries too).
@@ -24,7 +24,7 @@ const INIT_RETRY_FOR: Duration = Duration::from_secs(30);
 
 pub(crate) struct ThreadProducer {
     thread: String,
-    client: LogClient,
+    backend: Backend,
     client_id: String,
     /// Exactly-once: the transactional id and `transaction.timeout.ms`.
     transactional: Option<(String, Duration)>,
@@ -45,15 +45,15 @@ impl std::fmt::Debug for ThreadProducer {
 impl ThreadProducer {
     /// `transactional`: the transactional id and `transaction.timeout.ms` under exactly-once.
     pub fn new(
-        client: &LogClient,
+        backend: &Backend,
         thread: &str,
         transactional: Option<(String, Duration)>,
     ) -> Result<ThreadProducer> {
         let client_id = format!("{thread}-producer");
-        let producer = client.0.producer(&client_id, transactional.clone())?;
+        let producer = backend.0.producer(&client_id, transactional.clone())?;
         Ok(ThreadProducer {
             thread: thread.to_owned(),
-            client: client.clone(),
+            backend: backend.clone(),
             client_id,
             transactional,
             producer,
@@ -97,17 +97,17 @@ impl ThreadProducer {
         }
     }
 
-    /// How the producer takes batches built by a task's output for `topic`, if it does
-    /// ([`crate::client::LogProducer::batch_format`]).
-    pub fn batch_format(&mut self, topic: &str) -> Option<stream_core::client::BatchFormat> {
-        self.producer.batch_format(topic)
+    /// A sink for a new task's records, sending through this producer. It sends nothing
+    /// once [`abort`](Self::abort) replaced the producer: the tasks are made anew then.
+    pub fn sink(&self) -> Box<dyn RecordSink> {
+        self.producer.sink()
     }
 
     /// Queues every record of `output` and empties it (exactly-once: in the open transaction,
     /// begun if none is).
     pub fn send_all(&mut self, output: &mut Output) -> Result<()> {
         self.begin()?;
-        match self.producer.send_all(output) {
+        match output.send() {
             Ok(()) => Ok(()),
             Err((_, e)) if self.is_transactional() => {
                 // The transaction's first failure (a fencing, say) explains this one best.
@@ -136,10 +136,13 @@ impl ThreadProducer {
     /// At-least-once: sends everything queued and fails if any send failed since the last
     /// call.
     pub fn flush(&mut self) -> Result<()> {
-        self.producer.flush().map_err(|e| StreamsError::Send {
-            topic: "a sink, repartition or changelog topic".into(),
-            reason: e.to_string(),
-        })
+        let flushed = self.producer.flush();
+        flushed
+            .and_then(|()| self.producer.take_failure().map_or(Ok(()), Err))
+            .map_err(|e| StreamsError::Send {
+                topic: "a sink, repartition or changelog topic".into(),
+                reason: e.to_string(),
+            })
     }
 
     /// Exactly-once: adds `offsets` (the next offset to consume per input partition) to the
@@ -175,7 +178,9 @@ impl ThreadProducer {
 
     /// Exactly-once: aborts the open transaction. A producer that cannot abort (fenced, or
     /// failed) is replaced by a new one of the same transactional id, whose
-    /// `init_transactions` aborts the transaction at the coordinator instead.
+    /// `init_transactions` aborts the transaction at the coordinator instead; the sinks of the
+    /// old one send nothing more, so the caller drops its tasks (their output belonged to the
+    /// aborted transaction anyway).
     pub fn abort(&mut self) -> Result<()> {
         if !self.is_transactional() {
             return Ok(());
@@ -191,7 +196,7 @@ impl ThreadProducer {
         if let Err(e) = aborted {
             tracing::info!(thread = %self.thread, error = %e, "the transaction cannot be aborted; starting a new producer");
             self.producer = self
-                .client
+                .backend
                 .0
                 .producer(&self.client_id, self.transactional.clone())?;
             self.init()?;

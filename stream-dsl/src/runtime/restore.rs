@@ -22,7 +22,7 @@ use stream_core::client::consumer::{ConsumerConfig, OffsetReset};
 use stream_core::partition::IsolationLevel;
 use stream_core::{TopicName, TopicPartition};
 
-use crate::client::LogClient;
+use crate::backend::Backend;
 
 use crate::error::{Result, StreamsError};
 use crate::task::Task;
@@ -105,7 +105,7 @@ impl Checkpoint {
     /// The checkpoint of `task` now: each persistent logged store's changelog end as
     /// `isolation` sees it. Valid once the task's changelog writes are stored (at-least-once:
     /// acknowledged; exactly-once: committed) and its stores flushed.
-    pub fn of(client: &LogClient, task: &Task, isolation: IsolationLevel) -> Result<Checkpoint> {
+    pub fn of(backend: &Backend, task: &Task, isolation: IsolationLevel) -> Result<Checkpoint> {
         let mut checkpoint = Checkpoint::default();
         for store in task.stores.values() {
             let store = store.borrow();
@@ -114,7 +114,7 @@ impl Checkpoint {
             }
             if let Some((topic, partition)) = store.changelog() {
                 let tp = TopicPartition::new(TopicName::new(topic)?, *partition);
-                let end = client.0.end_offset(&tp, isolation)?;
+                let end = backend.0.end_offset(&tp, isolation)?;
                 checkpoint.0.insert((topic.to_string(), *partition), end);
             }
         }
@@ -125,7 +125,7 @@ impl Checkpoint {
 /// Replays each logged store's changelog from `from` (per store) to the changelog's current
 /// end (read_committed: its last stable offset). Returns the records applied.
 pub(crate) fn restore(
-    client: &LogClient,
+    backend: &Backend,
     task: &mut Task,
     from: &BTreeMap<String, i64>,
     isolation: IsolationLevel,
@@ -136,13 +136,13 @@ pub(crate) fn restore(
             continue;
         };
         let tp = TopicPartition::new(TopicName::new(&topic)?, partition);
-        let end = client.0.end_offset(&tp, isolation)?;
+        let end = backend.0.end_offset(&tp, isolation)?;
         let start = from.get(name).copied().unwrap_or(0);
         if start >= end {
             continue;
         }
         const MAX_POLL_RECORDS: usize = 10_000;
-        let mut consumer = client.0.consumer(ConsumerConfig {
+        let mut consumer = backend.0.consumer(ConsumerConfig {
             client_id: format!("{}-restore", task.shared.application_id),
             auto_offset_reset: OffsetReset::Earliest,
             enable_auto_commit: false,

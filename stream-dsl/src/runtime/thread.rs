@@ -35,11 +35,11 @@ use super::producer::ThreadProducer;
 use super::restore::{Checkpoint, restore};
 use super::task_lock::TaskLock;
 use super::{Shared, ThreadState};
-use crate::client::{LogClient, LogConsumer};
+use crate::backend::{Backend, LogConsumer};
 use crate::error::{Result, StreamsError};
 use crate::processor::node::SourceInput;
 use crate::processor::{PunctuationType, TaskId, TaskShared};
-use crate::state::{StoreSpec, StoreType};
+use crate::state::{Placement, StoreOpener};
 use crate::task::Task;
 use crate::topology::Topology;
 
@@ -117,7 +117,7 @@ pub(crate) struct StreamThread {
     index: usize,
     topology: Arc<Topology>,
     config: StreamsConfig,
-    client: LogClient,
+    backend: Backend,
     /// Kept for the thread's lifetime: the clients' timers and heartbeats run on it.
     _handle: Handle,
     shared: Arc<Shared>,
@@ -148,13 +148,13 @@ impl StreamThread {
         topology: Arc<Topology>,
         config: StreamsConfig,
         process_id: &ProcessId,
-        client: LogClient,
+        backend: Backend,
         handle: Handle,
         shared: Arc<Shared>,
     ) -> Result<StreamThread> {
         let name = format!("{}-StreamThread-{}", config.application_id, index + 1);
         let eos = config.processing_guarantee.is_exactly_once();
-        let consumer = client.0.consumer(ConsumerConfig {
+        let consumer = backend.0.consumer(ConsumerConfig {
             client_id: name.clone(),
             group_id: Some(config.application_id.clone()),
             auto_offset_reset: OffsetReset::Earliest,
@@ -183,7 +183,7 @@ impl StreamThread {
                 config.transaction_timeout,
             )
         });
-        let producer = ThreadProducer::new(&client, &name, transactional)?;
+        let producer = ThreadProducer::new(&backend, &name, transactional)?;
         let subtopology_of = topology
             .source_topics(&config.application_id)
             .into_iter()
@@ -198,7 +198,7 @@ impl StreamThread {
             index,
             topology,
             config,
-            client,
+            backend,
             _handle: handle,
             shared,
             consumer,
@@ -453,7 +453,7 @@ impl StreamThread {
         }
         for active in self.tasks.values_mut() {
             if active.dirty {
-                Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadUncommitted)?
+                Checkpoint::of(&self.backend, &active.task, IsolationLevel::ReadUncommitted)?
                     .write(&active.dir)?;
                 active.dirty = false;
             }
@@ -502,7 +502,7 @@ impl StreamThread {
             if !(topic.starts_with(&prefix) && topic.ends_with("-repartition")) {
                 continue;
             }
-            if let Err(e) = self.client.0.delete_records(tp, *offset) {
+            if let Err(e) = self.backend.0.delete_records(tp, *offset) {
                 tracing::debug!(topic, error = %e, "could not purge a repartition topic");
             }
         }
@@ -580,30 +580,19 @@ impl StreamThread {
             // a clean close vouches for its content again.
             Checkpoint::remove(&dir)?;
         }
-        let mut from: BTreeMap<String, i64> = BTreeMap::new();
-        let store_dir = dir.join("rocksdb");
-        let mut open = |spec: &StoreSpec| -> Result<Box<dyn storage::store::KeyValueStore>> {
-            match spec.store_type {
-                StoreType::InMemory => Ok(Box::new(storage::store::InMemoryStore::new(&spec.name))),
-                StoreType::RocksDb => {
-                    let changelog = format!("{app}-{}", crate::state::changelog_topic(&spec.name));
-                    match checkpoint.0.get(&(changelog, id.partition)) {
-                        Some(&offset) => {
-                            from.insert(spec.name.clone(), offset);
-                        }
-                        None if spec.logging => storage::store::RocksDbStore::destroy(&store_dir, &spec.name)
-                            .map_err(|e| StreamsError::store(&spec.name, e))?,
-                        None => {}
-                    }
-                    let store = storage::store::RocksDbStore::open(&store_dir, &spec.name)
-                        .map_err(|e| StreamsError::store(&spec.name, e))?;
-                    Ok(Box::new(store))
-                }
-            }
+        let placement = Placement::StateDir {
+            task_dir: dir.clone(),
+            checkpoint,
         };
-        let mut task = Task::new(&self.topology, id, app, self.cache_bytes, &mut open)?;
-        task.batch_sinks(|topic| self.producer.batch_format(topic));
-        let restored = restore(&self.client, &mut task, &from, isolation(self.eos))?;
+        let mut opener = StoreOpener::new(app, id, self.cache_bytes, placement);
+        let sink = self.producer.sink();
+        let mut task = Task::new(&self.topology, id, app, &mut opener, Some(sink))?;
+        let restored = restore(
+            &self.backend,
+            &mut task,
+            opener.restore_from(),
+            isolation(self.eos),
+        )?;
         self.shared
             .metrics
             .restored
@@ -622,7 +611,7 @@ impl StreamThread {
         // exactly-once the task runs without one).
         if restored > 0 && !self.eos {
             active.task.flush_stores()?;
-            Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadUncommitted)?
+            Checkpoint::of(&self.backend, &active.task, IsolationLevel::ReadUncommitted)?
                 .write(&active.dir)?;
         }
         active.dirty = false;
@@ -635,7 +624,7 @@ impl StreamThread {
     fn close_committed(&self, mut active: ActiveTask) -> Result<()> {
         if self.eos {
             active.task.flush_stores()?;
-            Checkpoint::of(&self.client, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
+            Checkpoint::of(&self.backend, &active.task, IsolationLevel::ReadCommitted)?.write(&active.dir)?;
         }
         active.task.close()
     }

@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::client::LogClient;
+use crate::backend::Backend;
 
 use crate::error::{Result, StreamsError};
 use crate::state::changelog_topic;
 use crate::topology::{NodeKind, Topology};
 
 /// Partitions per sub-topology: its task count.
-pub(crate) fn prepare(topology: &Topology, application_id: &str, client: &LogClient) -> Result<Vec<i32>> {
-    let existing = |topic: &str| client.0.partitions(topic);
+pub(crate) fn prepare(topology: &Topology, application_id: &str, backend: &Backend) -> Result<Vec<i32>> {
+    let existing = |topic: &str| backend.0.partitions(topic);
     let mut repartition: BTreeMap<String, i32> = BTreeMap::new();
     let mut counts = Vec::with_capacity(topology.subtopologies.len());
     // Sub-topologies are numbered upstream first (a repartition source is created after its
@@ -57,7 +57,7 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, client: &LogCli
     }
     for (name, partitions) in &repartition {
         ensure(
-            client,
+            backend,
             &format!("{application_id}-{name}"),
             *partitions,
             &[("cleanup.policy", "delete"), ("retention.ms", "-1")],
@@ -67,7 +67,7 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, client: &LogCli
         for store in &sub.stores {
             if topology.stores.get(store).is_some_and(|s| s.logging) {
                 let topic = format!("{application_id}-{}", changelog_topic(store));
-                ensure(client, &topic, count, &[("cleanup.policy", "compact")])?;
+                ensure(backend, &topic, count, &[("cleanup.policy", "compact")])?;
             }
         }
     }
@@ -75,12 +75,12 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, client: &LogCli
 }
 
 /// Creates `topic` unless it exists with `partitions` partitions.
-fn ensure(client: &LogClient, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()> {
-    match client.0.partitions(topic)? {
+fn ensure(backend: &Backend, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<()> {
+    match backend.0.partitions(topic)? {
         Some(n) if n == partitions => Ok(()),
         Some(n) => Err(StreamsError::Topology(format!(
             "internal topic {topic} has {n} partitions, the topology needs {partitions}"
         ))),
-        None => client.0.create_topic(topic, partitions, configs),
+        None => backend.0.create_topic(topic, partitions, configs),
     }
 }

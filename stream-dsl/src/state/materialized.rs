@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{StoreSerdes, StoreSpec, StoreType};
+use super::{StoreKind, StoreSerdes, StoreSpec, StoreType};
 use crate::serde::{Serde, SharedSerde};
 
 /// How a table or an aggregation is stored, as Kafka's `Materialized`. Without a name the
@@ -135,6 +135,7 @@ impl Stores {
         StoreBuilder {
             spec: StoreSpec {
                 name: name.into(),
+                kind: StoreKind::KeyValue,
                 store_type,
                 caching: false,
                 logging: true,

@@ -10,10 +10,14 @@
 //!                             ├────────▶ RocksDB or in-memory store
 //!                             └────────▶ changelog topic <application.id>-<store>-changelog
 //! ```
+//!
+//! A task opens its stores through a `StoreOpener` (`open.rs`), the runtime's and the test
+//! driver's alike; only where the stores live differs (its `Placement`).
 
 pub mod cache;
 mod handle;
 mod materialized;
+mod open;
 mod store;
 pub(crate) mod table;
 
@@ -22,6 +26,7 @@ use std::sync::Arc;
 
 pub use handle::KeyValueStore;
 pub use materialized::{Materialized, StoreBuilder, Stores};
+pub(crate) use open::{Placement, StoreOpener};
 pub(crate) use store::StateStore;
 
 use crate::serde::SharedSerde;
@@ -37,10 +42,19 @@ pub enum StoreType {
     InMemory,
 }
 
+/// What a store holds, and so how it is opened ([`StoreOpener`]) and keyed. Key-value stores
+/// only so far; window and session stores are the kinds to come, each with its own key layout
+/// over the same byte stores (as Kafka Streams' `WindowKeySchema` and `SessionKeySchema`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    KeyValue,
+}
+
 /// A store's definition in a topology, shared by every task that instantiates it.
 #[derive(Clone)]
 pub(crate) struct StoreSpec {
     pub name: String,
+    pub kind: StoreKind,
     pub store_type: StoreType,
     pub caching: bool,
     pub logging: bool,
@@ -52,6 +66,7 @@ impl std::fmt::Debug for StoreSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreSpec")
             .field("name", &self.name)
+            .field("kind", &self.kind)
             .field("store_type", &self.store_type)
             .field("caching", &self.caching)
             .field("logging", &self.logging)

@@ -1,21 +1,25 @@
-//! The log an application runs on: the embedded cluster or any Kafka-protocol cluster.
+//! The backend: the log an application runs on, the embedded cluster or any Kafka-protocol
+//! cluster.
 //!
 //! ```text
-//!   Streams ── LogClient ──┬─ embedded: stream_core::Cluster, the broker in this process
-//!                          └─ Kafka:    KafkaCluster, librdkafka (rdkafka) over the network,
-//!                                       to `runnel serve`, Apache Kafka or any compatible one
+//!   Streams ── Backend ──┬─ embedded: stream_core::Cluster, the broker in this process
+//!                        └─ Kafka:    KafkaCluster, librdkafka (rdkafka) over the network,
+//!                                     to `runnel serve`, Apache Kafka or any compatible one
 //! ```
 //!
-//! The runtime sees one interface: a `LogConsumer` per stream thread (and per restore), a
-//! `LogProducer` per stream thread, and the admin calls of `Backend` (crate-private traits,
-//! see below). Every call is blocking: stream threads are OS threads, and
-//! [`Streams::start`](crate::Streams::start) runs its topic preparation on the blocking pool.
+//! "Client" means here what it means in Kafka and in `stream_core`: a consumer, a producer,
+//! an admin client. A backend supplies them. The runtime sees one interface: a `LogConsumer`
+//! per stream thread (and per restore), a `LogProducer` per stream thread, a record sink per
+//! task (the producer's, see [`crate::processor`]), and the admin calls of the
+//! `ClientSupplier` (crate-private traits, see below). Every call is blocking: stream threads
+//! are OS threads, and [`Streams::start`](crate::Streams::start) runs its topic preparation on
+//! the blocking pool.
 //!
 //! The design's `Cluster::connect(addr)` is [`KafkaCluster::connect`] here: `Cluster` is
 //! `stream_core`'s in-process broker, and `stream_core` knows nothing of the DSL's network
 //! client (dependencies point down).
 //!
-//! [`LogClient`] is the public handle. The design names it a trait; it is a struct over a
+//! [`Backend`] is the public handle. The design names it a trait; it is a struct over a
 //! crate-private trait instead, so that the consumer and producer interfaces (which carry
 //! runtime-internal types) stay private and users cannot depend on them.
 
@@ -33,39 +37,45 @@ use stream_core::{Cluster, TopicName, TopicPartition};
 pub use kafka::KafkaCluster;
 
 use crate::error::Result;
-use crate::processor::{OutRef, Output};
+use crate::processor::RecordSink;
 
 /// The cluster a [`Streams`](crate::Streams) application reads and writes: built from a
 /// `&Cluster` (embedded, the default) or a [`KafkaCluster`] (`runnel serve`, Apache Kafka).
+///
+/// Named for what it is, the backend the application runs on; a Kafka Streams application
+/// picks the same thing with `bootstrap.servers` and, rarely, a `KafkaClientSupplier`. It is
+/// no client itself: it supplies the clients (see the module docs).
 #[derive(Debug, Clone)]
-pub struct LogClient(pub(crate) Arc<dyn Backend>);
+pub struct Backend(pub(crate) Arc<dyn ClientSupplier>);
 
-impl From<&Cluster> for LogClient {
-    fn from(cluster: &Cluster) -> LogClient {
-        LogClient(Arc::new(embedded::Embedded::new(cluster.clone())))
+impl From<&Cluster> for Backend {
+    fn from(cluster: &Cluster) -> Backend {
+        Backend(Arc::new(embedded::Embedded::new(cluster.clone())))
     }
 }
 
-impl From<Cluster> for LogClient {
-    fn from(cluster: Cluster) -> LogClient {
-        LogClient::from(&cluster)
+impl From<Cluster> for Backend {
+    fn from(cluster: Cluster) -> Backend {
+        Backend::from(&cluster)
     }
 }
 
-impl From<&KafkaCluster> for LogClient {
-    fn from(cluster: &KafkaCluster) -> LogClient {
-        LogClient(Arc::new(cluster.clone()))
+impl From<&KafkaCluster> for Backend {
+    fn from(cluster: &KafkaCluster) -> Backend {
+        Backend(Arc::new(cluster.clone()))
     }
 }
 
-impl From<KafkaCluster> for LogClient {
-    fn from(cluster: KafkaCluster) -> LogClient {
-        LogClient(Arc::new(cluster))
+impl From<KafkaCluster> for Backend {
+    fn from(cluster: KafkaCluster) -> Backend {
+        Backend(Arc::new(cluster))
     }
 }
 
-/// What the runtime needs of a cluster. Blocking calls (see the module docs).
-pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
+/// What the runtime needs of a cluster: its clients, as Kafka Streams'
+/// `KafkaClientSupplier` hands `KafkaStreams` its consumers and producers, and the few admin
+/// calls the runtime makes itself. Blocking calls (see the module docs).
+pub(crate) trait ClientSupplier: Send + Sync + std::fmt::Debug {
     /// A consumer; with `group_id` set, a group member using the range assignor.
     fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn LogConsumer>>;
     /// An idempotent producer; with `transactional` (id, `transaction.timeout.ms`), a
@@ -90,6 +100,28 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
 pub(crate) enum GroupMetadata {
     Embedded(ConsumerGroupMetadata),
     Kafka(rdkafka::consumer::ConsumerGroupMetadata),
+}
+
+impl GroupMetadata {
+    /// The embedded consumer's group, for the embedded producer.
+    pub fn embedded(&self) -> Result<&ConsumerGroupMetadata, ClientError> {
+        match self {
+            GroupMetadata::Embedded(group) => Ok(group),
+            GroupMetadata::Kafka(_) => Err(another_clusters_group()),
+        }
+    }
+
+    /// The librdkafka consumer's group, for the librdkafka producer.
+    pub fn kafka(&self) -> Result<&rdkafka::consumer::ConsumerGroupMetadata, ClientError> {
+        match self {
+            GroupMetadata::Kafka(group) => Ok(group),
+            GroupMetadata::Embedded(_) => Err(another_clusters_group()),
+        }
+    }
+}
+
+fn another_clusters_group() -> ClientError {
+    ClientError::other("the group metadata of another cluster's consumer")
 }
 
 /// A consumed record as [`LogConsumer::poll_each`] lends it.
@@ -166,6 +198,22 @@ pub(crate) enum ErrorKind {
     Other,
 }
 
+impl ClientError {
+    /// A call the backend refuses before it reaches the cluster.
+    pub fn other(reason: &str) -> ClientError {
+        ClientError {
+            kind: ErrorKind::Other,
+            source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(reason)),
+        }
+    }
+
+    /// A task's sink asked to send after its producer was replaced (see
+    /// [`LogProducer::sink`]).
+    pub fn producer_replaced() -> ClientError {
+        ClientError::other("the stream thread's producer was replaced; its tasks' records go nowhere")
+    }
+}
+
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.source.fmt(f)
@@ -181,23 +229,14 @@ impl std::error::Error for ClientError {
 pub(crate) trait LogProducer: Send {
     fn init_transactions(&mut self) -> Result<(), ClientError>;
     fn begin_transaction(&mut self) -> Result<(), ClientError>;
-    /// Queues a record; a failure to store it shows in [`LogProducer::take_failure`].
-    fn send(&mut self, record: OutRef<'_>) -> Result<(), ClientError>;
-    /// Queues every record of `output`, in order, and empties it; on a failure, the topic of
-    /// the record that failed. A client whose sends share a lock takes it once here.
-    fn send_all(&mut self, output: &mut Output) -> Result<(), (Arc<str>, ClientError)> {
-        output.send_each(|r| self.send(r).map_err(|e| (r.topic.clone(), e)))
-    }
-    /// How this producer takes batches built by the [`Output`] for `topic`
-    /// ([`Output::batch_topic`]); `None`, the default: it takes records one by one (or the
-    /// topic does not exist yet). A producer that gives a format sends the batches in
-    /// [`LogProducer::send_all`].
-    fn batch_format(&mut self, _topic: &str) -> Option<stream_core::client::BatchFormat> {
-        None
-    }
+    /// A sink for one task's records, sending through this producer; a failure to store what
+    /// it sent shows in [`LogProducer::take_failure`]. Once this producer is dropped the sink
+    /// sends nothing, and says so.
+    fn sink(&self) -> Box<dyn RecordSink>;
     /// The first failure since the last call.
     fn take_failure(&mut self) -> Option<ClientError>;
-    /// Sends everything queued and waits for the acknowledgements.
+    /// Sends everything queued and waits for the acknowledgements (a record that failed
+    /// shows in [`LogProducer::take_failure`]).
     fn flush(&mut self) -> Result<(), ClientError>;
     fn send_offsets_to_transaction(
         &mut self,

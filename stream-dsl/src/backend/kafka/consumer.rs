@@ -24,7 +24,7 @@ use stream_core::client::consumer::{ConsumerConfig, ConsumerRecord};
 use stream_core::{TopicName, TopicPartition};
 
 use super::{KafkaCluster, REQUEST_TIMEOUT, client, isolation_name};
-use crate::client::{GroupMetadata, InRecord, LogConsumer};
+use crate::backend::{GroupMetadata, InRecord, LogConsumer};
 use crate::error::Result;
 
 /// The group membership as the rebalance callback leaves it.
@@ -142,11 +142,7 @@ impl KafkaConsumer {
                 ("heartbeat.interval.ms", ms(config.heartbeat_interval)),
             ]),
         }
-        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let consumer = cluster
-            .client_config(&settings)
-            .create_with_context(MemberContext::default())
-            .map_err(|e| client("create a consumer", e))?;
+        let consumer = cluster.create(&settings, MemberContext::default(), "create a consumer")?;
         Ok(KafkaConsumer {
             consumer,
             max_poll_records: config.max_poll_records.max(1),

@@ -14,19 +14,20 @@ mod producer;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
+use rdkafka::{ClientConfig, ClientContext};
 use rdkafka::{Offset, TopicPartitionList};
 use stream_core::TopicPartition;
 use stream_core::client::consumer::ConsumerConfig;
 use stream_core::partition::IsolationLevel;
 use tokio::runtime::Handle;
 
-use super::{Backend, LogConsumer, LogProducer};
+use super::{ClientSupplier, LogConsumer, LogProducer};
 use crate::error::{Result, StreamsError};
 
 /// How long an admin or metadata request may take before the call fails.
@@ -109,6 +110,19 @@ impl KafkaCluster {
         config
     }
 
+    /// A client of this cluster with `settings` (see [`KafkaCluster::client_config`]) and
+    /// `context`; `what` names the call in its error.
+    fn create<T, C>(&self, settings: &[(&str, String)], context: C, what: &'static str) -> Result<T>
+    where
+        T: FromClientConfigAndContext<C>,
+        C: ClientContext,
+    {
+        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.client_config(&settings)
+            .create_with_context(context)
+            .map_err(|e| client(what, e))
+    }
+
     fn admin(&self) -> Result<&AdminClient<DefaultClientContext>> {
         if let Some(admin) = self.clients.admin.get() {
             return Ok(admin);
@@ -140,7 +154,7 @@ impl KafkaCluster {
     }
 }
 
-impl Backend for KafkaCluster {
+impl ClientSupplier for KafkaCluster {
     fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn LogConsumer>> {
         Ok(Box::new(consumer::KafkaConsumer::new(self, &config)?))
     }

@@ -1,6 +1,10 @@
 //! The embedded backend: the broker in this process, through `stream_core`'s clients. Their
 //! async calls are driven with the current tokio runtime's handle (the callers are stream
-//! threads or the blocking pool, never async tasks).
+//! threads or the blocking pool, never async tasks). A task's records go into its producer's
+//! batches as they are written ([`sink`]).
+
+mod batches;
+mod sink;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +12,7 @@ use std::time::Duration;
 use stream_core::broker::TxnRefusal;
 use stream_core::client::ClientError as CoreError;
 use stream_core::client::consumer::{Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord};
-use stream_core::client::producer::{Appender, BatchFormat, Producer, ProducerConfig, TopicSlot};
+use stream_core::client::producer::{Producer, ProducerConfig};
 use stream_core::error::BrokerError;
 use stream_core::group::{GroupError, PartitionOffset};
 use stream_core::partition::IsolationLevel;
@@ -16,9 +20,9 @@ use stream_core::txn::TxnError;
 use stream_core::{Cluster, TopicPartition};
 use tokio::runtime::Handle;
 
-use super::{Backend, ClientError, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
-use crate::error::{Result, StreamsError};
-use crate::processor::{OutRef, Output};
+use super::{ClientError, ClientSupplier, ErrorKind, GroupMetadata, InRecord, LogConsumer, LogProducer};
+use crate::error::Result;
+use crate::processor::RecordSink;
 
 #[derive(Debug)]
 pub(crate) struct Embedded {
@@ -31,7 +35,7 @@ impl Embedded {
     }
 }
 
-impl Backend for Embedded {
+impl ClientSupplier for Embedded {
     fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn LogConsumer>> {
         Ok(Box::new(EmbeddedConsumer(self.cluster.consumer(config))))
     }
@@ -54,7 +58,9 @@ impl Backend for Embedded {
             config.transactional_id = Some(id);
             config.transaction_timeout = timeout;
         }
-        Ok(Box::new(EmbeddedProducer(self.cluster.producer(config)?)))
+        Ok(Box::new(EmbeddedProducer(Arc::new(
+            self.cluster.producer(config)?,
+        ))))
     }
 
     fn partitions(&self, topic: &str) -> Result<Option<i32>> {
@@ -169,7 +175,8 @@ impl LogConsumer for EmbeddedConsumer {
     }
 }
 
-struct EmbeddedProducer(Producer);
+/// Shared with its tasks' sinks, which append to its batches.
+struct EmbeddedProducer(Arc<Producer>);
 
 impl LogProducer for EmbeddedProducer {
     fn init_transactions(&mut self) -> Result<(), ClientError> {
@@ -182,50 +189,8 @@ impl LogProducer for EmbeddedProducer {
         self.0.begin_transaction().map_err(|e| classify(Arc::new(e)))
     }
 
-    fn send(&mut self, r: OutRef<'_>) -> Result<(), ClientError> {
-        self.0
-            .send_unobserved(r.topic, r.partition, r.key, r.value, r.headers, Some(r.timestamp))
-            .map_err(classify)
-    }
-
-    /// The output's built batches, then its records, under one lock of the producer's
-    /// batches (taking it per record was a tenth of a word count's send path), each topic
-    /// looked up once, not by name per record.
-    fn send_all(&mut self, output: &mut Output) -> Result<(), (Arc<str>, ClientError)> {
-        let mut appender = self.0.appender();
-        let mut slots: Vec<Option<TopicSlot>> = Vec::new();
-        let mut slot_of = |appender: &mut Appender<'_>, topic: &Arc<str>, i: u32| {
-            let i = i as usize;
-            if let Some(slot) = slots.get(i).copied().flatten() {
-                return Ok(slot);
-            }
-            let slot = appender.topic(topic)?;
-            if slots.len() <= i {
-                slots.resize(i + 1, None);
-            }
-            slots[i] = Some(slot);
-            Ok(slot)
-        };
-        let batches = output.send_batches(|topic, i, partition, batch| {
-            let fail = |e| (topic.clone(), classify(e));
-            let slot = slot_of(&mut appender, topic, i).map_err(fail)?;
-            appender.send_built(slot, partition, batch).map_err(fail)
-        });
-        if let Err(e) = batches {
-            output.clear();
-            return Err(e);
-        }
-        output.send_each(|r| {
-            let fail = |e| (r.topic.clone(), classify(e));
-            let slot = slot_of(&mut appender, r.topic, r.topic_id).map_err(fail)?;
-            appender
-                .send_unobserved_to(slot, r.partition, r.key, r.value, r.headers, Some(r.timestamp))
-                .map_err(fail)
-        })
-    }
-
-    fn batch_format(&mut self, topic: &str) -> Option<BatchFormat> {
-        self.0.batch_format(topic)
+    fn sink(&self) -> Box<dyn RecordSink> {
+        Box::new(sink::BatchingSink::new(&self.0))
     }
 
     fn take_failure(&mut self) -> Option<ClientError> {
@@ -234,7 +199,7 @@ impl LogProducer for EmbeddedProducer {
 
     fn flush(&mut self) -> Result<(), ClientError> {
         Handle::current().block_on(self.0.flush());
-        self.take_failure().map_or(Ok(()), Err)
+        Ok(())
     }
 
     fn send_offsets_to_transaction(
@@ -242,14 +207,7 @@ impl LogProducer for EmbeddedProducer {
         offsets: &[(TopicPartition, i64)],
         group: &GroupMetadata,
     ) -> Result<(), ClientError> {
-        let GroupMetadata::Embedded(group) = group else {
-            return Err(ClientError {
-                kind: ErrorKind::Other,
-                source: Arc::new(StreamsError::Topology(
-                    "the group metadata of another cluster's consumer".into(),
-                )),
-            });
-        };
+        let group = group.embedded()?;
         Handle::current()
             .block_on(self.0.send_offsets_to_transaction(offsets, group))
             .map_err(|e| classify(Arc::new(e)))

@@ -2,7 +2,7 @@
 //! exactly-once. Delivery failures are kept by the delivery callback until the thread asks
 //! for them (at its commit), as the embedded producer keeps them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -11,10 +11,10 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use stream_core::TopicPartition;
 
-use super::{KafkaCluster, REQUEST_TIMEOUT, client};
-use crate::client::{ClientError, ErrorKind, GroupMetadata, LogProducer};
+use super::{KafkaCluster, REQUEST_TIMEOUT};
+use crate::backend::{ClientError, ErrorKind, GroupMetadata, LogProducer};
 use crate::error::Result;
-use crate::processor::OutRef;
+use crate::processor::{OutRef, RecordQueue, RecordSink, SinkRecord, SinkTopic};
 
 #[derive(Default)]
 pub(super) struct DeliveryContext {
@@ -37,7 +37,8 @@ impl ProducerContext for DeliveryContext {
 }
 
 pub(super) struct KafkaProducer {
-    producer: ThreadedProducer<DeliveryContext>,
+    /// Shared with its tasks' sinks, which send through it.
+    producer: Arc<ThreadedProducer<DeliveryContext>>,
 }
 
 impl KafkaProducer {
@@ -57,12 +58,10 @@ impl KafkaProducer {
             settings.push(("transactional.id", id));
             settings.push(("transaction.timeout.ms", timeout.as_millis().to_string()));
         }
-        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let producer = cluster
-            .client_config(&settings)
-            .create_with_context(DeliveryContext::default())
-            .map_err(|e| client("create a producer", e))?;
-        Ok(KafkaProducer { producer })
+        let producer = cluster.create(&settings, DeliveryContext::default(), "create a producer")?;
+        Ok(KafkaProducer {
+            producer: Arc::new(producer),
+        })
     }
 }
 
@@ -75,36 +74,10 @@ impl LogProducer for KafkaProducer {
         self.producer.begin_transaction().map_err(classify)
     }
 
-    fn send(&mut self, r: OutRef<'_>) -> Result<(), ClientError> {
-        let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-        for h in r.headers {
-            headers = headers.insert(Header {
-                key: &h.key,
-                value: h.value.as_deref(),
-            });
-        }
-        let mut record: BaseRecord<'_, [u8], [u8]> =
-            BaseRecord::to(r.topic).timestamp(r.timestamp).headers(headers);
-        if let Some(p) = r.partition {
-            record = record.partition(p);
-        }
-        if let Some(k) = r.key {
-            record = record.key(k);
-        }
-        if let Some(v) = r.value {
-            record = record.payload(v);
-        }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                // The local queue is full: wait for deliveries to make room.
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((e, _)) => return Err(classify(e)),
-            }
-        }
+    fn sink(&self) -> Box<dyn RecordSink> {
+        Box::new(KafkaSink {
+            producer: Arc::downgrade(&self.producer),
+        })
     }
 
     fn take_failure(&mut self) -> Option<ClientError> {
@@ -118,8 +91,7 @@ impl LogProducer for KafkaProducer {
     }
 
     fn flush(&mut self) -> Result<(), ClientError> {
-        self.producer.flush(REQUEST_TIMEOUT).map_err(classify)?;
-        self.take_failure().map_or(Ok(()), Err)
+        self.producer.flush(REQUEST_TIMEOUT).map_err(classify)
     }
 
     fn send_offsets_to_transaction(
@@ -127,21 +99,13 @@ impl LogProducer for KafkaProducer {
         offsets: &[(TopicPartition, i64)],
         group: &GroupMetadata,
     ) -> Result<(), ClientError> {
-        let GroupMetadata::Kafka(group) = group else {
-            return Err(ClientError {
-                kind: ErrorKind::Other,
-                source: Arc::new(crate::error::StreamsError::Topology(
-                    "the group metadata of another cluster's consumer".into(),
-                )),
-            });
-        };
         let mut tpl = TopicPartitionList::new();
         for (tp, offset) in offsets {
             tpl.add_partition_offset(tp.topic.as_str(), tp.partition, Offset::Offset(*offset))
                 .map_err(classify)?;
         }
         self.producer
-            .send_offsets_to_transaction(&tpl, group, REQUEST_TIMEOUT)
+            .send_offsets_to_transaction(&tpl, group.kafka()?, REQUEST_TIMEOUT)
             .map_err(classify)
     }
 
@@ -153,6 +117,71 @@ impl LogProducer for KafkaProducer {
 
     fn abort_transaction(&mut self) -> Result<(), ClientError> {
         self.producer.abort_transaction(REQUEST_TIMEOUT).map_err(classify)
+    }
+}
+
+/// A task's [`RecordSink`]: it takes no topic as records are written, so they queue in the
+/// task's output and go to librdkafka one by one when the stream thread sends (librdkafka
+/// batches them itself).
+struct KafkaSink {
+    /// Weak: a producer replaced after a failed abort takes no more records from the tasks
+    /// it served (the stream thread drops them: `ThreadProducer::abort`).
+    producer: Weak<ThreadedProducer<DeliveryContext>>,
+}
+
+impl RecordSink for KafkaSink {
+    fn take_topic(&mut self, _topic: &Arc<str>) -> Option<SinkTopic> {
+        None
+    }
+
+    fn write(&mut self, _topic: SinkTopic, _record: SinkRecord<'_>) -> bool {
+        false
+    }
+
+    fn send(&mut self, queued: &mut RecordQueue) -> Result<(), (Arc<str>, ClientError)> {
+        let producer = self.producer.upgrade();
+        queued.send_each(|r| {
+            let Some(producer) = &producer else {
+                return Err((r.topic.clone(), ClientError::producer_replaced()));
+            };
+            send(producer, r).map_err(|e| (r.topic.clone(), e))
+        })
+    }
+
+    fn clear(&mut self) {}
+}
+
+/// Queues a record in librdkafka; a failure to store it shows in the delivery callback.
+fn send(producer: &ThreadedProducer<DeliveryContext>, out: OutRef<'_>) -> Result<(), ClientError> {
+    let r = out.record;
+    let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+    for h in r.headers {
+        headers = headers.insert(Header {
+            key: &h.key,
+            value: h.value.as_deref(),
+        });
+    }
+    let mut record: BaseRecord<'_, [u8], [u8]> =
+        BaseRecord::to(out.topic).timestamp(r.timestamp).headers(headers);
+    if let Some(p) = r.partition {
+        record = record.partition(p);
+    }
+    if let Some(k) = r.key {
+        record = record.key(k);
+    }
+    if let Some(v) = r.value {
+        record = record.payload(v);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            // The local queue is full: wait for deliveries to make room.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(classify(e)),
+        }
     }
 }
 
