@@ -4,6 +4,7 @@
 //! ```text
 //!   DSL operator ──(serde)──► dyn KeyValueStore ──┬── RocksDbStore   persistent, dir/name/
 //!                                                 └── InMemoryStore  a BTreeMap
+//!   every RocksDB store ──► one MemoryBudget per process (shared block cache + memtables)
 //! ```
 //!
 //! Neither store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log,
@@ -22,37 +23,18 @@
 //! # Ok::<(), storage::store::StoreError>(())
 //! ```
 
-use std::path::PathBuf;
+use std::path::Path;
 
+mod budget;
 pub mod conformance;
+mod error;
 mod memory;
 mod rocks;
 
+pub use budget::{DEFAULT_MEMORY_BUDGET, MEMORY_BUDGET_CONFIG, MIN_MEMORY_BUDGET, MemoryBudget, MemoryUsage};
+pub use error::{KeyError, KeyKind, StoreError, StoreResult};
 pub use memory::InMemoryStore;
 pub use rocks::RocksDbStore;
-
-/// Errors of a state store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{op} on state store {store}: {source}")]
-    Rocks {
-        store: String,
-        op: &'static str,
-        #[source]
-        source: rocksdb::Error,
-    },
-    #[error("state store directory {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The store was closed explicitly ([`RocksDbStore::close`]) and then used.
-    #[error("state store {store} is closed")]
-    Closed { store: String },
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Entries of a [`KeyValueStore::range`] scan, in ascending key order. An error ends the scan:
 /// it is the last item.
@@ -104,4 +86,15 @@ pub trait KeyValueStore: Send + std::fmt::Debug {
 /// `BTreeMap::range` panics on inverted bounds.
 fn inverted(from: Option<&[u8]>, to: Option<&[u8]>) -> bool {
     matches!((from, to), (Some(from), Some(to)) if from > to)
+}
+
+/// Deletes a store's directory and everything in it; missing is fine.
+fn destroy_dir(path: &Path) -> StoreResult<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+        _ => Ok(()),
+    }
 }
