@@ -1,15 +1,22 @@
-//! Key-value state stores of the DSL: a sorted map from byte keys to byte values, as Kafka
-//! Streams' `KeyValueStore<Bytes, byte[]>`. Typed serdes live in the DSL; a store sees bytes.
+//! The DSL's state stores, bytes in and bytes out, as Kafka Streams' byte stores under its
+//! serdes, caches and change-logging (which live in the DSL). Each kind is a trait with a
+//! RocksDB and an in-memory implementation and a conformance suite both run:
 //!
 //! ```text
-//!   DSL operator ──(serde)──► dyn KeyValueStore ──┬── RocksDbStore   persistent, dir/name/
-//!                                                 └── InMemoryStore  a BTreeMap
+//!   KeyValueStore ──┬── RocksDbStore           a sorted map: tables, aggregations
+//!                   └── InMemoryStore
+//!   WindowStore ────┬── RocksDbWindowStore     key + window start: windowed aggregations,
+//!                   └── InMemoryWindowStore    stream-stream joins (duplicates retained)
+//!
 //!   every RocksDB store ──► one MemoryBudget per process (shared block cache + memtables)
 //! ```
 //!
-//! Neither store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log,
-//! and a store that lost writes in a crash is restored from it ([`KeyValueStore::write_batch`]).
-//! Both implementations pass the same [`conformance`] suite.
+//! No store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log, and
+//! a store that lost writes in a crash is restored from it ([`KeyValueStore::write_batch`],
+//! [`WindowStore::restore`]). Window stores take their changelog records in Kafka's own key
+//! format ([`window::encode_window_key`]), so a changelog written by Kafka Streams restores
+//! here and the reverse. They are segmented by time and drop expired segments whole (the
+//! `segmented` module holds the rules of time, once for both implementations).
 //!
 //! ```
 //! use storage::store::{InMemoryStore, KeyValueStore};
@@ -30,11 +37,16 @@ pub mod conformance;
 mod error;
 mod memory;
 mod rocks;
+mod segmented;
+pub mod window;
+mod windowed;
 
 pub use budget::{DEFAULT_MEMORY_BUDGET, MEMORY_BUDGET_CONFIG, MIN_MEMORY_BUDGET, MemoryBudget, MemoryUsage};
 pub use error::{KeyError, KeyKind, StoreError, StoreResult};
 pub use memory::InMemoryStore;
 pub use rocks::RocksDbStore;
+pub use window::{InMemoryWindowStore, RocksDbWindowStore, WindowStore, WindowStoreConfig};
+pub use windowed::{Order, SessionPut, Window, WindowPut, Windowed};
 
 /// Entries of a [`KeyValueStore::range`] scan, in ascending key order. An error ends the scan:
 /// it is the last item.
