@@ -1,5 +1,5 @@
 //! The DSL's state stores, bytes in and bytes out, as Kafka Streams' byte stores under its
-//! serdes, caches and change-logging (which live in the DSL). Each kind is a trait with a
+//! serdes, caches and change-logging (which live in the DSL). Three kinds, each a trait with a
 //! RocksDB and an in-memory implementation and a conformance suite both run:
 //!
 //! ```text
@@ -7,16 +7,29 @@
 //!                   └── InMemoryStore
 //!   WindowStore ────┬── RocksDbWindowStore     key + window start: windowed aggregations,
 //!                   └── InMemoryWindowStore    stream-stream joins (duplicates retained)
+//!   SessionStore ───┬── RocksDbSessionStore    key + session: session windows
+//!                   └── InMemorySessionStore
 //!
 //!   every RocksDB store ──► one MemoryBudget per process (shared block cache + memtables)
 //! ```
 //!
 //! No store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log, and
 //! a store that lost writes in a crash is restored from it ([`KeyValueStore::write_batch`],
-//! [`WindowStore::restore`]). Window stores take their changelog records in Kafka's own key
-//! format ([`window::encode_window_key`]), so a changelog written by Kafka Streams restores
-//! here and the reverse. They are segmented by time and drop expired segments whole (the
-//! `segmented` module holds the rules of time, once for both implementations).
+//! [`WindowStore::restore`], [`SessionStore::restore`]). Window and session stores take their
+//! changelog records in Kafka's own key formats ([`window::encode_window_key`],
+//! [`session::encode_session_key`]), so a changelog written by Kafka Streams restores here and
+//! the reverse. They are segmented by time and drop expired segments whole (the `segmented`
+//! module holds the rules of time, once for both implementations).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs`, `memory.rs`, `rocks.rs`, [`conformance`] | [`KeyValueStore`] and its stores and suite |
+//! | [`window`] | [`WindowStore`], its key schema, stores and suite |
+//! | [`session`] | [`SessionStore`], its key schema, stores and suite |
+//! | `windowed.rs` | [`Window`], [`Windowed`], [`Order`], [`WindowPut`], [`SessionPut`] |
+//! | `segmented/` | stream time, expiry, segments (RocksDB column families or `BTreeMap`s), merged scans |
+//! | `budget.rs` | [`MemoryBudget`]: the process's RocksDB memory |
+//! | `error.rs` | [`StoreError`], [`KeyError`] |
 //!
 //! ```
 //! use storage::store::{InMemoryStore, KeyValueStore};
@@ -38,6 +51,7 @@ mod error;
 mod memory;
 mod rocks;
 mod segmented;
+pub mod session;
 pub mod window;
 mod windowed;
 
@@ -45,6 +59,7 @@ pub use budget::{DEFAULT_MEMORY_BUDGET, MEMORY_BUDGET_CONFIG, MIN_MEMORY_BUDGET,
 pub use error::{KeyError, KeyKind, StoreError, StoreResult};
 pub use memory::InMemoryStore;
 pub use rocks::RocksDbStore;
+pub use session::{InMemorySessionStore, RocksDbSessionStore, SessionStore, SessionStoreConfig};
 pub use window::{InMemoryWindowStore, RocksDbWindowStore, WindowStore, WindowStoreConfig};
 pub use windowed::{Order, SessionPut, Window, WindowPut, Windowed};
 
