@@ -463,3 +463,81 @@ impl Drop for ResetOnDrop<'_> {
         self.0.store(false, Ordering::Release);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::thread::{self, ThreadId};
+
+    use super::*;
+
+    /// A database stand-in whose flush takes a while and which records the thread that
+    /// dropped it, i.e. that would have closed the database.
+    struct SlowMember {
+        dropped_on: Arc<Mutex<Option<ThreadId>>>,
+    }
+
+    impl Member for SlowMember {
+        fn store_name(&self) -> &str {
+            "slow"
+        }
+
+        fn add_to<'a>(&'a self, _usage: &mut MemoryUsageBuilder<'a>) {}
+
+        fn flush_memtables(&self) -> Result<(), rocksdb::Error> {
+            thread::sleep(Duration::from_millis(200));
+            Ok(())
+        }
+    }
+
+    impl Drop for SlowMember {
+        fn drop(&mut self) {
+            *lock(&self.dropped_on) = Some(thread::current().id());
+        }
+    }
+
+    #[test]
+    fn a_store_closing_during_a_relief_flush_closes_its_database_itself() {
+        let budget = MemoryBudget::new(MIN_MEMORY_BUDGET);
+        let dropped_on = Arc::new(Mutex::new(None));
+        let member: Arc<dyn Member> = Arc::new(SlowMember {
+            dropped_on: dropped_on.clone(),
+        });
+        let registration = budget.register(Arc::downgrade(&member));
+        let (gate, weak) = budget.snapshot().pop().unwrap();
+        let flusher = thread::spawn(move || with_member(&gate, &weak, |m| m.flush_memtables().is_ok()));
+        thread::sleep(Duration::from_millis(50)); // the flush is under way
+        drop(registration); // waits for it to end
+        drop(member);
+        assert_eq!(*lock(&dropped_on), Some(thread::current().id()));
+        assert_eq!(flusher.join().unwrap(), Some(true), "the flush ran");
+        assert!(budget.snapshot().is_empty());
+    }
+
+    #[test]
+    fn a_closed_store_is_never_flushed() {
+        let budget = MemoryBudget::new(MIN_MEMORY_BUDGET);
+        let member: Arc<dyn Member> = Arc::new(SlowMember {
+            dropped_on: Arc::new(Mutex::new(None)),
+        });
+        let registration = budget.register(Arc::downgrade(&member));
+        let (gate, weak) = budget.snapshot().pop().unwrap();
+        drop(registration);
+        assert_eq!(
+            with_member(&gate, &weak, |_| ()),
+            None,
+            "even while the Arc lives on"
+        );
+    }
+
+    #[test]
+    fn sizes_follow_the_budget() {
+        let small = MemoryBudget::new(16 << 20);
+        assert_eq!(small.inner.memtable_limit, 8 << 20);
+        assert_eq!(small.inner.write_buffer_size, 2 << 20);
+        assert_eq!(small.inner.arena_block_size, 4 << 10);
+        let default = MemoryBudget::new(DEFAULT_MEMORY_BUDGET);
+        assert_eq!(default.inner.write_buffer_size, MAX_WRITE_BUFFER_SIZE);
+        assert_eq!(default.inner.arena_block_size, 32 << 10);
+        assert_eq!(MemoryBudget::new(0).bytes(), MIN_MEMORY_BUDGET);
+    }
+}
