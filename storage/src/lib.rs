@@ -67,7 +67,7 @@
 //! |---|---|
 //! | [`log`] | [`Log`]: segments, the offset and time indexes, recovery, retention, compaction, [`LogConfig`] |
 //! | [`record`] | Kafka's v2 record batch: [`record::BatchBuilder`], validation, decoding, compression, control records |
-//! | [`store`] | the DSL's byte key-value stores: [`store::RocksDbStore`], [`store::InMemoryStore`], and the conformance suite every store runs |
+//! | [`store`] | the DSL's byte state stores (key-value, window, session; RocksDB and in-memory each), their conformance suites, and the process's RocksDB [`store::MemoryBudget`] |
 //! | [`clock`], [`error`] | injected time ([`Clock`]); [`StorageError`] |
 //!
 //! Performance — append and read against plain file I/O, batch encoding, and why the fast

@@ -1,14 +1,35 @@
-//! Key-value state stores of the DSL: a sorted map from byte keys to byte values, as Kafka
-//! Streams' `KeyValueStore<Bytes, byte[]>`. Typed serdes live in the DSL; a store sees bytes.
+//! The DSL's state stores, bytes in and bytes out, as Kafka Streams' byte stores under its
+//! serdes, caches and change-logging (which live in the DSL). Three kinds, each a trait with a
+//! RocksDB and an in-memory implementation and a conformance suite both run:
 //!
 //! ```text
-//!   DSL operator ──(serde)──► dyn KeyValueStore ──┬── RocksDbStore   persistent, dir/name/
-//!                                                 └── InMemoryStore  a BTreeMap
+//!   KeyValueStore ──┬── RocksDbStore           a sorted map: tables, aggregations
+//!                   └── InMemoryStore
+//!   WindowStore ────┬── RocksDbWindowStore     key + window start: windowed aggregations,
+//!                   └── InMemoryWindowStore    stream-stream joins (duplicates retained)
+//!   SessionStore ───┬── RocksDbSessionStore    key + session: session windows
+//!                   └── InMemorySessionStore
+//!
+//!   every RocksDB store ──► one MemoryBudget per process (shared block cache + memtables)
 //! ```
 //!
-//! Neither store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log,
-//! and a store that lost writes in a crash is restored from it ([`KeyValueStore::write_batch`]).
-//! Both implementations pass the same [`conformance`] suite.
+//! No store keeps a write-ahead log: as in Kafka Streams, the changelog topic is the log, and
+//! a store that lost writes in a crash is restored from it ([`KeyValueStore::write_batch`],
+//! [`WindowStore::restore`], [`SessionStore::restore`]). Window and session stores take their
+//! changelog records in Kafka's own key formats ([`window::encode_window_key`],
+//! [`session::encode_session_key`]), so a changelog written by Kafka Streams restores here and
+//! the reverse. They are segmented by time and drop expired segments whole (the `segmented`
+//! module holds the rules of time, once for both implementations).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs`, `memory.rs`, `rocks.rs`, [`conformance`] | [`KeyValueStore`] and its stores and suite |
+//! | [`window`] | [`WindowStore`], its key schema, stores and suite |
+//! | [`session`] | [`SessionStore`], its key schema, stores and suite |
+//! | `windowed.rs` | [`Window`], [`Windowed`], [`Order`], [`WindowPut`], [`SessionPut`] |
+//! | `segmented/` | stream time, expiry, segments (RocksDB column families or `BTreeMap`s), merged scans |
+//! | `budget.rs` | [`MemoryBudget`]: the process's RocksDB memory |
+//! | `error.rs` | [`StoreError`], [`KeyError`] |
 //!
 //! ```
 //! use storage::store::{InMemoryStore, KeyValueStore};
@@ -22,37 +43,25 @@
 //! # Ok::<(), storage::store::StoreError>(())
 //! ```
 
-use std::path::PathBuf;
+use std::path::Path;
 
+mod budget;
 pub mod conformance;
+mod error;
 mod memory;
 mod rocks;
+mod segmented;
+pub mod session;
+pub mod window;
+mod windowed;
 
+pub use budget::{DEFAULT_MEMORY_BUDGET, MEMORY_BUDGET_CONFIG, MIN_MEMORY_BUDGET, MemoryBudget, MemoryUsage};
+pub use error::{KeyError, KeyKind, StoreError, StoreResult};
 pub use memory::InMemoryStore;
 pub use rocks::RocksDbStore;
-
-/// Errors of a state store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{op} on state store {store}: {source}")]
-    Rocks {
-        store: String,
-        op: &'static str,
-        #[source]
-        source: rocksdb::Error,
-    },
-    #[error("state store directory {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The store was closed explicitly ([`RocksDbStore::close`]) and then used.
-    #[error("state store {store} is closed")]
-    Closed { store: String },
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use session::{InMemorySessionStore, RocksDbSessionStore, SessionStore, SessionStoreConfig};
+pub use window::{InMemoryWindowStore, RocksDbWindowStore, WindowStore, WindowStoreConfig};
+pub use windowed::{Order, SessionPut, Window, WindowPut, Windowed};
 
 /// Entries of a [`KeyValueStore::range`] scan, in ascending key order. An error ends the scan:
 /// it is the last item.
@@ -104,4 +113,15 @@ pub trait KeyValueStore: Send + std::fmt::Debug {
 /// `BTreeMap::range` panics on inverted bounds.
 fn inverted(from: Option<&[u8]>, to: Option<&[u8]>) -> bool {
     matches!((from, to), (Some(from), Some(to)) if from > to)
+}
+
+/// Deletes a store's directory and everything in it; missing is fine.
+fn destroy_dir(path: &Path) -> StoreResult<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+        _ => Ok(()),
+    }
 }

@@ -1,4 +1,5 @@
-//! The persistent store: one RocksDB database per store, in `dir/name/`.
+//! The persistent store: one RocksDB database per store, in `dir/name/`, under a
+//! [`MemoryBudget`].
 //!
 //! Writes skip RocksDB's write-ahead log, as Kafka Streams' `RocksDBStore` does: the changelog
 //! topic is the log, a commit calls [`KeyValueStore::flush`] before checkpointing the changelog
@@ -6,25 +7,13 @@
 //! between two commits may thus vanish in a crash; the changelog replays it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rocksdb::{
-    BlockBasedOptions, Cache, DB, DBCompressionType, DBRawIterator, Options, ReadOptions, WriteBatch,
-    WriteOptions, properties,
-};
+use rocksdb::perf::MemoryUsageBuilder;
+use rocksdb::{DB, DBRawIterator, ReadOptions, WriteBatch, WriteOptions, properties};
 
-use super::{KeyValueStore, KvIter, StoreError, StoreResult, inverted};
-
-/// Memtable size. Kafka Streams' default: big enough that a busy store flushes rarely, small
-/// enough that a task with dozens of stores (one per stateful operator and partition) fits.
-const WRITE_BUFFER_SIZE: usize = 16 << 20;
-/// Memtables per store, Kafka Streams' default: one filling while up to two flush.
-const MAX_WRITE_BUFFERS: i32 = 3;
-/// Block cache per store. Kafka Streams gives each store 50 MiB, which adds up across many
-/// small stores; their hot set is usually the memtable anyway.
-const BLOCK_CACHE_SIZE: usize = 16 << 20;
-/// Bloom filter bits per key (~1% false positives). Aggregations `get` every incoming key,
-/// and a new key would otherwise read a block from every SST file; Kafka Streams sets one too.
-const BLOOM_BITS_PER_KEY: f64 = 10.0;
+use super::budget::{Member, Registration};
+use super::{KeyValueStore, KvIter, MemoryBudget, StoreError, StoreResult, inverted};
 
 /// Kafka Streams' `Stores.persistentKeyValueStore`, on RocksDB.
 ///
@@ -34,30 +23,74 @@ const BLOOM_BITS_PER_KEY: f64 = 10.0;
 pub struct RocksDbStore {
     name: String,
     path: PathBuf,
+    budget: MemoryBudget,
     /// `None` once [`RocksDbStore::close`] has run.
-    db: Option<DB>,
+    open: Option<OpenDb>,
     write_opts: WriteOptions,
 }
 
+/// The database and its place in the budget. Fields drop in order: the registration first,
+/// so that the database closes here and not on a thread that was flushing it.
+struct OpenDb {
+    _registration: Registration,
+    db: Arc<KvDb>,
+}
+
+struct KvDb {
+    name: String,
+    db: DB,
+}
+
+impl Member for KvDb {
+    fn store_name(&self) -> &str {
+        &self.name
+    }
+
+    fn add_to<'a>(&'a self, usage: &mut MemoryUsageBuilder<'a>) {
+        usage.add_db(&self.db);
+    }
+
+    fn flush_memtables(&self) -> Result<(), rocksdb::Error> {
+        self.db.flush()
+    }
+}
+
 impl RocksDbStore {
-    /// Opens (creating if missing) the store in `dir/name/`.
+    /// Opens (creating if missing) the store in `dir/name/`, under the process-wide
+    /// [`MemoryBudget::process_default`].
     pub fn open(dir: &Path, name: &str) -> StoreResult<RocksDbStore> {
+        RocksDbStore::open_with_budget(dir, name, MemoryBudget::process_default())
+    }
+
+    /// Opens (creating if missing) the store in `dir/name/`, drawing on `budget`.
+    pub fn open_with_budget(dir: &Path, name: &str, budget: &MemoryBudget) -> StoreResult<RocksDbStore> {
         let path = dir.join(name);
         std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
             source,
         })?;
-        let db = DB::open(&options(), &path).map_err(|source| StoreError::Rocks {
+        let db = DB::open(&budget.options(), &path).map_err(|source| StoreError::Rocks {
             store: name.to_owned(),
             op: "open",
             source,
         })?;
+        let db = Arc::new(KvDb {
+            name: name.to_owned(),
+            db,
+        });
+        let member: Arc<dyn Member> = db.clone();
+        let registration = budget.register(Arc::downgrade(&member));
         let mut write_opts = WriteOptions::default();
         write_opts.disable_wal(true);
+        budget.rebalance_soon();
         Ok(RocksDbStore {
             name: name.to_owned(),
             path,
-            db: Some(db),
+            budget: budget.clone(),
+            open: Some(OpenDb {
+                _registration: registration,
+                db,
+            }),
             write_opts,
         })
     }
@@ -66,13 +99,7 @@ impl RocksDbStore {
     /// can no longer be trusted (an unclean shutdown under exactly-once, or a changelog that
     /// was truncated past the checkpoint). Missing is fine. The store must not be open.
     pub fn destroy(dir: &Path, name: &str) -> StoreResult<()> {
-        let path = dir.join(name);
-        match std::fs::remove_dir_all(&path) {
-            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
-                Err(StoreError::Io { path, source })
-            }
-            _ => Ok(()),
-        }
+        super::destroy_dir(&dir.join(name))
     }
 
     /// The store's directory, `dir/name/`.
@@ -83,16 +110,19 @@ impl RocksDbStore {
     /// Flushes and closes the database; later calls answer [`StoreError::Closed`]. Closing
     /// twice is fine. The database is closed even when the flush fails.
     pub fn close(&mut self) -> StoreResult<()> {
-        match self.db.take() {
-            Some(db) => db.flush().map_err(self.rocks("flush")),
+        match self.open.take() {
+            Some(open) => open.db.db.flush().map_err(self.rocks("flush")),
             None => Ok(()),
         }
     }
 
     fn db(&self) -> StoreResult<&DB> {
-        self.db.as_ref().ok_or_else(|| StoreError::Closed {
-            store: self.name.clone(),
-        })
+        match &self.open {
+            Some(open) => Ok(&open.db.db),
+            None => Err(StoreError::Closed {
+                store: self.name.clone(),
+            }),
+        }
     }
 
     /// Wraps a RocksDB error with this store's name and the failed operation.
@@ -105,28 +135,12 @@ impl RocksDbStore {
     }
 }
 
-fn options() -> Options {
-    let mut table = BlockBasedOptions::default();
-    table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_SIZE));
-    table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
-    let mut opts = Options::default();
-    opts.create_if_missing(true);
-    opts.set_block_based_table_factory(&table);
-    opts.set_write_buffer_size(WRITE_BUFFER_SIZE);
-    opts.set_max_write_buffer_number(MAX_WRITE_BUFFERS);
-    // No codec is compiled into our librocksdb (see the workspace Cargo.toml). RocksDB would
-    // fall back to none by itself; saying so keeps the choice visible should a codec feature
-    // ever be enabled. Kafka Streams stores state uncompressed too.
-    opts.set_compression_type(DBCompressionType::None);
-    opts
-}
-
 impl std::fmt::Debug for RocksDbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RocksDbStore")
             .field("name", &self.name)
             .field("path", &self.path)
-            .field("open", &self.db.is_some())
+            .field("open", &self.open.is_some())
             .finish()
     }
 }
@@ -147,7 +161,9 @@ impl KeyValueStore for RocksDbStore {
     fn put(&mut self, key: &[u8], value: &[u8]) -> StoreResult<()> {
         self.db()?
             .put_opt(key, value, &self.write_opts)
-            .map_err(self.rocks("put"))
+            .map_err(self.rocks("put"))?;
+        self.budget.relieve();
+        Ok(())
     }
 
     /// A read, then a delete only when there was something to delete: a tombstone for a key
@@ -158,6 +174,7 @@ impl KeyValueStore for RocksDbStore {
             self.db()?
                 .delete_opt(key, &self.write_opts)
                 .map_err(self.rocks("delete"))?;
+            self.budget.relieve();
         }
         Ok(old)
     }
@@ -172,7 +189,9 @@ impl KeyValueStore for RocksDbStore {
         }
         self.db()?
             .write_opt(batch, &self.write_opts)
-            .map_err(self.rocks("write batch"))
+            .map_err(self.rocks("write batch"))?;
+        self.budget.relieve();
+        Ok(())
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> StoreResult<KvIter<'_>> {
@@ -213,7 +232,9 @@ impl KeyValueStore for RocksDbStore {
     /// Writes the memtables to SST files and waits: with the WAL off, this is what makes the
     /// writes so far survive a crash.
     fn flush(&mut self) -> StoreResult<()> {
-        self.db()?.flush().map_err(self.rocks("flush"))
+        self.db()?.flush().map_err(self.rocks("flush"))?;
+        self.budget.rebalance_soon();
+        Ok(())
     }
 }
 
