@@ -40,9 +40,9 @@
 //!   common case on an aggregation's per-record path;
 //! * an intrusive doubly-linked list through the slots (indices, not pointers) orders all
 //!   entries from most- to least-recently used, for O(1) touch and eviction;
-//! * a second intrusive list links only the dirty entries, in the order they first became dirty
-//!   since the last flush, for O(1) mark/unmark and an O(dirty) flush with no stale entries to
-//!   skip.
+//! * a second intrusive list links only the dirty entries, in the order of their last writes
+//!   since the last flush (as Kafka's `NamedCache` orders its `dirtyKeys`), for O(1)
+//!   mark/unmark and an O(dirty) flush with no stale entries to skip.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -475,6 +475,7 @@ impl RecordCache {
         old.copy_from_slice(buf);
         self.meta[slot].timestamp = timestamp;
         self.touch(slot);
+        self.mark_dirty(slot);
         Ok(InPlace::Done)
     }
 
@@ -511,7 +512,7 @@ impl RecordCache {
         self.evict_over_budget()
     }
 
-    /// Returns every dirty entry, in the order each first became dirty since the last flush,
+    /// Returns every dirty entry, in the order of their last writes since the last flush,
     /// and marks them clean; they stay cached. Called on commit: the caller writes them to the
     /// store and the changelog and forwards them downstream.
     #[must_use = "flushed entries must be written to the store, or their writes are lost"]
@@ -738,12 +739,21 @@ impl RecordCache {
     }
 
     /// Marks an entry dirty. An entry that is already dirty keeps its place in the flush order.
+    /// Makes the entry dirty and the newest in the dirty list: a write to an already dirty entry
+    /// moves it to the end, so that a flush hands entries out in the order of their last
+    /// writes (Kafka's `NamedCache` re-adds the key to its `dirtyKeys`). A downstream processor
+    /// then sees the updates in the order they happened: flushed in the order they first became
+    /// dirty, a window updated late within its grace came after a newer window whose timestamp
+    /// closed it, and a suppression emitted it before its last update.
     fn mark_dirty(&mut self, slot: usize) {
-        let node = &mut self.nodes[slot];
-        if node.dirty {
-            return;
+        if self.nodes[slot].dirty {
+            if self.last_dirty == slot {
+                return;
+            }
+            self.unlink_dirty(slot);
+        } else {
+            self.nodes[slot].dirty = true;
         }
-        node.dirty = true;
         let cold = &mut self.cold[slot];
         cold.dirty_prev = self.last_dirty;
         cold.dirty_next = NIL;
@@ -977,6 +987,30 @@ mod tests {
     }
 
     #[test]
+    fn an_update_in_place_moves_its_entry_behind_the_other_dirty_ones() {
+        let mut cache = RecordCache::new(DEFAULT_MAX_BYTES);
+        let mut buf = BytesMut::new();
+        let add_one = |old: &[u8], buf: &mut BytesMut| {
+            let n = u64::from_be_bytes(old.try_into().map_err(|_| "not a u64")?);
+            buf.extend_from_slice(&(n + 1).to_be_bytes());
+            Ok::<bool, &str>(true)
+        };
+        for key in [b"a", b"b", b"c"] {
+            assert!(cache.put_slice(key, Some(&0u64.to_be_bytes()), 1).is_empty());
+        }
+        assert_eq!(
+            cache.update_in_place(b"a", 2, &mut buf, add_one),
+            Ok(InPlace::Done)
+        );
+        assert_eq!(
+            cache.update_in_place(b"b", 3, &mut buf, add_one),
+            Ok(InPlace::Done)
+        );
+        let order: Vec<Bytes> = cache.flush().into_iter().map(|e| e.key).collect();
+        assert_eq!(order, [b("c"), b("a"), b("b")]);
+    }
+
+    #[test]
     fn an_update_in_place_changes_only_a_dirty_short_value_of_the_same_length() {
         let mut cache = RecordCache::new(DEFAULT_MAX_BYTES);
         let mut buf = BytesMut::new();
@@ -1106,21 +1140,22 @@ mod tests {
     }
 
     #[test]
-    fn flush_returns_dirty_in_first_dirtied_order_and_leaves_them_cached() {
+    fn flush_returns_dirty_in_last_written_order_and_leaves_them_cached() {
         let mut cache = RecordCache::new(DEFAULT_MAX_BYTES);
         assert!(cache.put(b("c"), Some(b("1")), 0).is_empty());
         assert!(cache.put(b("a"), Some(b("1")), 0).is_empty());
         assert!(cache.put_clean(b("x"), Some(b("from-store"))).is_empty());
         assert!(cache.put(b("b"), Some(b("1")), 0).is_empty());
-        // Updating "c" again neither duplicates it nor moves it behind "a" and "b".
+        // Updating "c" again does not duplicate it, and moves it behind "a" and "b": its last
+        // write is the newest (Kafka's order).
         assert!(cache.put(b("c"), Some(b("2")), 0).is_empty());
 
         assert_eq!(
             cache.flush(),
             vec![
-                dirty("c", Some("2")),
                 dirty("a", Some("1")),
-                dirty("b", Some("1"))
+                dirty("b", Some("1")),
+                dirty("c", Some("2"))
             ]
         );
         assert_eq!(cache.len(), 4);

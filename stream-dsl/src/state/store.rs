@@ -263,7 +263,7 @@ impl StateStore {
                 // In key order: RocksDB's memtable insert resumes its search where the
                 // previous key went, so a sorted batch costs a fraction of a shuffled one
                 // (measured: docs/performance.md#exactly-once). The cache hands entries out in
-                // the order they became dirty, which downstream keeps.
+                // the order of their last writes, which downstream keeps.
                 let mut sorted: Vec<&DirtyEntry> = entries.iter().collect();
                 if sorted.len() > 1 {
                     // Stable: were a key in the batch twice, its later write must stay last.
@@ -303,7 +303,7 @@ impl StateStore {
                 }
             }
             // Window and session stores: each put decides its changelog record (an expired
-            // window's has none), so entries go one by one, in the order they became dirty.
+            // window's has none), so entries go one by one, in the order of their last writes.
             other => {
                 let mut iter = entries
                     .iter()
