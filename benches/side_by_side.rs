@@ -18,7 +18,13 @@
 //! - stream processing, the same input and topology on both sides: word count and the CDC
 //!   aggregation under at_least_once and exactly_once_v2, by Kafka Streams 4.4 on the Apache
 //!   Kafka broker (`StreamsBench.java`) and by Runnel's DSL on the embedded cluster and on
-//!   `runnel serve` (through `KafkaCluster`, input loaded by the same `Load.java`).
+//!   `runnel serve` (through `KafkaCluster`, input loaded by the same `Load.java`); and the
+//!   windowed counts (1-minute tumbling over 3 M events, 10-minute sliding) under at_least_once;
+//! - Runnel's peak RSS running 100 windowed counts at once (a child process of this bench, so
+//!   that its `VmHWM` is its own), against the RocksDB memory budget.
+//!
+//! `--only broker|streams|windows` runs one part (`windows`: the windowed pipelines and the
+//! memory run alone).
 //!
 //! The figures are medians over the rounds. The load average and any compiler or JVM running
 //! beside the bench are reported in the output: numbers from a busy machine are not comparable.
@@ -54,6 +60,12 @@ struct Options {
     out: PathBuf,
     broker: bool,
     streams: bool,
+    win_events: usize,
+    slide_events: usize,
+    /// The stream-processing runs of this invocation.
+    pipelines: Vec<(Pipeline, ProcessingGuarantee)>,
+    /// Windowed stores of the memory run; 0 skips it.
+    memory_stores: usize,
 }
 
 impl Options {
@@ -74,7 +86,21 @@ impl Options {
             events: number("--events", 200_000),
             out: value("--out").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from),
             broker: only.as_deref().is_none_or(|o| o == "broker"),
-            streams: only.as_deref().is_none_or(|o| o == "streams"),
+            streams: only.as_deref().is_none_or(|o| o == "streams" || o == "windows"),
+            win_events: number("--win-events", 3_000_000),
+            slide_events: number("--slide-events", 300_000),
+            pipelines: PIPELINES
+                .iter()
+                .copied()
+                .filter(|(p, _)| {
+                    only.as_deref() != Some("windows") || matches!(p, Pipeline::Tumbling | Pipeline::Sliding)
+                })
+                .collect(),
+            memory_stores: if only.as_deref().is_none_or(|o| o == "streams" || o == "windows") {
+                number("--memory-stores", 100)
+            } else {
+                0
+            },
         }
     }
 }
@@ -106,13 +132,19 @@ struct BrokerRound {
 enum Pipeline {
     WordCount,
     Cdc,
+    /// Count per key and 1-minute tumbling window.
+    Tumbling,
+    /// Count per key and 10-minute sliding window.
+    Sliding,
 }
 
-const PIPELINES: [(Pipeline, ProcessingGuarantee); 4] = [
+const PIPELINES: [(Pipeline, ProcessingGuarantee); 6] = [
     (Pipeline::WordCount, ProcessingGuarantee::AtLeastOnce),
     (Pipeline::WordCount, ProcessingGuarantee::ExactlyOnceV2),
     (Pipeline::Cdc, ProcessingGuarantee::AtLeastOnce),
     (Pipeline::Cdc, ProcessingGuarantee::ExactlyOnceV2),
+    (Pipeline::Tumbling, ProcessingGuarantee::AtLeastOnce),
+    (Pipeline::Sliding, ProcessingGuarantee::AtLeastOnce),
 ];
 
 fn guarantee_name(g: ProcessingGuarantee) -> &'static str {
@@ -137,10 +169,15 @@ struct StreamsInput {
     cdc: CdcInput,
     lines_file: PathBuf,
     cdc_file: PathBuf,
+    /// Keyed, timestamped events of the tumbling and sliding counts.
+    tumbling: Vec<(String, i64)>,
+    sliding: Vec<(String, i64)>,
+    tumbling_file: PathBuf,
+    sliding_file: PathBuf,
 }
 
 impl StreamsInput {
-    fn new(dir: &Path, lines: usize, events: usize) -> StreamsInput {
+    fn new(dir: &Path, lines: usize, events: usize, win_events: usize, slide_events: usize) -> StreamsInput {
         let lines = dsl::lines(lines);
         let words = lines.iter().map(|l| l.split_whitespace().count() as u64).sum();
         let cdc = dsl::cdc_input(events);
@@ -155,12 +192,30 @@ impl StreamsInput {
             let _ = writeln!(text, "{key}\t{}", value.as_deref().unwrap_or(""));
         }
         std::fs::write(&cdc_file, text).expect("write cdc events");
+        let t0 = dsl::recent_t0();
+        let tumbling = dsl::windowed_events(win_events, 0x9E37_79B9, t0);
+        let sliding = dsl::windowed_events(slide_events, 0x7F4A_7C15, t0);
+        let write_events = |name: &str, events: &[(String, i64)]| {
+            let path = dir.join(name);
+            let mut text = String::with_capacity(events.len() * 24);
+            for (key, ts) in events {
+                let _ = writeln!(text, "{key}\tv\t{ts}");
+            }
+            std::fs::write(&path, text).expect("write windowed events");
+            path
+        };
+        let tumbling_file = write_events("tumbling.tsv", &tumbling);
+        let sliding_file = write_events("sliding.tsv", &sliding);
         StreamsInput {
             lines,
             words,
             cdc,
             lines_file,
             cdc_file,
+            tumbling,
+            sliding,
+            tumbling_file,
+            sliding_file,
         }
     }
 
@@ -169,6 +224,8 @@ impl StreamsInput {
         match pipeline {
             Pipeline::WordCount => self.words,
             Pipeline::Cdc => self.cdc.records.len() as u64,
+            Pipeline::Tumbling => self.tumbling.len() as u64,
+            Pipeline::Sliding => self.sliding.len() as u64,
         }
     }
 }
@@ -364,6 +421,8 @@ fn kafka_streams_run(
     let (app, expect, lines) = match pipeline {
         Pipeline::WordCount => ("wc", input.words, input.lines.len()),
         Pipeline::Cdc => ("cdc", input.cdc.aggregator_calls, 0),
+        Pipeline::Tumbling => ("win", input.tumbling.len() as u64, 0),
+        Pipeline::Sliding => ("slide", input.sliding.len() as u64, 0),
     };
     let g = guarantee_name(guarantee);
     let prefix = format!("r{round}-{g}-");
@@ -439,6 +498,15 @@ async fn runnel_run(input: &StreamsInput, pipeline: Pipeline, guarantee: Process
             })
             .await
         }
+        Pipeline::Tumbling | Pipeline::Sliding => {
+            let (source, sink, events, topology, app) = windowed(input, pipeline);
+            admin.create_topic(source, 4, []).unwrap();
+            admin.create_topic(sink, 4, []).unwrap();
+            dsl::produce_timed(&cluster, source, events).await;
+            let state = dir.path().join("state");
+            let processed = dsl::processed(events.len() as u64);
+            dsl::run(&cluster, topology, app, &state, 1, guarantee, processed).await
+        }
     };
     cluster.shutdown().await;
     StreamsRun {
@@ -447,13 +515,45 @@ async fn runnel_run(input: &StreamsInput, pipeline: Pipeline, guarantee: Process
     }
 }
 
+/// A windowed pipeline's source and sink topics, events, topology and application id.
+fn windowed(
+    input: &StreamsInput,
+    pipeline: Pipeline,
+) -> (
+    &'static str,
+    &'static str,
+    &[(String, i64)],
+    Topology,
+    &'static str,
+) {
+    match pipeline {
+        Pipeline::Sliding => (
+            "slide-events",
+            "slide-counts",
+            &input.sliding,
+            dsl::sliding_count(),
+            "slide",
+        ),
+        _ => (
+            "events",
+            "win-counts",
+            &input.tumbling,
+            dsl::tumbling_count(),
+            "win",
+        ),
+    }
+}
+
 /// Loads `pipeline`'s input into `topic` with the Java client (`Load.java`), as for Kafka.
 fn load(bootstrap: &str, input: &StreamsInput, pipeline: Pipeline) {
     let (topic, file, keyed) = match pipeline {
-        Pipeline::WordCount => ("lines", &input.lines_file, "false"),
-        Pipeline::Cdc => ("orders.cdc", &input.cdc_file, "true"),
+        Pipeline::WordCount => ("lines", &input.lines_file, "--keyed=false"),
+        Pipeline::Cdc => ("orders.cdc", &input.cdc_file, "--keyed=true"),
+        Pipeline::Tumbling => ("events", &input.tumbling_file, "--timestamped=true"),
+        Pipeline::Sliding => ("slide-events", &input.sliding_file, "--timestamped=true"),
     };
     let file = file.display().to_string();
+    let (flag, value) = keyed.split_once('=').unwrap_or((keyed, "true"));
     java(
         "dev.runnel.interop.bench.Load",
         &[
@@ -463,8 +563,8 @@ fn load(bootstrap: &str, input: &StreamsInput, pipeline: Pipeline) {
             topic,
             "--file",
             &file,
-            "--keyed",
-            keyed,
+            flag,
+            value,
         ],
         "512m",
     );
@@ -486,6 +586,8 @@ async fn runnel_remote_run(
     let topics: &[&str] = match pipeline {
         Pipeline::WordCount => &["counts"],
         Pipeline::Cdc => &["orders", "customer-totals"],
+        Pipeline::Tumbling => &["win-counts"],
+        Pipeline::Sliding => &["slide-counts"],
     };
     for topic in topics {
         create_topic(&bootstrap, topic);
@@ -506,6 +608,11 @@ async fn runnel_remote_run(
             })
             .await
         }
+        Pipeline::Tumbling | Pipeline::Sliding => {
+            let (_, _, events, topology, app) = windowed(input, pipeline);
+            let processed = dsl::processed(events.len() as u64);
+            dsl::run(&cluster, topology, app, &state, 1, guarantee, processed).await
+        }
     };
     server.stop();
     StreamsRun {
@@ -523,10 +630,114 @@ struct Results {
     runnel_streams: Vec<Vec<StreamsRun>>,
     /// Runnel's DSL on `runnel serve`.
     runnel_remote_streams: Vec<Vec<StreamsRun>>,
+    /// Runnel's memory with many windowed stores, one per round.
+    window_memory: Vec<WindowMemory>,
+}
+
+/// Events of the memory run: each is counted by every one of its windowed stores.
+const MEMORY_EVENTS: usize = 200_000;
+
+/// What the memory run measured (see [`window_memory_child`]).
+#[derive(Debug, Clone, Copy)]
+struct WindowMemory {
+    /// Peak RSS of the process (`VmHWM`), the embedded broker included.
+    peak_mib: f64,
+    /// RSS once the input was loaded, before the application started.
+    before_mib: f64,
+    budget_mib: f64,
+    /// RocksDB's own reckoning at the end: block cache and memtables of every store.
+    rocksdb_mib: f64,
+    rate: f64,
+}
+
+/// Runs [`window_memory_child`] in a child process (this bench binary again), so that the peak
+/// RSS measured is that application's alone.
+fn window_memory_run(stores: usize) -> WindowMemory {
+    let out = Command::new(std::env::current_exe().expect("current exe"))
+        .args(["--bench", "--window-memory", &stores.to_string()])
+        .output()
+        .expect("start the memory run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the memory run failed: {}\n{text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    WindowMemory {
+        peak_mib: json_field(&text, "peak_mib"),
+        before_mib: json_field(&text, "before_mib"),
+        budget_mib: json_field(&text, "budget_mib"),
+        rocksdb_mib: json_field(&text, "rocksdb_mib"),
+        rate: json_field(&text, "rate"),
+    }
+}
+
+/// The memory run: `stores` windowed counts (1-minute tumbling windows, RocksDB window stores,
+/// the default budget `rocksdb.memory.max.bytes` of 256 MiB) of the same [`MEMORY_EVENTS`]
+/// events over 10 000 keys, 4 partitions, so `4 × stores` stores open at once, on the
+/// embedded cluster. Prints one line of JSON.
+fn window_memory_child(stores: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pid = std::process::id();
+    // The default `rocksdb.memory.max.bytes`: every store of the process within this budget.
+    let budget = runnel::storage::store::MemoryBudget::process_default();
+    let (before, timing, rocksdb) = rt.block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cluster = dsl::cluster(dir.path()).await;
+        cluster.admin().create_topic("events", 4, []).unwrap();
+        let events = dsl::windowed_events(MEMORY_EVENTS, 0x51ED_270B, dsl::recent_t0());
+        dsl::produce_timed(&cluster, "events", &events).await;
+        let before = procfs::rss_kib(pid).unwrap_or(0);
+        let state = dir.path().join("state");
+        // One source: each event is one processed record, counted once it went through every
+        // store's aggregation.
+        let topology = dsl::many_windowed_counts(stores);
+        let processed = dsl::processed(MEMORY_EVENTS as u64);
+        // RocksDB's reckoning when the last event is processed, every store still open.
+        let rocksdb = AtomicU64::new(0);
+        let done = |s: &Streams| {
+            let done = processed(s);
+            if done {
+                let usage = budget.usage().map_or(0, |u| u.block_cache + u.table_readers);
+                rocksdb.store(usage, Ordering::Relaxed);
+            }
+            done
+        };
+        let timing = dsl::run(
+            &cluster,
+            topology,
+            "memory",
+            &state,
+            1,
+            ProcessingGuarantee::AtLeastOnce,
+            done,
+        )
+        .await;
+        cluster.shutdown().await;
+        (before, timing, rocksdb.load(Ordering::Relaxed))
+    });
+    let peak = procfs::peak_rss_kib(pid).unwrap_or(0);
+    println!(
+        "{{\"peak_mib\":{:.1},\"before_mib\":{:.1},\"budget_mib\":{:.1},\"rocksdb_mib\":{:.1},\"rate\":{:.1}}}",
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0,
+        budget.bytes() as f64 / (1024.0 * 1024.0),
+        rocksdb as f64 / (1024.0 * 1024.0),
+        MEMORY_EVENTS as f64 / timing.processing.as_secs_f64()
+    );
 }
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if let Some(stores) = common::flag("--window-memory") {
+        window_memory_child(stores.parse().expect("--window-memory takes a number"));
         return;
     }
     let options = Options::parse();
@@ -548,7 +759,13 @@ fn main() {
     let _ = kafka::classpath();
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = kcat::write_inputs(dir.path());
-    let streams_input = StreamsInput::new(dir.path(), options.lines, options.events);
+    let streams_input = StreamsInput::new(
+        dir.path(),
+        options.lines,
+        options.events,
+        options.win_events,
+        options.slide_events,
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -574,28 +791,16 @@ fn main() {
                     if options.streams {
                         let input = &streams_input;
                         let b = kafka.bootstrap();
-                        let file = input.lines_file.display().to_string();
-                        java(
-                            "dev.runnel.interop.bench.Load",
-                            &["--bootstrap", &b, "--topic", "lines", "--file", &file],
-                            "512m",
-                        );
-                        let file = input.cdc_file.display().to_string();
-                        java(
-                            "dev.runnel.interop.bench.Load",
-                            &[
-                                "--bootstrap",
-                                &b,
-                                "--topic",
-                                "orders.cdc",
-                                "--file",
-                                &file,
-                                "--keyed",
-                                "true",
-                            ],
-                            "512m",
-                        );
-                        let runs = PIPELINES
+                        // Each input once: the runs of one pipeline share it.
+                        let mut loaded = Vec::new();
+                        for &(p, _) in &options.pipelines {
+                            if !loaded.contains(&p) {
+                                load(&b, input, p);
+                                loaded.push(p);
+                            }
+                        }
+                        let runs = options
+                            .pipelines
                             .iter()
                             .map(|&(p, g)| kafka_streams_run(&b, input, p, g, round, dir.path()))
                             .collect();
@@ -621,7 +826,7 @@ fn main() {
                     if options.streams {
                         let (embedded, remote) = rt.block_on(async {
                             let (mut embedded, mut remote) = (Vec::new(), Vec::new());
-                            for &(p, g) in &PIPELINES {
+                            for &(p, g) in &options.pipelines {
                                 embedded.push(runnel_run(&streams_input, p, g).await);
                                 remote.push(runnel_remote_run(&streams_input, p, g).await);
                             }
@@ -629,6 +834,11 @@ fn main() {
                         });
                         results.runnel_streams.push(embedded);
                         results.runnel_remote_streams.push(remote);
+                        if options.memory_stores > 0 {
+                            results
+                                .window_memory
+                                .push(window_memory_run(options.memory_stores));
+                        }
                     }
                 }
             }
@@ -765,10 +975,20 @@ impl Report<'_> {
             if ks.is_empty() || rs.is_empty() {
                 continue;
             }
-            for (i, &(pipeline, guarantee)) in PIPELINES.iter().enumerate() {
+            for (i, &(pipeline, guarantee)) in self.options.pipelines.iter().enumerate() {
                 let (name, unit) = match pipeline {
                     Pipeline::WordCount => ("word count", "M words/s"),
                     Pipeline::Cdc => ("CDC aggregation", "M events/s"),
+                    Pipeline::Tumbling => ("windowed count, 1-min tumbling", "M events/s"),
+                    Pipeline::Sliding => ("windowed count, 10-min sliding", "M events/s"),
+                };
+                // The windows issue's targets: 3× Kafka Streams embedded, 1.5× on `runnel
+                // serve` (where librdkafka and the broker share the cores).
+                let windowed = matches!(pipeline, Pipeline::Tumbling | Pipeline::Sliding);
+                let target = if windowed && placement != "embedded" {
+                    1.5
+                } else {
+                    3.0
                 };
                 let g = guarantee_name(guarantee);
                 let kv: Vec<f64> = ks.iter().map(|runs| runs[i].rate / 1e6).collect();
@@ -780,7 +1000,7 @@ impl Report<'_> {
                     kafka: median(kv.clone()),
                     runnel: median(rv.clone()),
                     higher_is_better: true,
-                    target: Some(3.0),
+                    target: Some(target),
                     runs: (kv, rv),
                 });
                 let kv: Vec<f64> = ks.iter().map(|runs| runs[i].total_s).collect();
@@ -908,6 +1128,80 @@ impl Report<'_> {
             let _ = writeln!(md);
             table(&mut md, "streams-time", "end-to-end time");
             let _ = writeln!(md);
+            if self
+                .options
+                .pipelines
+                .iter()
+                .any(|(p, _)| matches!(p, Pipeline::Tumbling | Pipeline::Sliding))
+            {
+                let _ = writeln!(
+                    md,
+                    "Windowed counts: {} events (tumbling) and {} events (sliding) over {} keys, \
+                     spread over 30 minutes of event time, each up to 5 s out of order (within the \
+                     10 s grace, so every event counts), keyed and stamped by `Load.java` on both \
+                     sides. 1-minute tumbling windows, and 10-minute sliding windows (each event \
+                     updates every window of its key that it falls in), counted into a RocksDB \
+                     window store behind the 10 MiB record cache, the counts written to a topic \
+                     with the windowed-key serde; at_least_once. Targets: 3× Kafka Streams \
+                     embedded, 1.5× on `runnel serve`.\n",
+                    self.input.tumbling.len(),
+                    self.input.sliding.len(),
+                    dsl::WINDOW_KEYS
+                );
+            }
+        }
+        let memory = &self.results.window_memory;
+        if !memory.is_empty() {
+            let m = |f: &dyn Fn(&WindowMemory) -> f64| median(memory.iter().map(f).collect());
+            let (peak, before, budget, rocksdb, rate) = (
+                m(&|w| w.peak_mib),
+                m(&|w| w.before_mib),
+                m(&|w| w.budget_mib),
+                m(&|w| w.rocksdb_mib),
+                m(&|w| w.rate),
+            );
+            let limit = budget + 100.0;
+            let _ = writeln!(
+                md,
+                "## Memory: {} windowed stores in one application
+",
+                self.options.memory_stores
+            );
+            let _ = writeln!(
+                md,
+                "Runnel alone (no peer offers one memory budget for every store of a process): {} \
+                 windowed counts (1-minute tumbling, RocksDB) of the same {MEMORY_EVENTS} events \
+                 over {} keys, 4 partitions, so {} window stores open at once, on the embedded \
+                 cluster, in a child process of the bench; `rocksdb.memory.max.bytes` at its \
+                 default. Peak RSS is the process's `VmHWM`, the embedded broker and the loaded \
+                 input included.\n",
+                self.options.memory_stores,
+                dsl::WINDOW_KEYS,
+                4 * self.options.memory_stores
+            );
+            let _ = writeln!(md, "| measure | Runnel | target |");
+            let _ = writeln!(md, "|---|---|---|");
+            let verdict = if peak <= limit { "met" } else { "**missed**" };
+            let _ = writeln!(
+                md,
+                "| peak RSS | {} MiB | ≤ budget + 100 MiB = {} MiB {verdict} |",
+                fmt(peak),
+                fmt(limit)
+            );
+            let _ = writeln!(
+                md,
+                "| RSS with the input loaded, before the application | {} MiB | |",
+                fmt(before)
+            );
+            let _ = writeln!(
+                md,
+                "| RocksDB's block cache and table readers at the end (its own reckoning) | {} MiB | ≤ budget {} MiB |",
+                fmt(rocksdb),
+                fmt(budget)
+            );
+            let _ = writeln!(md, "| events/s (each through every store) | {} | |", fmt(rate));
+            let runs: Vec<String> = memory.iter().map(|w| fmt(w.peak_mib)).collect();
+            let _ = writeln!(md, "\nPeak RSS per round: {} MiB.\n", runs.join(", "));
         }
         let _ = writeln!(
             md,

@@ -37,8 +37,15 @@ pub const PARTITIONS: i32 = 4;
 pub const WINDOW_MS: i64 = 60_000;
 pub const GRACE_MS: i64 = 10_000;
 const TIMEOUT: Duration = Duration::from_secs(300);
-/// Event time of the first event: 2026-01-01.
-pub const T0_MS: i64 = 1_767_225_600_000;
+/// Event time of the first event: the whole hour two hours ago. Recent, because a broker
+/// deletes records older than its retention (7 days by default) by their timestamps.
+pub fn t0() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let hour = 3_600_000;
+    (now - 2 * hour) / hour * hour
+}
 const PAGES: &[&str] = &[
     "/",
     "/pricing",
@@ -251,8 +258,9 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     common::create_input(cluster, root, INPUT, PARTITIONS)?;
     cluster.admin().create_topic(OUTPUT, PARTITIONS, [])?;
 
-    let mut events = views(args.events, 7, T0_MS);
-    let last = events.iter().map(|v| v.timestamp).max().unwrap_or(T0_MS);
+    let t0 = t0();
+    let mut events = views(args.events, 7, t0);
+    let last = events.iter().map(|v| v.timestamp).max().unwrap_or(t0);
     events.extend(closing_views(last, 2));
     let (expected, late) = reference(&events);
     let started = Instant::now();
@@ -260,7 +268,7 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     println!(
         "produced {} page views over {:.0} minutes of event time ({late} of them too late) in {:.2} s",
         events.len(),
-        (last - T0_MS) as f64 / 60_000.0,
+        (last - t0) as f64 / 60_000.0,
         started.elapsed().as_secs_f64()
     );
 
@@ -286,7 +294,7 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     );
 
     let actual = emitted(common::read_all(cluster, OUTPUT, TIMEOUT).await?)?;
-    print_busiest(&actual, 10);
+    print_busiest(&actual, 10, t0);
     let diffs = differences(&actual, &expected);
     if !diffs.is_empty() {
         bail!(
@@ -308,11 +316,11 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
 }
 
 #[allow(dead_code)]
-fn print_busiest(windows: &BTreeMap<(String, i64), i64>, n: usize) {
+fn print_busiest(windows: &BTreeMap<(String, i64), i64>, n: usize, t0: i64) {
     let mut rows: Vec<(&(String, i64), &i64)> = windows.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     println!("\n{:>8}  {:<28}  {:>6}", "minute", "page", "views");
     for ((page, start), count) in rows.into_iter().take(n) {
-        println!("{:>8}  {page:<28}  {count:>6}", (start - T0_MS) / 60_000);
+        println!("{:>8}  {page:<28}  {count:>6}", (start - t0) / 60_000);
     }
 }

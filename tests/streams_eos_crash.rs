@@ -25,22 +25,22 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use runnel::prelude::*;
 use runnel::stream_core::BrokerConfig;
 use runnel::stream_core::txn::TxnConfig;
 use serde::{Deserialize, Serialize};
 
+#[path = "support/crash.rs"]
+mod crash;
 #[path = "support/streams.rs"]
 mod streams_support;
+use crash::{Child, Markers, Stats};
 use streams_support::{group_config, produce, read_all, wait_idle};
 
 const APP: &str = "eos-crash";
@@ -56,8 +56,10 @@ const CHILD_TEST: &str = "eos_crash_child_runs_the_application";
 const CHILD_DIR_ENV: &str = "RUNNEL_EOS_CHILD_DIR";
 /// `1`: run until every input is processed, then close cleanly and exit.
 const CHILD_FINAL_ENV: &str = "RUNNEL_EOS_CHILD_FINAL";
-const READY: &str = "EOS-CHILD-READY";
-const PROGRESS: &str = "EOS-CHILD-PROGRESS";
+const MARKERS: Markers = Markers {
+    ready: "EOS-CHILD-READY",
+    progress: "EOS-CHILD-PROGRESS",
+};
 
 /// SplitMix64: the events' contents from their ids.
 fn mix(mut x: u64) -> u64 {
@@ -178,14 +180,14 @@ fn eos_crash_child_runs_the_application() {
         let mut streams = Streams::new(topology(), config, &cluster);
         streams.start().await.unwrap();
         // libtest has printed "test <name> ... " without a newline: start on a line of our own.
-        println!("\n{READY}");
+        println!("\n{}", MARKERS.ready);
         let report = |streams: &Streams| {
             let m = streams.metrics();
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "{PROGRESS} {} {} {}",
-                m.processed_records, m.commits, m.restored_records
+                "{} {} {} {}",
+                MARKERS.progress, m.processed_records, m.commits, m.restored_records
             )
             .unwrap();
             out.flush().unwrap();
@@ -220,89 +222,13 @@ fn eos_crash_child_runs_the_application() {
 
 // ---------------------------------------------------------------- the parent
 
-#[derive(Debug, Clone, Copy)]
-enum Event {
-    Ready,
-    /// processed, commits, restored records: the child's counters.
-    Progress(u64, u64, u64),
-}
-
-/// Forwards the child's lines until its stdout closes; a last line cut by the kill is dropped.
-fn read_events(stdout: impl Read, events: mpsc::Sender<Event>) {
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) if !line.ends_with('\n') => break,
-            Ok(_) => {}
-        }
-        let mut words = line.split_whitespace();
-        let event = match words.next() {
-            Some(READY) => Event::Ready,
-            Some(PROGRESS) => {
-                let mut n = || words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-                Event::Progress(n(), n(), n())
-            }
-            _ => continue,
-        };
-        if events.send(event).is_err() {
-            break;
-        }
-    }
-}
-
-struct Child {
-    process: std::process::Child,
-    events: mpsc::Receiver<Event>,
-    reader: std::thread::JoinHandle<()>,
-    stderr: std::thread::JoinHandle<String>,
-}
-
 fn spawn_child(dir: &Path, last: bool) -> Child {
-    let mut process = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR_ENV, dir)
-        .env(CHILD_FINAL_ENV, if last { "1" } else { "0" })
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = process.stdout.take().unwrap();
-    let mut stderr_pipe = process.stderr.take().unwrap();
-    let (sender, events) = mpsc::channel();
-    let reader = std::thread::spawn(move || read_events(stdout, sender));
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr_pipe.read_to_string(&mut text);
-        text
-    });
-    Child {
-        process,
-        events,
-        reader,
-        stderr,
-    }
-}
-
-#[derive(Debug, Default)]
-struct Stats {
-    kills: usize,
-    /// Kills while records were being processed (the count moved in the last 150 ms).
-    kills_while_processing: usize,
-    kills_in_startup: usize,
-    /// Ready → first processed record, summed over rounds that got there.
-    startup: Duration,
-    startups: u32,
-    /// Records processed by killed children: the work the kills threw away and redid.
-    processed_by_killed: u64,
-    restored: u64,
+    let last = std::ffi::OsStr::new(if last { "1" } else { "0" });
+    Child::spawn(
+        CHILD_TEST,
+        &[(CHILD_DIR_ENV, dir.as_os_str()), (CHILD_FINAL_ENV, last)],
+        MARKERS,
+    )
 }
 
 /// Adds events `ids` to the input with the parent's own short-lived cluster.
@@ -336,136 +262,42 @@ fn sigkilled_exactly_once_application_ends_with_the_reference_output_and_state()
     let dir = KeptDir(Some(dir));
     let started = Instant::now();
     let mut stats = Stats::default();
+    // Records processed by killed children (the work the kills threw away and redid), and
+    // restored by them.
+    let (mut processed_by_killed, mut restored) = (0u64, 0u64);
 
     for round in 0..KILLED_ROUNDS {
         add_input(dir.path(), round * CHUNK..(round + 1) * CHUNK, round == 0);
-        let mut child = spawn_child(dir.path(), false);
-        let ready = child.events.recv_timeout(Duration::from_secs(60));
-        let ready_at = Instant::now();
-        let mut last = (0, 0, 0);
-        // (when, processed records) as the child reported them.
-        let mut history: Vec<(Instant, u64)> = Vec::new();
-        if !matches!(ready, Ok(Event::Ready)) {
-            let _ = child.process.kill();
-            let _ = child.process.wait();
-            panic!(
-                "round {round}: the child did not start: {ready:?}; its stderr:\n{}",
-                child.stderr.join().unwrap()
-            );
-        }
-        if round % 4 == 3 && stats.startups > 0 {
-            // Somewhere in the start-up: fencing, joining, restoring, the first transaction.
-            let startup = (stats.startup / stats.startups).as_millis() as u64;
-            std::thread::sleep(Duration::from_millis(rng.random_range(0..=startup)));
-            stats.kills_in_startup += 1;
-        } else {
-            // A random moment of the processing: up to 400 ms after the first record, a few
-            // commit intervals into a backlog that takes longer than that.
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let mut kill_at = None;
-            while kill_at.is_none_or(|at| Instant::now() < at) {
-                let until = kill_at.unwrap_or(deadline);
-                match child
-                    .events
-                    .recv_timeout(until.saturating_duration_since(Instant::now()))
-                {
-                    Ok(Event::Progress(p, c, r)) => {
-                        if kill_at.is_none() && p > 0 {
-                            stats.startup += ready_at.elapsed();
-                            stats.startups += 1;
-                            kill_at = Some(Instant::now() + Duration::from_millis(rng.random_range(0..=400)));
-                        }
-                        history.push((Instant::now(), p));
-                        last = (p, c, r);
-                    }
-                    Ok(Event::Ready) => {}
-                    Err(mpsc::RecvTimeoutError::Timeout) if kill_at.is_some() => {}
-                    Err(e) => {
-                        let _ = child.process.kill();
-                        let _ = child.process.wait();
-                        panic!(
-                            "round {round}: no records processed ({e}, last {last:?}); its stderr:\n{}",
-                            child.stderr.join().unwrap()
-                        );
-                    }
-                }
-            }
-        }
-        let killed = Instant::now();
-        child.process.kill().unwrap();
-        let status = child.process.wait().unwrap();
-        child.reader.join().unwrap();
-        let errors = child.stderr.join().unwrap();
-        let _ = std::fs::write(dir.path().join(format!("child-{round}.log")), &errors);
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "round {round}: the child did not die by SIGKILL but {status}; its stderr:\n{errors}"
-        );
-        for e in child.events.try_iter() {
-            if let Event::Progress(p, c, r) = e {
-                last = (p, c, r);
-            }
-        }
-        stats.kills += 1;
-        // Processing: the count still moved in the last 150 ms (1.5 commit intervals) before
-        // the kill.
-        let before = history
-            .iter()
-            .rev()
-            .find(|(at, _)| killed.duration_since(*at) >= Duration::from_millis(150))
-            .map_or(0, |&(_, p)| p);
-        if last.0 > before {
-            stats.kills_while_processing += 1;
-        }
-        stats.processed_by_killed += last.0;
-        stats.restored += last.2;
+        let child = spawn_child(dir.path(), false);
+        let r = crash::kill_round(child, round, &mut rng, &mut stats);
+        let _ = std::fs::write(dir.path().join(format!("child-{round}.log")), &r.stderr);
+        let n = |i: usize| r.last.get(i).copied().unwrap_or(0);
+        processed_by_killed += n(0);
+        restored += n(2);
         println!(
             "round {round}: killed after {} processed records, {} commits, {} restored ({:.1?} in)",
-            last.0,
-            last.1,
-            last.2,
-            ready_at.elapsed()
+            n(0),
+            n(1),
+            n(2),
+            r.ran
         );
     }
 
     // The last run processes everything, then closes cleanly.
     add_input(dir.path(), KILLED_ROUNDS * CHUNK..TOTAL, false);
-    let mut child = spawn_child(dir.path(), true);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = child.process.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.process.kill();
-            let _ = child.process.wait();
-            panic!(
-                "the last run did not finish in 90 s; its stderr:\n{}",
-                child.stderr.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.reader.join().unwrap();
-    let errors = child.stderr.join().unwrap();
+    let child = spawn_child(dir.path(), true);
+    let (status, errors, last_run) = crash::wait_exit(child, Duration::from_secs(90));
     let _ = std::fs::write(dir.path().join("child-last.log"), &errors);
     assert!(
         status.success(),
         "the last run failed: {status}; its stderr:\n{errors}"
     );
-    let last_run = child
-        .events
-        .try_iter()
-        .filter_map(|e| match e {
-            Event::Progress(p, c, r) => Some((p, c, r)),
-            Event::Ready => None,
-        })
-        .last()
-        .unwrap_or_default();
+    let n = |i: usize| last_run.get(i).copied().unwrap_or(0);
     println!(
         "last run: {} processed records, {} commits, {} restored",
-        last_run.0, last_run.1, last_run.2
+        n(0),
+        n(1),
+        n(2)
     );
 
     verify(dir.path());
@@ -476,8 +308,8 @@ fn sigkilled_exactly_once_application_ends_with_the_reference_output_and_state()
         stats.kills_while_processing,
         stats.kills_in_startup,
         started.elapsed(),
-        stats.processed_by_killed,
-        stats.restored
+        processed_by_killed,
+        restored
     );
     assert!(
         stats.kills_while_processing >= 5,

@@ -7,6 +7,10 @@
 //! - CDC aggregation: Debezium-style change events of an orders table → map_values(after) →
 //!   `orders` → table (caching off, so every change of an order reaches the aggregate) →
 //!   group_by(customer) → aggregate(+ adder, − subtractor) → to_stream → `customer-totals`.
+//! - windowed counts over keyed, timestamped events ([`windowed_events`]): `events` →
+//!   group_by_key → 1-minute tumbling windows, 10 s grace → count (RocksDB window store, record
+//!   cache, changelog) → `win-counts`; and `slide-events` → group_by_key → 10-minute sliding
+//!   windows, 10 s grace → count → `slide-counts`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,6 +24,13 @@ use runnel::stream_core::group::GroupConfig;
 use serde::{Deserialize, Serialize};
 
 pub const VOCABULARY: usize = 10_000;
+/// Keys of the windowed-count inputs.
+pub const WINDOW_KEYS: usize = 10_000;
+/// Event time the windowed-count inputs span: 30 minutes.
+pub const WINDOW_SPAN_MS: i64 = 30 * 60_000;
+pub const TUMBLING_MS: u64 = 60_000;
+pub const SLIDING_MS: u64 = 10 * 60_000;
+pub const WINDOW_GRACE_MS: u64 = 10_000;
 
 /// A xorshift64 generator: the inputs are the same on every run and every machine.
 struct XorShift(u64);
@@ -35,6 +46,32 @@ impl XorShift {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// Where the windowed inputs' event time starts: the whole hour two hours ago. Recent, because
+/// a broker deletes records older than its retention (Kafka's default 7 days) by their
+/// timestamps, and would delete the input under the bench.
+pub fn recent_t0() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let hour = 3_600_000;
+    (now - 2 * hour) / hour * hour
+}
+
+/// `n` events `(key, timestamp)` over [`WINDOW_KEYS`] keys, spread evenly over
+/// [`WINDOW_SPAN_MS`] of event time from `t0`, each up to 5 s out of order (within the 10 s
+/// grace, so every event is counted).
+pub fn windowed_events(n: usize, seed: u64, t0: i64) -> Vec<(String, i64)> {
+    let mut rng = XorShift(seed | 1);
+    let step = WINDOW_SPAN_MS as f64 / n.max(1) as f64;
+    (0..n)
+        .map(|i| {
+            let key = format!("k{:05}", rng.below(WINDOW_KEYS));
+            let jitter = rng.below(5_000) as i64;
+            (key, t0 + (i as f64 * step) as i64 - jitter)
+        })
+        .collect()
 }
 
 /// `n` lines of 10 words each, drawn from a vocabulary of `VOCABULARY` words.
@@ -159,6 +196,24 @@ pub async fn cluster(dir: &Path) -> Cluster {
     Cluster::embedded_with(BrokerConfig::new(dir.join("broker")), group)
         .await
         .unwrap()
+}
+
+/// Produces `events` (key, timestamp; the value `v`) to `topic`, in order, and waits for them.
+pub async fn produce_timed(cluster: &Cluster, topic: &str, events: &[(String, i64)]) {
+    let producer = cluster
+        .producer(ProducerConfig {
+            linger: Duration::from_millis(20),
+            batch_size: 256 << 10,
+            ..Default::default()
+        })
+        .unwrap();
+    for (key, timestamp) in events {
+        let record = ProducerRecord::new(topic, bytes::Bytes::from_static(b"v"))
+            .with_key(bytes::Bytes::copy_from_slice(key.as_bytes()))
+            .with_timestamp(*timestamp);
+        drop(producer.send(record).unwrap());
+    }
+    producer.flush().await;
 }
 
 /// Produces `records` (key, value; `None` is a null) to `topic`, in order, and waits for them.
@@ -326,5 +381,68 @@ pub fn cdc_aggregation(calls: Arc<AtomicU64>) -> Topology {
             "customer-totals",
             Produced::with(Serdes::string(), Serdes::json::<Totals>()),
         );
+    builder.build().unwrap()
+}
+
+/// Events per key and 1-minute tumbling window: `events` → `win-counts`.
+pub fn tumbling_count() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("events", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(TUMBLING_MS),
+            Duration::from_millis(WINDOW_GRACE_MS),
+        ))
+        .count(Materialized::as_("win-counts"))
+        .to_stream()
+        .to(
+            "win-counts",
+            Produced::with(
+                WindowedSerdes::time_windowed(Serdes::string(), TUMBLING_MS as i64),
+                Serdes::i64(),
+            ),
+        );
+    builder.build().unwrap()
+}
+
+/// Events per key in every 10-minute sliding window: `slide-events` → `slide-counts`.
+pub fn sliding_count() -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("slide-events", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(SlidingWindows::of_time_difference_and_grace(
+            Duration::from_millis(SLIDING_MS),
+            Duration::from_millis(WINDOW_GRACE_MS),
+        ))
+        .count(Materialized::as_("slide-counts"))
+        .to_stream()
+        .to(
+            "slide-counts",
+            Produced::with(
+                WindowedSerdes::time_windowed(Serdes::string(), SLIDING_MS as i64),
+                Serdes::i64(),
+            ),
+        );
+    builder.build().unwrap()
+}
+
+/// `stores` windowed counts (1-minute tumbling) of the same input `events`, each in its own
+/// window store `w<i>`: the memory bench's application.
+pub fn many_windowed_counts(stores: usize) -> Topology {
+    let builder = StreamsBuilder::new();
+    let events =
+        builder.stream::<String, String>("events", Consumed::with(Serdes::string(), Serdes::string()));
+    for i in 0..stores {
+        events
+            .clone()
+            .group_by_key(Grouped::default())
+            .windowed_by(TimeWindows::of_size_and_grace(
+                Duration::from_millis(TUMBLING_MS),
+                Duration::from_millis(WINDOW_GRACE_MS),
+            ))
+            .count(Materialized::as_(format!("w{i}")));
+    }
     builder.build().unwrap()
 }

@@ -25,7 +25,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * </pre>
  *
  * Unkeyed: one record per line. Keyed: {@code key TAB value} per line, an empty value being a
- * tombstone. Records are sent in file order with the Java client's default partitioner, so keyed
+ * tombstone. Timestamped ({@code --timestamped true}, keyed): {@code key TAB value TAB timestamp},
+ * the record stamped with that event time. Records are sent in file order with the Java client's default partitioner, so keyed
  * records land where Runnel's producer puts them (murmur2). Prints the number of records sent.
  */
 public final class Load {
@@ -37,7 +38,8 @@ public final class Load {
         String topic = args.require("topic");
         Path file = Path.of(args.require("file"));
         int partitions = (int) args.getLong("partitions", 4);
-        boolean keyed = Boolean.parseBoolean(args.get("keyed", "false"));
+        boolean timestamped = Boolean.parseBoolean(args.get("timestamped", "false"));
+        boolean keyed = timestamped || Boolean.parseBoolean(args.get("keyed", "false"));
 
         Topics.create(bootstrap, partitions, List.of(topic));
 
@@ -54,7 +56,14 @@ public final class Load {
             String line;
             while ((line = in.readLine()) != null) {
                 ProducerRecord<String, String> record;
-                if (keyed) {
+                if (timestamped) {
+                    String[] parts = line.split("\t", 3);
+                    if (parts.length != 3) {
+                        throw new IllegalArgumentException("timestamped line without key, value and time: " + line);
+                    }
+                    record = new ProducerRecord<>(topic, null, Long.parseLong(parts[2]), parts[0],
+                            parts[1].isEmpty() ? null : parts[1]);
+                } else if (keyed) {
                     int tab = line.indexOf('\t');
                     if (tab < 0) {
                         throw new IllegalArgumentException("keyed line without a tab: " + line);

@@ -29,14 +29,18 @@ import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * The Kafka Streams 4.4 half of BENCHMARKS.md's stream-processing rows: the same two pipelines
  * as benches/side_by_side.rs runs on Runnel, over the same input (loaded by {@link Load}).
  *
  * <pre>
- *   java -cp CP dev.runnel.interop.bench.StreamsBench --bootstrap HOST:PORT --app wc|cdc
+ *   java -cp CP dev.runnel.interop.bench.StreamsBench --bootstrap HOST:PORT --app wc|cdc|win|slide
  *        --guarantee at_least_once|exactly_once_v2 --state-dir DIR --expect N [--lines N]
  *        [--prefix P]
  * </pre>
@@ -54,6 +58,10 @@ import org.apache.kafka.streams.state.KeyValueStore;
  *       → aggregate(+ adder, − subtractor) → toStream → {@code customer-totals}. Done when the
  *       adder and subtractor have been called {@code --expect} times in all, the number the
  *       input implies (one call per side of each change of an order).
+ *   <li>win: {@code events} (keyed, timestamped) → groupByKey → windowedBy(1-minute tumbling,
+ *       10 s grace) → count (RocksDB window store, record cache) → toStream → {@code win-counts}.
+ *   <li>slide: {@code slide-events} → groupByKey → windowedBy(10-minute sliding, 10 s grace) →
+ *       count → toStream → {@code slide-counts}. Both done when {@code --expect} events were read.
  * </ul>
  *
  * Every other setting is Kafka Streams' default: one stream thread, commit.interval.ms 30 000
@@ -108,7 +116,12 @@ public final class StreamsBench {
         long lines = args.getLong("lines", 0);
         String prefix = args.get("prefix", "");
         String bootstrap = args.require("bootstrap");
-        List<String> written = app.equals("wc") ? List.of("counts") : List.of("orders", "customer-totals");
+        List<String> written = switch (app) {
+            case "wc" -> List.of("counts");
+            case "win" -> List.of("win-counts");
+            case "slide" -> List.of("slide-counts");
+            default -> List.of("orders", "customer-totals");
+        };
         Topics.create(bootstrap, 4, written.stream().map(t -> prefix + t).toList());
         AtomicLong first = new AtomicLong();
         AtomicLong second = new AtomicLong();
@@ -150,7 +163,29 @@ public final class StreamsBench {
                         .toStream()
                         .to(prefix + "customer-totals", Produced.with(Serdes.String(), json(Totals.class)));
             }
-            default -> throw new IllegalArgumentException("--app wc|cdc, not " + app);
+            case "win" -> builder.stream("events", Consumed.with(Serdes.String(), Serdes.String()))
+                    .peek((k, v) -> {
+                        first.incrementAndGet();
+                        second.incrementAndGet();
+                    })
+                    .groupByKey(Grouped.with(Serdes.String(), Serdes.String()))
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMinutes(1), Duration.ofSeconds(10)))
+                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>as("win-counts"))
+                    .toStream()
+                    .to(prefix + "win-counts", Produced.with(
+                            WindowedSerdes.timeWindowedSerdeFrom(String.class, 60_000L), Serdes.Long()));
+            case "slide" -> builder.stream("slide-events", Consumed.with(Serdes.String(), Serdes.String()))
+                    .peek((k, v) -> {
+                        first.incrementAndGet();
+                        second.incrementAndGet();
+                    })
+                    .groupByKey(Grouped.with(Serdes.String(), Serdes.String()))
+                    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMinutes(10), Duration.ofSeconds(10)))
+                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>as("slide-counts"))
+                    .toStream()
+                    .to(prefix + "slide-counts", Produced.with(
+                            WindowedSerdes.timeWindowedSerdeFrom(String.class, 600_000L), Serdes.Long()));
+            default -> throw new IllegalArgumentException("--app wc|cdc|win|slide, not " + app);
         }
         Topology topology = builder.build();
 
