@@ -1,0 +1,486 @@
+//! Comparing Kafka's and Runnel's records and stores, and judging the differences against the
+//! allow-list. A difference is named `CASE.PART.KEY@START/END` by the window it is in, so the
+//! allow-list can name the windows where a difference is deliberate.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+
+use crate::java_support::glob;
+
+/// A record of a topic, as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rec {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    /// `None`: the record has none (Kafka's suppression buffer leaves it to the producer).
+    pub timestamp: Option<i64>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// A store entry: the inner key's bytes, the window, the value's bytes, the timestamp (window
+/// stores keep the largest record timestamp of the window; session stores none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: Vec<u8>,
+    pub start: i64,
+    pub end: i64,
+    pub value: Vec<u8>,
+    pub timestamp: Option<i64>,
+}
+
+/// A difference between Kafka's and Runnel's records, by name (`CASE.PART.ID`) and what differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub name: String,
+    pub detail: String,
+}
+
+/// How a record key reads, to name the window a difference is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// `key‖start`; the end is start + size.
+    TimeWindowed(i64),
+    /// `key‖end‖start`.
+    SessionWindowed,
+    /// A window store's changelog key: `key‖start‖seqnum`.
+    WindowStore(i64),
+}
+
+/// `KEY@START/END` of a record key (`#SEQ` appended for a window store's non-zero sequence
+/// number); the raw key in hex when it does not read.
+pub fn window_id(format: KeyFormat, key: Option<&[u8]>) -> String {
+    let Some(key) = key else {
+        return "(null)".to_owned();
+    };
+    let long = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap());
+    let (inner, start, end, seq) = match format {
+        KeyFormat::TimeWindowed(size) if key.len() >= 8 => {
+            let (inner, start) = key.split_at(key.len() - 8);
+            (inner, long(start), long(start).saturating_add(size), 0)
+        }
+        KeyFormat::SessionWindowed if key.len() >= 16 => {
+            let (inner, rest) = key.split_at(key.len() - 16);
+            (inner, long(&rest[8..]), long(&rest[..8]), 0)
+        }
+        KeyFormat::WindowStore(size) if key.len() >= 12 => {
+            let (inner, rest) = key.split_at(key.len() - 12);
+            let seq = i32::from_be_bytes(rest[8..].try_into().unwrap());
+            (
+                inner,
+                long(&rest[..8]),
+                long(&rest[..8]).saturating_add(size),
+                seq,
+            )
+        }
+        _ => return format!("0x{}", hex(key)),
+    };
+    let seq = if seq == 0 {
+        String::new()
+    } else {
+        format!("#{seq}")
+    };
+    format!("{}@{start}/{end}{seq}", inner_key(inner))
+}
+
+pub fn entry_id(e: &Entry) -> String {
+    format!("{}@{}/{}", inner_key(&e.key), e.start, e.end)
+}
+
+pub fn inner_key(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.contains(['@', '/', '\n']) => s.to_owned(),
+        _ => format!("0x{}", hex(key)),
+    }
+}
+
+/// Compares two record sequences (an output topic, a changelog, a probe's output): per window
+/// the sequence of records (value, timestamp, headers) must be equal — each window that
+/// differs is a difference `PREFIX.ID` — and across windows the records that agree must come
+/// in the same order (else `PREFIX.order`).
+pub fn compare_records(prefix: &str, format: KeyFormat, kafka: &[Rec], runnel: &[Rec]) -> Vec<Diff> {
+    let ids = |records: &[Rec]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| window_id(format, r.key.as_deref()))
+            .collect()
+    };
+    let (kafka_ids, runnel_ids) = (ids(kafka), ids(runnel));
+    let group = |records: &[Rec], ids: &[String]| {
+        let mut by_id: BTreeMap<String, Vec<Rec>> = BTreeMap::new();
+        for (r, id) in records.iter().zip(ids) {
+            by_id.entry(id.clone()).or_default().push(r.clone());
+        }
+        by_id
+    };
+    let (kafka_by_id, runnel_by_id) = (group(kafka, &kafka_ids), group(runnel, &runnel_ids));
+    let mut seen = HashSet::new();
+    let order: Vec<&String> = kafka_ids
+        .iter()
+        .chain(&runnel_ids)
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let mut diffs = Vec::new();
+    let mut differing = HashSet::new();
+    for id in order {
+        let (k, r) = (kafka_by_id.get(id), runnel_by_id.get(id));
+        if k != r {
+            differing.insert(id.clone());
+            diffs.push(Diff {
+                name: format!("{prefix}.{id}"),
+                detail: format!("Kafka {} / Runnel {}", render(k), render(r)),
+            });
+        }
+    }
+    let agreed = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .filter(|id| !differing.contains(*id))
+            .cloned()
+            .collect()
+    };
+    let (k, r) = (agreed(&kafka_ids), agreed(&runnel_ids));
+    if k != r {
+        let at = k
+            .iter()
+            .zip(&r)
+            .position(|(a, b)| a != b)
+            .unwrap_or(k.len().min(r.len()));
+        diffs.push(Diff {
+            name: format!("{prefix}.order"),
+            detail: format!(
+                "the same records in another order, first at record {at}: Kafka {:?} / Runnel {:?}",
+                &k[at..(at + 3).min(k.len())],
+                &r[at..(at + 3).min(r.len())]
+            ),
+        });
+    }
+    diffs
+}
+
+/// Compares two stores' contents: each window whose value or timestamp differs, or that only
+/// one side holds, is a difference `PREFIX.ID`.
+pub fn compare_entries(prefix: &str, kafka: &[Entry], runnel: &[Entry]) -> Vec<Diff> {
+    let by_id = |entries: &[Entry]| -> BTreeMap<String, Vec<(String, Option<i64>)>> {
+        let mut m: BTreeMap<String, Vec<(String, Option<i64>)>> = BTreeMap::new();
+        for e in entries {
+            m.entry(entry_id(e))
+                .or_default()
+                .push((value(&e.value), e.timestamp));
+        }
+        m
+    };
+    let (k, r) = (by_id(kafka), by_id(runnel));
+    let ids: BTreeSet<&String> = k.keys().chain(r.keys()).collect();
+    ids.into_iter()
+        .filter(|id| k.get(*id) != r.get(*id))
+        .map(|id| Diff {
+            name: format!("{prefix}.{id}"),
+            detail: format!("Kafka {:?} / Runnel {:?}", k.get(id), r.get(id)),
+        })
+        .collect()
+}
+
+/// A window's records for a report: `value@timestamp`, headers if any; a suppression buffer's
+/// value decoded (see [`buffer_value`]).
+pub fn render(records: Option<&Vec<Rec>>) -> String {
+    let Some(records) = records else {
+        return "(none)".to_owned();
+    };
+    let one = |r: &Rec| {
+        let mut s = r
+            .value
+            .as_deref()
+            .map_or("null".to_owned(), |v| buffer_value(v).unwrap_or_else(|| value(v)));
+        match r.timestamp {
+            Some(ts) => write!(s, "@{ts}").unwrap(),
+            None => s.push_str("@(none)"),
+        }
+        if !r.headers.is_empty() {
+            let hs: Vec<String> = r
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_deref().map_or("null".to_owned(), hex)))
+                .collect();
+            write!(s, " [{}]", hs.join(",")).unwrap();
+        }
+        s
+    };
+    format!("[{}]", records.iter().map(one).collect::<Vec<_>>().join(", "))
+}
+
+/// A long's 8 bytes as the long; anything else in hex.
+pub fn value(bytes: &[u8]) -> String {
+    match <[u8; 8]>::try_from(bytes) {
+        Ok(b) => i64::from_be_bytes(b).to_string(),
+        Err(_) => format!("0x{}", hex(bytes)),
+    }
+}
+
+/// Kafka's suppression-buffer changelog value (format v3, windows-spec §5.4) for a report:
+/// `{ctx ts/offset/topic-partition headers; prior; old; new; buffer time}`. `None` when the
+/// bytes are not one.
+pub fn buffer_value(b: &[u8]) -> Option<String> {
+    struct Reader<'a>(&'a [u8]);
+    impl Reader<'_> {
+        fn take(&mut self, n: usize) -> Option<&[u8]> {
+            (self.0.len() >= n).then(|| {
+                let (head, rest) = self.0.split_at(n);
+                self.0 = rest;
+                head
+            })
+        }
+        fn i32(&mut self) -> Option<i32> {
+            Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+        }
+        fn i64(&mut self) -> Option<i64> {
+            Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
+        }
+        /// A length-prefixed part: -1 null, -2 "same as the prior value".
+        fn part(&mut self) -> Option<String> {
+            match self.i32()? {
+                -1 => Some("null".to_owned()),
+                -2 => Some("=prior".to_owned()),
+                n if n >= 0 => Some(value(self.take(n as usize)?)),
+                _ => None,
+            }
+        }
+    }
+    if b.len() < 40 {
+        return None;
+    }
+    let mut r = Reader(b);
+    let (ts, offset) = (r.i64()?, r.i64()?);
+    let topic_len = usize::try_from(r.i32()?).ok()?;
+    let topic = String::from_utf8(r.take(topic_len)?.to_vec()).ok()?;
+    let partition = r.i32()?;
+    let mut headers = Vec::new();
+    for _ in 0..r.i32()? {
+        let len = usize::try_from(r.i32()?).ok()?;
+        let name = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+        headers.push(format!("{name}={}", r.part()?));
+    }
+    let (prior, old, new, time) = (r.part()?, r.part()?, r.part()?, r.i64()?);
+    r.0.is_empty().then(|| {
+        format!(
+            "{{ctx {ts}/{offset}/{topic}-{partition} [{}]; prior {prior}; old {old}; new {new}; \
+             time {time}}}",
+            headers.join(",")
+        )
+    })
+}
+
+/// Counts the differences the allow-list does not name; the report has a line per difference
+/// (allowed or not) and per allow-list entry that matched none.
+pub fn judge(diffs: &[Diff], allowed: &[(String, String)]) -> (usize, Vec<String>) {
+    let mut used = vec![false; allowed.len()];
+    let mut report = Vec::new();
+    let mut failures = 0;
+    for d in diffs {
+        match allowed.iter().position(|(pattern, _)| glob(pattern, &d.name)) {
+            Some(i) => {
+                used[i] = true;
+                report.push(format!("  allowed  {}: {}  ({})", d.name, d.detail, allowed[i].1));
+            }
+            None => {
+                failures += 1;
+                report.push(format!("  DIFFERS  {}: {}", d.name, d.detail));
+            }
+        }
+    }
+    for (i, (pattern, _)) in allowed.iter().enumerate() {
+        if !used[i] {
+            report.push(format!(
+                "  stale allow-list entry (no difference matched it): {pattern}"
+            ));
+        }
+    }
+    (failures, report)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::java_support::parse_allow_list;
+
+    fn rec(key: &[u8], start: i64, value: Option<i64>, ts: i64) -> Rec {
+        let mut k = key.to_vec();
+        k.extend_from_slice(&start.to_be_bytes());
+        Rec {
+            key: Some(k),
+            value: value.map(|v| v.to_be_bytes().to_vec()),
+            timestamp: Some(ts),
+            headers: vec![],
+        }
+    }
+
+    fn names(diffs: &[Diff]) -> Vec<&str> {
+        diffs.iter().map(|d| d.name.as_str()).collect()
+    }
+
+    #[test]
+    fn one_changed_record_is_a_difference_named_by_its_window() {
+        let fmt = KeyFormat::TimeWindowed(10);
+        let kafka = vec![
+            rec(b"a", 0, Some(1), 1),
+            rec(b"b", 0, Some(1), 2),
+            rec(b"a", 0, Some(2), 3),
+        ];
+        assert!(compare_records("t.output", fmt, &kafka, &kafka).is_empty());
+
+        let mut value = kafka.clone();
+        value[2].value = Some(3i64.to_be_bytes().to_vec());
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &value)),
+            ["t.output.a@0/10"]
+        );
+
+        let mut timestamp = kafka.clone();
+        timestamp[1].timestamp = Some(9);
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &timestamp)),
+            ["t.output.b@0/10"]
+        );
+
+        let mut header = kafka.clone();
+        header[1].headers.push(("h".into(), Some(vec![1])));
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &header)),
+            ["t.output.b@0/10"]
+        );
+
+        let mut tombstone = kafka.clone();
+        tombstone[0].value = None;
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &tombstone)),
+            ["t.output.a@0/10"]
+        );
+
+        let missing = kafka[..2].to_vec();
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &missing)),
+            ["t.output.a@0/10"]
+        );
+
+        let mut extra = kafka.clone();
+        extra.push(rec(b"c", 10, Some(1), 11));
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &extra)),
+            ["t.output.c@10/20"]
+        );
+
+        let swapped = vec![kafka[1].clone(), kafka[0].clone(), kafka[2].clone()];
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &kafka, &swapped)),
+            ["t.output.order"]
+        );
+    }
+
+    #[test]
+    fn store_entries_differ_by_value_timestamp_and_presence() {
+        let e = |key: &str, value: i64, ts: i64| Entry {
+            key: key.as_bytes().to_vec(),
+            start: 0,
+            end: 10,
+            value: value.to_be_bytes().to_vec(),
+            timestamp: Some(ts),
+        };
+        let kafka = vec![e("a", 1, 5), e("b", 2, 6)];
+        // Order within a store is not compared: stores scan in different orders.
+        assert!(compare_entries("t.store", &kafka, &[e("b", 2, 6), e("a", 1, 5)]).is_empty());
+        assert_eq!(
+            names(&compare_entries("t.store", &kafka, &[e("a", 1, 5), e("b", 3, 6)])),
+            ["t.store.b@0/10"]
+        );
+        assert_eq!(
+            names(&compare_entries("t.store", &kafka, &[e("a", 1, 4), e("b", 2, 6)])),
+            ["t.store.a@0/10"]
+        );
+        assert_eq!(
+            names(&compare_entries("t.store", &kafka, &[e("a", 1, 5)])),
+            ["t.store.b@0/10"]
+        );
+    }
+
+    #[test]
+    fn window_ids_read_each_key_format() {
+        let mut session = b"k".to_vec();
+        session.extend_from_slice(&12i64.to_be_bytes());
+        session.extend_from_slice(&10i64.to_be_bytes());
+        assert_eq!(window_id(KeyFormat::SessionWindowed, Some(&session)), "k@10/12");
+        let mut stored = b"k".to_vec();
+        stored.extend_from_slice(&20i64.to_be_bytes());
+        stored.extend_from_slice(&0i32.to_be_bytes());
+        assert_eq!(window_id(KeyFormat::WindowStore(10), Some(&stored)), "k@20/30");
+        assert_eq!(
+            window_id(KeyFormat::TimeWindowed(10), Some(b"short")),
+            "0x73686f7274"
+        );
+        assert_eq!(window_id(KeyFormat::TimeWindowed(10), None), "(null)");
+        let mut empty = Vec::new();
+        empty.extend_from_slice(&0i64.to_be_bytes());
+        assert_eq!(window_id(KeyFormat::TimeWindowed(10), Some(&empty)), "@0/10");
+    }
+
+    #[test]
+    fn kafkas_suppression_buffer_value_decodes_for_reports() {
+        // windows-spec §5.4's example: key A, window [0,10), count 1 from a record at 1 (offset 0,
+        // topic "in", header h=[1]); prior 0, old = prior, new 1, buffer time 10.
+        let b = unhex(concat!(
+            "0000000000000001",
+            "0000000000000000",
+            "00000002",
+            "696e",
+            "00000000",
+            "00000001",
+            "00000001",
+            "68",
+            "00000001",
+            "01",
+            "00000008",
+            "0000000000000000",
+            "fffffffe",
+            "00000008",
+            "0000000000000001",
+            "000000000000000a"
+        ));
+        assert_eq!(
+            buffer_value(&b).unwrap(),
+            "{ctx 1/0/in-0 [h=0x01]; prior 0; old =prior; new 1; time 10}"
+        );
+        assert_eq!(buffer_value(&1i64.to_be_bytes()), None);
+    }
+
+    #[test]
+    fn unmatched_differences_fail_and_unused_entries_are_reported() {
+        let d = |name: &str| Diff {
+            name: name.into(),
+            detail: String::new(),
+        };
+        let allowed = parse_allow_list(
+            concat!(
+                "## `other`: x\n- `a.*`: other section\n",
+                "## `windows`: y\n- `sliding.*.dave@40000/50000`: why\n- `zzz`: unused\n",
+            ),
+            "windows",
+        );
+        assert_eq!(allowed.len(), 2);
+        let (failures, report) = judge(&[d("sliding.output.dave@40000/50000"), d("a.b")], &allowed);
+        assert_eq!(failures, 1, "{report:#?}");
+        assert!(report.iter().any(|l| l.contains("DIFFERS  a.b")));
+        assert!(
+            report
+                .iter()
+                .any(|l| l.contains("stale allow-list entry (no difference matched it): zzz"))
+        );
+    }
+}
