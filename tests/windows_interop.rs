@@ -43,7 +43,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use compare::{Diff, Entry, KeyFormat, Rec, compare_entries, compare_records, hex, judge, unhex};
+use compare::{
+    Diff, Entry, KeyFormat, Rec, compare_entries_checked, compare_records_checked, hex, judge, unhex,
+};
 use input::{Input, input, probe, write_input};
 use java_support::{ReferenceKafka, allow_list, run_main};
 use runnel::prelude::*;
@@ -442,7 +444,7 @@ fn runnel_restore(
 /// Everything Kafka's and Runnel's runs of `case` should share.
 fn compare_runs(case: Case, kafka: &CaseRun, runnel: &CaseRun) -> Vec<Diff> {
     let id = case.id();
-    let mut diffs = compare_records(
+    let mut diffs = compare_records_checked(
         &format!("{id}.output"),
         case.output_keys(),
         &kafka.output,
@@ -450,19 +452,19 @@ fn compare_runs(case: Case, kafka: &CaseRun, runnel: &CaseRun) -> Vec<Diff> {
     );
     for (store, _) in case.stores() {
         let none = Vec::new();
-        diffs.extend(compare_records(
+        diffs.extend(compare_records_checked(
             &format!("{id}.changelog.{store}"),
             case.changelog_keys(store),
             kafka.changelogs.get(*store).unwrap_or(&none),
             runnel.changelogs.get(*store).unwrap_or(&none),
         ));
     }
-    diffs.extend(compare_entries(
+    diffs.extend(compare_entries_checked(
         &format!("{id}.store"),
         &kafka.store,
         &runnel.store,
     ));
-    diffs.extend(compare_records(
+    diffs.extend(compare_records_checked(
         &format!("{id}.probe"),
         case.output_keys(),
         &kafka.probe,
@@ -544,12 +546,12 @@ fn kafka_streams_and_runnel_window_the_same_input_alike_and_restore_each_others_
         let ours = runnel_run(case, &input, &probe, &keys, &mut diffs);
         diffs.extend(compare_runs(case, k, &ours));
         let (store, probed) = runnel_restore(case, &k.changelogs, &probe, &keys, &mut diffs);
-        diffs.extend(compare_entries(
+        diffs.extend(compare_entries_checked(
             &format!("{}.restore-into-runnel", case.id()),
             &k.store,
             &store,
         ));
-        diffs.extend(compare_records(
+        diffs.extend(compare_records_checked(
             &format!("{}.probe-after-restore-into-runnel", case.id()),
             case.output_keys(),
             &k.probe,
@@ -596,12 +598,12 @@ fn kafka_streams_and_runnel_window_the_same_input_alike_and_restore_each_others_
             );
             // Kafka Streams restored from Runnel's changelogs must hold what Runnel held, and
             // flush on the probe what Runnel flushed.
-            diffs.extend(compare_entries(
+            diffs.extend(compare_entries_checked(
                 &format!("{}.restore-into-kafka", case.id()),
                 &theirs.store,
                 &ours.store,
             ));
-            diffs.extend(compare_records(
+            diffs.extend(compare_records_checked(
                 &format!("{}.probe-after-restore-into-kafka", case.id()),
                 case.output_keys(),
                 &theirs.probe,

@@ -179,6 +179,48 @@ pub fn compare_entries(prefix: &str, kafka: &[Entry], runnel: &[Entry]) -> Vec<D
         .collect()
 }
 
+/// [`compare_records`], checked to be able to fail on this very data: with one record of one
+/// side changed (its timestamp moved by a millisecond) the comparison must say something else.
+/// Panics when both sides are empty: a comparison of nothing proves nothing.
+pub fn compare_records_checked(prefix: &str, format: KeyFormat, kafka: &[Rec], runnel: &[Rec]) -> Vec<Diff> {
+    let diffs = compare_records(prefix, format, kafka, runnel);
+    let (mut kafka2, mut runnel2) = (kafka.to_vec(), runnel.to_vec());
+    let side = if kafka2.is_empty() {
+        &mut runnel2
+    } else {
+        &mut kafka2
+    };
+    assert!(!side.is_empty(), "{prefix}: nothing to compare on either side");
+    let middle = side.len() / 2;
+    side[middle].timestamp = Some(side[middle].timestamp.unwrap_or(0) + 1);
+    assert_ne!(
+        compare_records(prefix, format, &kafka2, &runnel2),
+        diffs,
+        "{prefix}: the comparison does not see a changed record"
+    );
+    diffs
+}
+
+/// [`compare_entries`], checked as [`compare_records_checked`] is (one entry's value changed).
+pub fn compare_entries_checked(prefix: &str, kafka: &[Entry], runnel: &[Entry]) -> Vec<Diff> {
+    let diffs = compare_entries(prefix, kafka, runnel);
+    let (mut kafka2, mut runnel2) = (kafka.to_vec(), runnel.to_vec());
+    let side = if kafka2.is_empty() {
+        &mut runnel2
+    } else {
+        &mut kafka2
+    };
+    assert!(!side.is_empty(), "{prefix}: nothing to compare on either side");
+    let middle = side.len() / 2;
+    side[middle].value.push(0);
+    assert_ne!(
+        compare_entries(prefix, &kafka2, &runnel2),
+        diffs,
+        "{prefix}: the comparison does not see a changed entry"
+    );
+    diffs
+}
+
 /// A window's records for a report: `value@timestamp`, headers if any; a suppression buffer's
 /// value decoded (see [`buffer_value`]).
 pub fn render(records: Option<&Vec<Rec>>) -> String {
@@ -383,6 +425,19 @@ mod tests {
             names(&compare_records("t.output", fmt, &kafka, &swapped)),
             ["t.output.order"]
         );
+    }
+
+    #[test]
+    fn checked_comparisons_prove_they_can_fail_on_the_data_they_get() {
+        let fmt = KeyFormat::TimeWindowed(10);
+        let records = vec![rec(b"a", 0, Some(1), 1), rec(b"b", 0, None, 2)];
+        assert!(compare_records_checked("t.output", fmt, &records, &records).is_empty());
+        assert_eq!(
+            names(&compare_records_checked("t.output", fmt, &[], &records)),
+            ["t.output.a@0/10", "t.output.b@0/10"]
+        );
+        let nothing = std::panic::catch_unwind(|| compare_records_checked("t.output", fmt, &[], &[]));
+        assert!(nothing.is_err(), "comparing nothing must not pass quietly");
     }
 
     #[test]
