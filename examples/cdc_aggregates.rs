@@ -34,10 +34,10 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use runnel::prelude::*;
-use runnel::stream_core::BrokerConfig;
-use runnel::stream_core::group::GroupConfig;
 use serde::{Deserialize, Serialize};
 
+#[path = "common/mod.rs"]
+mod common;
 const APP_ID: &str = "cdc-aggregates";
 const CDC_TOPIC: &str = "orders.cdc";
 const ORDERS_TOPIC: &str = "orders";
@@ -129,28 +129,11 @@ impl CustomerTotals {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_tracing();
     let args = Args::parse();
-    let temp;
-    let root = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (root, _temp) = common::data_dir(args.data_dir.as_deref())?;
     println!("Runnel CDC aggregates — data in {}\n", root.display());
-
-    // One application instance: Kafka's wait for more members to join a new group
-    // (group.initial.rebalance.delay.ms, 3 s) would only delay the start.
-    let cluster = Cluster::embedded_with(
-        BrokerConfig::new(root.join("broker")),
-        GroupConfig::default().with_group_initial_rebalance_delay_ms(0),
-    )
-    .await?;
+    let cluster = common::open_cluster(&root).await?;
     let result = run(&cluster, &root, &args).await;
     cluster.shutdown().await;
     result
@@ -158,15 +141,7 @@ async fn main() -> Result<()> {
 
 async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     let admin = cluster.admin();
-    match admin.create_topic(CDC_TOPIC, PARTITIONS, []) {
-        Err(BrokerError::TopicAlreadyExists(_)) => {
-            bail!(
-                "{} already holds a run of this example; pass an empty directory",
-                root.display()
-            )
-        }
-        other => other?,
-    };
+    common::create_input(cluster, root, CDC_TOPIC, PARTITIONS)?;
     admin.create_topic(ORDERS_TOPIC, PARTITIONS, [])?;
     admin.create_topic(TOTALS_TOPIC, PARTITIONS, [])?;
 
@@ -199,7 +174,7 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
         db.stats.moves,
         db.stats.deletes,
     );
-    wait_until_caught_up(cluster, &streams, &[CDC_TOPIC, ORDERS_TOPIC]).await?;
+    common::wait_until_caught_up(cluster, &streams, APP_ID, &[CDC_TOPIC, ORDERS_TOPIC], TIMEOUT).await?;
     let elapsed = started.elapsed();
     let metrics = streams.metrics();
     streams.close().await?;
@@ -218,7 +193,7 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     //    absent had the aggregation deleted the row; both mean "no orders", so only non-zero
     //    rows are compared with the reference, which has customers with live orders only.
     let mut totals: BTreeMap<String, CustomerTotals> = BTreeMap::new();
-    for (key, value) in read_latest(cluster, TOTALS_TOPIC).await? {
+    for (key, value) in common::read_latest(cluster, TOTALS_TOPIC, TIMEOUT).await? {
         let customer = String::from_utf8(key.to_vec()).context("a customer id that is not UTF-8")?;
         let Some(value) = value else { continue };
         let row: CustomerTotals = serde_json::from_slice(&value)
@@ -465,104 +440,6 @@ async fn produce(cluster: &Cluster, events: &[ChangeEvent]) -> Result<()> {
     Ok(())
 }
 
-/// Waits until the application has committed every record of `inputs` and of its repartition
-/// topics. Under at-least-once a commit comes after the caches are flushed and the output is
-/// acknowledged, so by then every result is on the output topics.
-async fn wait_until_caught_up(cluster: &Cluster, streams: &Streams, inputs: &[&str]) -> Result<()> {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(error) = streams.error() {
-            bail!("the application failed: {error}");
-        }
-        let pending = unprocessed(cluster, inputs).await?;
-        if pending == 0 {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the application has not caught up after {TIMEOUT:?}: {pending} records to go, {:?}",
-            streams.metrics()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Records of `inputs` and of the application's repartition topics not yet committed. The
-/// committed offsets are read before the end offsets: a zero then means nothing was left
-/// unprocessed when the offsets were read, including the records that the earlier stages had
-/// written by then. (`inputs` lists the intermediate `orders` topic too: the application
-/// both writes and reads it.)
-async fn unprocessed(cluster: &Cluster, inputs: &[&str]) -> Result<i64> {
-    let admin = cluster.admin();
-    let committed: HashMap<TopicPartition, i64> = admin
-        .describe_group(APP_ID)
-        .await?
-        .partitions
-        .into_iter()
-        .map(|p| (p.partition, p.committed))
-        .collect();
-    let repartition = admin
-        .list_topics()
-        .into_iter()
-        .filter(|t| t.as_str().starts_with(&format!("{APP_ID}-")) && t.as_str().ends_with("-repartition"));
-    let topics: Vec<TopicName> = inputs
-        .iter()
-        .map(|t| TopicName::new(t))
-        .collect::<Result<_, _>>()?;
-    let mut pending = 0;
-    for topic in topics.into_iter().chain(repartition) {
-        for p in 0..admin.describe_topic(topic.as_str())?.partitions.len() as i32 {
-            let tp = TopicPartition::new(topic.clone(), p);
-            let end = cluster.broker().list_offset(&tp, -1)?.0;
-            pending += (end - committed.get(&tp).copied().unwrap_or(0)).max(0);
-        }
-    }
-    Ok(pending)
-}
-
-/// The latest value of every key of `topic`, read from the start to the end offsets.
-async fn read_latest(cluster: &Cluster, topic: &str) -> Result<HashMap<Bytes, Option<Bytes>>> {
-    let name = TopicName::new(topic)?;
-    let partitions = cluster.admin().describe_topic(topic)?.partitions.len() as i32;
-    let assignment: Vec<TopicPartition> = (0..partitions)
-        .map(|p| TopicPartition::new(name.clone(), p))
-        .collect();
-    let mut remaining: HashMap<i32, i64> = HashMap::new();
-    for tp in &assignment {
-        let end = cluster.broker().list_offset(tp, -1)?.0;
-        if end > 0 {
-            remaining.insert(tp.partition, end);
-        }
-    }
-    let mut consumer = cluster.consumer(ConsumerConfig {
-        group_id: None,
-        auto_offset_reset: OffsetReset::Earliest,
-        enable_auto_commit: false,
-        ..ConsumerConfig::default()
-    });
-    consumer.assign(assignment)?;
-    let deadline = Instant::now() + TIMEOUT;
-    let mut latest = HashMap::new();
-    while !remaining.is_empty() {
-        ensure!(
-            Instant::now() < deadline,
-            "could not read {topic} to its end in {TIMEOUT:?}"
-        );
-        for record in consumer.poll(Duration::from_millis(500)).await? {
-            if remaining
-                .get(&record.partition)
-                .is_some_and(|&end| record.offset + 1 >= end)
-            {
-                remaining.remove(&record.partition);
-            }
-            if let Some(key) = record.key {
-                latest.insert(key, record.value);
-            }
-        }
-    }
-    Ok(latest)
-}
-
 /// `123456` → `"1,234.56"`.
 fn dollars(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
@@ -616,7 +493,7 @@ fn print_top(totals: &BTreeMap<String, CustomerTotals>, n: usize) {
 async fn check_orders(cluster: &Cluster, reference: &HashMap<String, Order>) -> Result<()> {
     let mut diffs = Vec::new();
     let mut live = 0;
-    for (key, value) in read_latest(cluster, ORDERS_TOPIC).await? {
+    for (key, value) in common::read_latest(cluster, ORDERS_TOPIC, TIMEOUT).await? {
         let id = String::from_utf8_lossy(&key).into_owned();
         let row: Option<Order> = value
             .map(|v| serde_json::from_slice(&v))
@@ -635,7 +512,7 @@ async fn check_orders(cluster: &Cluster, reference: &HashMap<String, Order>) -> 
         bail!(
             "{} orders on `{ORDERS_TOPIC}` differ from the reference:\n{}",
             diffs.len(),
-            first_diffs(&diffs)
+            common::first_diffs(&diffs)
         );
     }
     ensure!(
@@ -672,18 +549,8 @@ fn check(
         bail!(
             "{} customer totals differ from the direct computation:\n{}",
             diffs.len(),
-            first_diffs(&diffs)
+            common::first_diffs(&diffs)
         );
     }
     Ok(())
-}
-
-/// The first differences, one a line, and how many more there are.
-fn first_diffs(diffs: &[String]) -> String {
-    const SHOWN: usize = 20;
-    let mut text = diffs[..diffs.len().min(SHOWN)].join("\n");
-    if diffs.len() > SHOWN {
-        text += &format!("\n  … and {} more", diffs.len() - SHOWN);
-    }
-    text
 }

@@ -16,15 +16,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use runnel::prelude::*;
-use runnel::stream_core::BrokerConfig;
-use runnel::stream_core::group::GroupConfig;
 
+#[path = "common/mod.rs"]
+mod common;
 const APP_ID: &str = "word-count";
 const INPUT: &str = "lines";
 const OUTPUT: &str = "word-counts";
@@ -52,28 +52,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    common::init_tracing();
     let args = Args::parse();
-    let temp;
-    let root = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (root, _temp) = common::data_dir(args.data_dir.as_deref())?;
     println!("Runnel word count — data in {}\n", root.display());
-
-    // One application instance: Kafka's wait for more members to join a new group
-    // (group.initial.rebalance.delay.ms, 3 s) would only delay the start.
-    let cluster = Cluster::embedded_with(
-        BrokerConfig::new(root.join("broker")),
-        GroupConfig::default().with_group_initial_rebalance_delay_ms(0),
-    )
-    .await?;
+    let cluster = common::open_cluster(&root).await?;
     let result = run(&cluster, &root, &args).await;
     cluster.shutdown().await;
     result
@@ -81,15 +64,7 @@ async fn main() -> Result<()> {
 
 async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     let admin = cluster.admin();
-    match admin.create_topic(INPUT, PARTITIONS, []) {
-        Err(BrokerError::TopicAlreadyExists(_)) => {
-            bail!(
-                "{} already holds a run of this example; pass an empty directory",
-                root.display()
-            )
-        }
-        other => other?,
-    };
+    common::create_input(cluster, root, INPUT, PARTITIONS)?;
     admin.create_topic(OUTPUT, PARTITIONS, [])?;
 
     // 1. Input: deterministic lines, and the reference count of the same lines.
@@ -133,7 +108,7 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
     streams.start().await?;
     streams.wait_until_running(Duration::from_secs(30)).await?;
     let startup = started.elapsed();
-    wait_until_caught_up(cluster, &streams, &[INPUT]).await?;
+    common::wait_until_caught_up(cluster, &streams, APP_ID, &[INPUT], TIMEOUT).await?;
     let elapsed = started.elapsed();
     let metrics = streams.metrics();
     streams.close().await?;
@@ -149,7 +124,7 @@ async fn run(cluster: &Cluster, root: &Path, args: &Args) -> Result<()> {
 
     // 3. The final table is the latest count per word on the output topic.
     let mut counts: HashMap<String, i64> = HashMap::new();
-    for (key, value) in read_latest(cluster, OUTPUT).await? {
+    for (key, value) in common::read_latest(cluster, OUTPUT, TIMEOUT).await? {
         let word = String::from_utf8(key.to_vec()).context("a word that is not UTF-8")?;
         let value = value.with_context(|| format!("a tombstone for {word}: counts are never deleted"))?;
         let bytes: [u8; 8] = value[..]
@@ -193,103 +168,6 @@ async fn produce_lines(cluster: &Cluster, lines: &[String]) -> Result<()> {
     }
     producer.close().await;
     Ok(())
-}
-
-/// Waits until the application has committed every record of its input topics and of its
-/// repartition topics. Under at-least-once a commit comes after the caches are flushed and
-/// the output is acknowledged, so by then every result is on the output topics.
-async fn wait_until_caught_up(cluster: &Cluster, streams: &Streams, inputs: &[&str]) -> Result<()> {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(error) = streams.error() {
-            bail!("the application failed: {error}");
-        }
-        let pending = unprocessed(cluster, inputs).await?;
-        if pending == 0 {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the application has not caught up after {TIMEOUT:?}: {pending} records to go, {:?}",
-            streams.metrics()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Records of `inputs` and of the application's repartition topics not yet committed. The
-/// committed offsets are read before the end offsets: a zero then means nothing was left
-/// unprocessed when the offsets were read, including the repartition records that the input
-/// had produced by then.
-async fn unprocessed(cluster: &Cluster, inputs: &[&str]) -> Result<i64> {
-    let admin = cluster.admin();
-    let committed: HashMap<TopicPartition, i64> = admin
-        .describe_group(APP_ID)
-        .await?
-        .partitions
-        .into_iter()
-        .map(|p| (p.partition, p.committed))
-        .collect();
-    let repartition = admin
-        .list_topics()
-        .into_iter()
-        .filter(|t| t.as_str().starts_with(&format!("{APP_ID}-")) && t.as_str().ends_with("-repartition"));
-    let topics: Vec<TopicName> = inputs
-        .iter()
-        .map(|t| TopicName::new(t))
-        .collect::<Result<_, _>>()?;
-    let mut pending = 0;
-    for topic in topics.into_iter().chain(repartition) {
-        for p in 0..admin.describe_topic(topic.as_str())?.partitions.len() as i32 {
-            let tp = TopicPartition::new(topic.clone(), p);
-            let end = cluster.broker().list_offset(&tp, -1)?.0;
-            pending += (end - committed.get(&tp).copied().unwrap_or(0)).max(0);
-        }
-    }
-    Ok(pending)
-}
-
-/// The latest value of every key of `topic`, read from the start to the end offsets.
-async fn read_latest(cluster: &Cluster, topic: &str) -> Result<HashMap<Bytes, Option<Bytes>>> {
-    let name = TopicName::new(topic)?;
-    let partitions = cluster.admin().describe_topic(topic)?.partitions.len() as i32;
-    let assignment: Vec<TopicPartition> = (0..partitions)
-        .map(|p| TopicPartition::new(name.clone(), p))
-        .collect();
-    let mut remaining: HashMap<i32, i64> = HashMap::new();
-    for tp in &assignment {
-        let end = cluster.broker().list_offset(tp, -1)?.0;
-        if end > 0 {
-            remaining.insert(tp.partition, end);
-        }
-    }
-    let mut consumer = cluster.consumer(ConsumerConfig {
-        group_id: None,
-        auto_offset_reset: OffsetReset::Earliest,
-        enable_auto_commit: false,
-        ..ConsumerConfig::default()
-    });
-    consumer.assign(assignment)?;
-    let deadline = Instant::now() + TIMEOUT;
-    let mut latest = HashMap::new();
-    while !remaining.is_empty() {
-        ensure!(
-            Instant::now() < deadline,
-            "could not read {topic} to its end in {TIMEOUT:?}"
-        );
-        for record in consumer.poll(Duration::from_millis(500)).await? {
-            if remaining
-                .get(&record.partition)
-                .is_some_and(|&end| record.offset + 1 >= end)
-            {
-                remaining.remove(&record.partition);
-            }
-            if let Some(key) = record.key {
-                latest.insert(key, record.value);
-            }
-        }
-    }
-    Ok(latest)
 }
 
 fn print_top(counts: &HashMap<String, i64>, n: usize) {
@@ -340,18 +218,8 @@ fn check(actual: &HashMap<String, i64>, expected: &HashMap<String, i64>) -> Resu
         bail!(
             "{} word counts differ from the reference:\n{}",
             diffs.len(),
-            first_diffs(&diffs)
+            common::first_diffs(&diffs)
         );
     }
     Ok(())
-}
-
-/// The first differences, one a line, and how many more there are.
-fn first_diffs(diffs: &[String]) -> String {
-    const SHOWN: usize = 20;
-    let mut text = diffs[..diffs.len().min(SHOWN)].join("\n");
-    if diffs.len() > SHOWN {
-        text += &format!("\n  … and {} more", diffs.len() - SHOWN);
-    }
-    text
 }

@@ -110,6 +110,24 @@ pub enum StreamsError {
     },
     #[error("stream thread {thread} failed: {reason}")]
     Thread { thread: String, reason: String },
+    /// A suppression buffer configured to shut down when full is full (Kafka's message).
+    #[error(
+        "{processor} buffer exceeded its max capacity. Currently [{records}/{max_records}] records and [{bytes}/{max_bytes}] bytes."
+    )]
+    SuppressionBufferFull {
+        processor: String,
+        records: usize,
+        max_records: usize,
+        bytes: usize,
+        max_bytes: usize,
+    },
+    /// A suppression buffer's changelog holds a value this version cannot read.
+    #[error("suppression buffer {store}: {source}")]
+    SuppressionBuffer {
+        store: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl StreamsError {

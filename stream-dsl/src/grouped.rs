@@ -42,6 +42,14 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         KGroupedStream { stream, grouped }
     }
 
+    /// Windows the grouped stream by time ([`TimeWindows`](crate::window::TimeWindows),
+    /// [`SlidingWindows`](crate::window::SlidingWindows)) or by sessions
+    /// ([`SessionWindows`](crate::window::SessionWindows)); its aggregations then keep one
+    /// aggregate per key and window (see [`crate::window`]).
+    pub fn windowed_by<W: crate::window::Windowing<K, V>>(self, windows: W) -> W::Stream {
+        windows.window(self)
+    }
+
     /// Counts the records per key.
     ///
     /// ```
@@ -212,8 +220,33 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         add_aggregate(graph, upstream, store, key, value, stream_fold(f), prefix)
     }
 
+    /// The stream an aggregation into `store` reads: this one, or, after a key change, the
+    /// source of its repartition topic (named after the grouping, else the store).
+    pub(crate) fn grouped_stream(&self, store: &str) -> KStream<K, V> {
+        if !self.stream.repartition_required {
+            return self.stream.clone();
+        }
+        let key = self.key_serde();
+        let value = self.value_serde();
+        let read = key.clone().zip(value).map(|(key, value)| ReadAs {
+            key,
+            value,
+            keep_key: false,
+        });
+        self.repartitioned(store, key, read)
+    }
+
+    /// The grouping's value serde: the grouping's own, else the stream's.
+    pub(crate) fn value_serde(&self) -> Option<SharedSerde<V>> {
+        self.grouped.value.clone().or(self.stream.value_serde.clone())
+    }
+
+    pub(crate) fn graph(&self) -> &crate::topology::builder::SharedGraph {
+        &self.stream.graph
+    }
+
     /// The grouping's key serde: the grouping's own, else the stream's.
-    fn key_serde(&self) -> Option<SharedSerde<K>> {
+    pub(crate) fn key_serde(&self) -> Option<SharedSerde<K>> {
         self.grouped.key.clone().or(self.stream.key_serde.clone())
     }
 

@@ -14,6 +14,7 @@ use crate::serde::SharedSerde;
 use crate::serde::change::NullableSerde;
 use crate::state::table::TableStore;
 use crate::state::{Materialized, StoreKind, StoreSerdes, StoreSpec};
+use crate::suppress::{SuppressProcessor, Suppressed, TimeDefinition, WhenFull};
 use crate::topology::builder::{SharedGraph, lock};
 use crate::topology::{Consumed, Grouped, TopicRef};
 
@@ -54,6 +55,18 @@ pub(crate) fn materialize<K: 'static, V: 'static>(
     value: Option<SharedSerde<V>>,
     prefix: &str,
 ) -> (String, Option<SharedSerde<K>>, Option<SharedSerde<V>>) {
+    materialize_kind(graph, materialized, key, value, prefix, StoreKind::KeyValue)
+}
+
+/// [`materialize`] as a store of `kind`.
+pub(crate) fn materialize_kind<K: 'static, V: 'static>(
+    graph: &SharedGraph,
+    materialized: Materialized<K, V>,
+    key: Option<SharedSerde<K>>,
+    value: Option<SharedSerde<V>>,
+    prefix: &str,
+    kind: StoreKind,
+) -> (String, Option<SharedSerde<K>>, Option<SharedSerde<V>>) {
     let mut g = lock(graph);
     let name = materialized
         .name
@@ -63,7 +76,7 @@ pub(crate) fn materialize<K: 'static, V: 'static>(
     match (&key, &value) {
         (Some(k), Some(v)) => g.add_store(StoreSpec {
             name: name.clone(),
-            kind: StoreKind::KeyValue,
+            kind,
             store_type: materialized.store_type,
             caching: materialized.caching,
             logging: materialized.logging,
@@ -111,6 +124,115 @@ impl<K: Data, V: Data> KTable<K, V> {
             stream: KStream::new(upstream.graph.clone(), node, key, None, false),
             value_serde: value,
             store: Some(store),
+        }
+    }
+
+    /// Holds this table's updates back and lets each key's latest through later, as Kafka's
+    /// `suppress`: once per window when it closes ([`Suppressed::until_window_closes`], on a
+    /// windowed aggregation's table) or after a time limit ([`Suppressed::until_time_limit`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, String>("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key(Grouped::default())
+    ///     .windowed_by(TimeWindows::of_size_and_grace(Duration::from_millis(10), Duration::from_millis(5)))
+    ///     .count(Materialized::as_("counts"))
+    ///     .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+    ///     .to_stream()
+    ///     .to("final", Produced::with(WindowedSerdes::time_windowed(Serdes::string(), 10), Serdes::i64()));
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let clicks = driver.create_input_topic("clicks", Serdes::string(), Serdes::string());
+    /// let out = driver.create_output_topic::<Windowed<String>, i64>(
+    ///     "final",
+    ///     WindowedSerdes::time_windowed(Serdes::string(), 10),
+    ///     Serdes::i64(),
+    /// );
+    /// for t in [1, 3, 14] {
+    ///     clicks.pipe_input_at("ann".to_string(), "/".to_string(), t);
+    /// }
+    /// assert!(out.is_empty(), "[0, 10) closes at stream time 15 (end + grace)");
+    /// clicks.pipe_input_at("bob".to_string(), "/".to_string(), 15);
+    /// let emitted: Vec<(i64, i64)> =
+    ///     out.read_key_values_to_list().into_iter().map(|(w, n)| (w.window.start, n)).collect();
+    /// assert_eq!(emitted, [(0, 2)], "once, with its final count");
+    /// ```
+    pub fn suppress(self, suppressed: Suppressed<K>) -> KTable<K, V> {
+        let graph = self.stream.graph.clone();
+        let (name, store, duration_ms) = {
+            let mut g = lock(&graph);
+            let (name, store) = match &suppressed.name {
+                Some(n) => (n.clone(), format!("{n}-store")),
+                None => {
+                    let n = g.next_name("KTABLE-SUPPRESS");
+                    let s = g.next_name("KTABLE-SUPPRESS-STATE-STORE");
+                    (n, s)
+                }
+            };
+            let duration_ms = match (&suppressed.time, suppressed.limit) {
+                (TimeDefinition::WindowEnd(_), _) => {
+                    if suppressed.buffer.when_full == WhenFull::EmitEarly {
+                        g.errors.push(format!(
+                            "{name}: final results (until_window_closes) need a buffer that never emits \
+                             early: BufferConfig::unbounded() or shut_down_when_full()"
+                        ));
+                    }
+                    g.window_close_of(self.stream.node).unwrap_or_else(|| {
+                        g.errors.push(format!(
+                            "Window close time is only defined for windowed computations. Got [{name}]."
+                        ));
+                        0
+                    })
+                }
+                (TimeDefinition::RecordTime, limit) => limit.map_or(0, crate::window::millis_of),
+            };
+            if self.stream.key_serde.is_none() || self.value_serde.is_none() {
+                g.errors.push(format!(
+                    "{name} needs the table's key and value serdes: pass them with Materialized::with"
+                ));
+            }
+            g.add_store(StoreSpec {
+                name: store.clone(),
+                kind: StoreKind::SuppressionBuffer,
+                store_type: crate::state::StoreType::InMemory,
+                caching: false,
+                logging: true,
+                serdes: Arc::new(StoreSerdes {
+                    key: Arc::new(crate::serde::BytesSerde) as SharedSerde<bytes::Bytes>,
+                    value: Arc::new(crate::serde::BytesSerde) as SharedSerde<bytes::Bytes>,
+                }),
+            });
+            (name, store, duration_ms)
+        };
+        let node = match (self.stream.key_serde.clone(), self.value_serde.clone()) {
+            (Some(key), Some(value)) => {
+                let (s, time, buffer, n) = (store.clone(), suppressed.time, suppressed.buffer, name.clone());
+                self.stream.add_child_named(
+                    name,
+                    move || {
+                        SuppressProcessor::new(
+                            n.clone(),
+                            s.clone(),
+                            key.clone(),
+                            value.clone(),
+                            time.clone(),
+                            duration_ms,
+                            buffer,
+                        )
+                    },
+                    vec![store],
+                )
+            }
+            // build() refuses the topology (recorded above).
+            _ => self.stream.node,
+        };
+        KTable {
+            stream: KStream::new(graph, node, self.stream.key_serde.clone(), None, false),
+            value_serde: self.value_serde,
+            store: None,
         }
     }
 

@@ -66,9 +66,11 @@ pub mod record;
 pub mod runtime;
 pub mod serde;
 pub mod state;
+pub mod suppress;
 mod task;
 pub mod test_driver;
 pub mod topology;
+pub mod window;
 
 pub use backend::{Backend, KafkaCluster};
 pub use error::{Result, StreamsError};
@@ -89,9 +91,14 @@ pub mod prelude {
         DeserializationHandler, ProcessingGuarantee, State, Streams, StreamsConfig, StreamsMetrics,
     };
     pub use crate::serde::{AvroConfig, AvroSerde, GenericAvroSerde, Serde, Serdes};
-    pub use crate::state::{KeyValueStore, Materialized, StoreType, Stores};
+    pub use crate::state::{KeyValueStore, Materialized, SessionStore, StoreType, Stores, WindowStore};
+    pub use crate::suppress::{BufferConfig, Suppressed};
     pub use crate::test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
     pub use crate::topology::{Consumed, Grouped, Produced, Repartitioned, StreamsBuilder, Topology};
+    pub use crate::window::{
+        EmitStrategy, SessionWindowedKStream, SessionWindows, SlidingWindows, TimeWindowedKStream,
+        TimeWindows, Window, Windowed, WindowedSerdes,
+    };
     pub use crate::{KGroupedStream, KGroupedTable, KStream, KTable, KafkaCluster, StreamsError};
     pub use stream_core::Cluster;
 }

@@ -34,7 +34,7 @@ use crate::error::{Result, StreamsError};
 use crate::processor::{OutRecord, PunctuationType, TaskId};
 use crate::record::{Header, Record};
 use crate::serde::{Serde, SharedSerde};
-use crate::state::{KeyValueStore, Placement, StoreOpener};
+use crate::state::{ChangelogRecord, KeyValueStore, Placement, SessionStore, StoreOpener, WindowStore};
 use crate::task::Task;
 use crate::topology::Topology;
 
@@ -57,6 +57,8 @@ struct Driver {
     offsets: HashMap<String, i64>,
     wall_clock: i64,
     closed: bool,
+    /// Records dropped by the tasks' processors, counted so far.
+    dropped: Cell<u64>,
 }
 
 /// The `application.id` the driver runs under (it prefixes internal topic names).
@@ -90,6 +92,7 @@ impl TopologyTestDriver {
             offsets: HashMap::new(),
             wall_clock: wall_clock_ms,
             closed: false,
+            dropped: Cell::new(0),
         };
         Ok(TopologyTestDriver {
             inner: Rc::new(RefCell::new(driver)),
@@ -127,15 +130,34 @@ impl TopologyTestDriver {
 
     /// The store `name` of the task that holds it, read and written as `K`/`V`.
     pub fn key_value_store<K: 'static, V: 'static>(&self, name: &str) -> Result<KeyValueStore<K, V>> {
+        self.store(name, |store, shared| KeyValueStore::open(store, shared))
+    }
+
+    /// A window store of the topology (Kafka's `getWindowStore`/`getTimestampedWindowStore`).
+    pub fn window_store<K: 'static, V: 'static>(&self, name: &str) -> Result<WindowStore<K, V>> {
+        self.store(name, |store, _| WindowStore::open(store))
+    }
+
+    /// A session store of the topology (Kafka's `getSessionStore`).
+    pub fn session_store<K: 'static, V: 'static>(&self, name: &str) -> Result<SessionStore<K, V>> {
+        self.store(name, |store, _| SessionStore::open(store))
+    }
+
+    /// The first task's instance of store `name`, opened by `open` (the driver runs one task
+    /// per sub-topology, partition 0).
+    fn store<S>(
+        &self,
+        name: &str,
+        open: impl FnOnce(Rc<RefCell<crate::state::StateStore>>, Rc<crate::processor::TaskShared>) -> Option<S>,
+    ) -> Result<S> {
         let d = self.inner.borrow();
         for task in &d.tasks {
             if let Some(store) = task.stores.get(name) {
-                return KeyValueStore::open(store.clone(), task.shared.clone()).ok_or_else(|| {
-                    StreamsError::StoreAccess {
-                        processor: "TopologyTestDriver".into(),
-                        store: name.into(),
-                        reason: "the store was declared with other key or value types".into(),
-                    }
+                return open(store.clone(), task.shared.clone()).ok_or_else(|| StreamsError::StoreAccess {
+                    processor: "TopologyTestDriver".into(),
+                    store: name.into(),
+                    reason: "the store is of another kind or was declared with other key or value types"
+                        .into(),
                 });
             }
         }
@@ -144,6 +166,44 @@ impl TopologyTestDriver {
             store: name.into(),
             reason: "no such store".into(),
         })
+    }
+
+    /// Applies changelog records `(key, value, timestamp)` to store `name` as a restore does
+    /// (no cache, no changelog, no processing): to check that a changelog written elsewhere (by
+    /// Kafka Streams, say) restores into this store.
+    pub fn restore_store(
+        &self,
+        name: &str,
+        records: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>, i64)>,
+    ) -> Result<()> {
+        let batch: Vec<ChangelogRecord> = records
+            .into_iter()
+            .map(|(key, value, timestamp)| ChangelogRecord {
+                key: Bytes::from(key),
+                value: value.map(Bytes::from),
+                timestamp,
+            })
+            .collect();
+        let d = self.inner.borrow();
+        for task in &d.tasks {
+            if let Some(store) = task.stores.get(name) {
+                return store.borrow_mut().restore(&batch);
+            }
+        }
+        Err(StreamsError::StoreAccess {
+            processor: "TopologyTestDriver".into(),
+            store: name.into(),
+            reason: "no such store".into(),
+        })
+    }
+
+    /// Records the topology's processors dropped so far (Kafka's `dropped-records-total` of
+    /// the driver's tasks): late records, records without a key where one is needed.
+    pub fn dropped_records(&self) -> u64 {
+        let d = self.inner.borrow();
+        d.dropped
+            .set(d.dropped.get() + d.tasks.iter().map(|t| t.shared.take_dropped()).sum::<u64>());
+        d.dropped.get()
     }
 
     /// Closes the topology, as Kafka's `TopologyTestDriver.close()`: every processor's

@@ -1348,8 +1348,8 @@ fn driver_refuses_a_store_read_with_other_types_or_an_unknown_name() {
     let wrong = driver.key_value_store::<String, String>("counts").unwrap_err();
     assert_eq!(
         wrong.to_string(),
-        "processor TopologyTestDriver cannot use state store counts: the store was declared with other key or \
-         value types"
+        "processor TopologyTestDriver cannot use state store counts: the store is of another kind or was \
+         declared with other key or value types"
     );
     let unknown = driver.key_value_store::<String, i64>("nope").unwrap_err();
     assert_eq!(

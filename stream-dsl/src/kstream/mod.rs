@@ -73,8 +73,22 @@ impl<K: Data, V: Data> KStream<K, V> {
         F: Fn() -> P + Send + Sync + 'static,
         P: Processor<K, V, K2, V2>,
     {
+        let name = lock(&self.graph).next_name(prefix);
+        self.add_child_named(name, make, stores)
+    }
+
+    /// [`add_child`](Self::add_child) under a name given rather than generated.
+    pub(crate) fn add_child_named<K2: Data, V2: Data, P, F>(
+        &self,
+        name: String,
+        make: F,
+        stores: Vec<String>,
+    ) -> usize
+    where
+        F: Fn() -> P + Send + Sync + 'static,
+        P: Processor<K, V, K2, V2>,
+    {
         let mut g = lock(&self.graph);
-        let name = g.next_name(prefix);
         g.add_node(
             name,
             NodeKind::Processor,

@@ -11,7 +11,7 @@ use super::node::Child;
 use super::{Data, Output, PunctuationType, PunctuatorId, RecordSink, Schedule, TaskId};
 use crate::error::{Result, StreamsError};
 use crate::record::{Record, RecordMetadata};
-use crate::state::{KeyValueStore, StateStore};
+use crate::state::{KeyValueStore, SessionStore, StateStore, WindowStore};
 
 /// What all processors of one task share. Single-threaded: a task lives on one thread.
 #[derive(Debug)]
@@ -38,6 +38,9 @@ pub(crate) struct TaskShared {
     pub commit_requested: Cell<bool>,
     /// Sink node index → its topic, resolved (internal topics get the application-id prefix).
     pub sink_topics: RefCell<BTreeMap<usize, Arc<str>>>,
+    /// Records dropped by processors since the runtime last took the count (Kafka's task-level
+    /// `dropped-records`): late records a window had closed for, records without a key.
+    pub dropped: Cell<u64>,
 }
 
 impl TaskShared {
@@ -58,7 +61,13 @@ impl TaskShared {
             next_punctuator: Cell::new(0),
             commit_requested: Cell::new(false),
             sink_topics: RefCell::new(BTreeMap::new()),
+            dropped: Cell::new(0),
         }
+    }
+
+    /// The records dropped since the last call (see [`TaskShared::dropped`]).
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.replace(0)
     }
 
     pub fn set_metadata(&self, topic: &Arc<str>, partition: i32, offset: i64) {
@@ -225,6 +234,30 @@ impl<KOut, VOut> ProcessorContext<KOut, VOut> {
     /// The state store `name`, which must have been connected to this processor, read and
     /// written as `K`/`V` with the serdes it was declared with.
     pub fn get_state_store<K: 'static, V: 'static>(&self, name: &str) -> Result<KeyValueStore<K, V>> {
+        let shared = self.shared.clone();
+        self.connected(name, |store| KeyValueStore::open(store, shared))
+    }
+
+    /// Counts a record this processor dropped in `dropped-records` (a late record, a record
+    /// without a key). Logging why is the processor's.
+    pub fn record_dropped(&self) {
+        self.shared.dropped.set(self.shared.dropped.get() + 1);
+    }
+
+    /// A window store connected to this processor (Kafka's `getStateStore` of a
+    /// `WindowStore`).
+    pub fn get_window_store<K: 'static, V: 'static>(&self, name: &str) -> Result<WindowStore<K, V>> {
+        self.connected(name, WindowStore::open)
+    }
+
+    /// A session store connected to this processor.
+    pub fn get_session_store<K: 'static, V: 'static>(&self, name: &str) -> Result<SessionStore<K, V>> {
+        self.connected(name, SessionStore::open)
+    }
+
+    /// Opens the store `name` with `open`, if it is connected to this processor and `open`
+    /// takes it (it is of the kind, key and value types asked for).
+    fn connected<S>(&self, name: &str, open: impl FnOnce(Rc<RefCell<StateStore>>) -> Option<S>) -> Result<S> {
         let denied = |reason: &str| StreamsError::StoreAccess {
             processor: self.node.name.to_string(),
             store: name.to_owned(),
@@ -240,7 +273,8 @@ impl<KOut, VOut> ProcessorContext<KOut, VOut> {
             .get(name)
             .cloned()
             .ok_or_else(|| denied("the task has no such store"))?;
-        KeyValueStore::open(store, self.shared.clone())
-            .ok_or_else(|| denied("the store was declared with other key or value types"))
+        open(store).ok_or_else(|| {
+            denied("the store is of another kind or was declared with other key or value types")
+        })
     }
 }

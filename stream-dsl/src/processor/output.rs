@@ -232,13 +232,26 @@ impl Output {
         value: Option<&[u8]>,
         timestamp: i64,
     ) {
+        self.push_with_headers(topic, partition, key, value, timestamp, &[]);
+    }
+
+    /// [`push`](Self::push) of a record with headers.
+    pub fn push_with_headers(
+        &mut self,
+        topic: &Arc<str>,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp: i64,
+        headers: &[Header],
+    ) {
         let (_, route) = self.topic_index(topic);
         let record = SinkRecord {
             partition,
             key,
             value,
             timestamp,
-            headers: &[],
+            headers,
         };
         if let (Some(to), Some(sink)) = (route, &mut self.sink)
             && sink.write(to, record)
@@ -247,7 +260,7 @@ impl Output {
         }
         let key = key.map(|k| self.queue.append(k));
         let value = value.map(|v| self.queue.append(v));
-        self.push_serialized(topic, partition, key, value, timestamp, Vec::new());
+        self.push_serialized(topic, partition, key, value, timestamp, headers.to_vec());
     }
 
     /// The topic's number and route. A sink writes to one topic, a task to a few: the last

@@ -65,6 +65,16 @@ pub struct StreamsConfig {
     /// soon a crashed instance's tasks move, and how soon a rebalance is noticed.
     pub session_timeout: Duration,
     pub heartbeat_interval: Duration,
+    /// `rocksdb.memory.max.bytes` (default 256 MiB): the one RocksDB memory budget (block
+    /// cache and memtables) every RocksDB store of every task of the process shares. Kafka
+    /// Streams has no such setting (each store sizes its own, 50 MiB of cache and up to three
+    /// 16 MiB memtables); a process running applications with different budgets gets one
+    /// budget per size.
+    pub rocksdb_memory_max_bytes: usize,
+    /// `windowstore.changelog.additional.retention.ms` (default one day): window and session
+    /// changelogs keep records this much longer than their store does, so that a restore
+    /// still finds what the store may still hold under clock drift (Kafka's setting).
+    pub windowstore_changelog_additional_retention: Duration,
 }
 
 impl StreamsConfig {
@@ -82,6 +92,8 @@ impl StreamsConfig {
             max_poll_records: 1000,
             session_timeout: Duration::from_secs(45),
             heartbeat_interval: Duration::from_secs(3),
+            rocksdb_memory_max_bytes: storage::store::DEFAULT_MEMORY_BUDGET,
+            windowstore_changelog_additional_retention: Duration::from_secs(24 * 60 * 60),
         }
     }
 
@@ -161,6 +173,12 @@ impl StreamsConfig {
             "session.timeout.ms" => self.session_timeout = Duration::from_millis(number()?),
             "heartbeat.interval.ms" => self.heartbeat_interval = Duration::from_millis(number()?),
             "poll.ms" => self.poll = Duration::from_millis(number()?),
+            "rocksdb.memory.max.bytes" => {
+                self.rocksdb_memory_max_bytes = usize::try_from(number()?).map_err(|_| bad("too large"))?
+            }
+            "windowstore.changelog.additional.retention.ms" => {
+                self.windowstore_changelog_additional_retention = Duration::from_millis(number()?)
+            }
             "max.poll.records" => {
                 self.max_poll_records = usize::try_from(number()?).map_err(|_| bad("too large"))?.max(1)
             }

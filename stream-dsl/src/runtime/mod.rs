@@ -122,6 +122,7 @@ pub(crate) struct Metrics {
     pub processed: AtomicU64,
     pub restored: AtomicU64,
     pub skipped: AtomicU64,
+    pub dropped: AtomicU64,
     pub commits: AtomicU64,
 }
 
@@ -134,6 +135,10 @@ pub struct StreamsMetrics {
     pub restored_records: u64,
     /// Records dropped by the deserialization handler.
     pub skipped_records: u64,
+    /// Records processors dropped (Kafka's `dropped-records-total`): records later than a
+    /// window's grace (counted once per window they missed), records without a key where an
+    /// aggregation needs one.
+    pub dropped_records: u64,
     pub commits: u64,
 }
 
@@ -253,12 +258,15 @@ impl Streams {
             self.config.application_id.clone(),
             self.backend.clone(),
         );
-        tokio::task::spawn_blocking(move || topics::prepare(&topology, &application_id, &backend))
-            .await
-            .map_err(|e| StreamsError::Thread {
-                thread: "topic preparation".into(),
-                reason: e.to_string(),
-            })??;
+        let additional = self.config.windowstore_changelog_additional_retention;
+        tokio::task::spawn_blocking(move || {
+            topics::prepare(&topology, &application_id, &backend, additional)
+        })
+        .await
+        .map_err(|e| StreamsError::Thread {
+            thread: "topic preparation".into(),
+            reason: e.to_string(),
+        })??;
         self.shared.state.send_replace(State::Rebalancing);
         for index in 0..self.config.num_stream_threads.max(1) {
             let (topology, config, process_id, cluster, shared, handle) = (
@@ -356,6 +364,7 @@ impl Streams {
             processed_records: m.processed.load(Ordering::Relaxed),
             restored_records: m.restored.load(Ordering::Relaxed),
             skipped_records: m.skipped.load(Ordering::Relaxed),
+            dropped_records: m.dropped.load(Ordering::Relaxed),
             commits: m.commits.load(Ordering::Relaxed),
         }
     }

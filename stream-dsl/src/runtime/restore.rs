@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::Bytes;
 use stream_core::client::consumer::{ConsumerConfig, OffsetReset};
 use stream_core::partition::IsolationLevel;
 use stream_core::{TopicName, TopicPartition};
@@ -25,6 +24,7 @@ use stream_core::{TopicName, TopicPartition};
 use crate::backend::Backend;
 
 use crate::error::{Result, StreamsError};
+use crate::state::ChangelogRecord;
 use crate::task::Task;
 
 /// Changelog partition → offset, in Kafka's `.checkpoint` layout (version 0, a count, then
@@ -159,10 +159,17 @@ pub(crate) fn restore(
             let records = consumer.poll(Duration::from_millis(100))?;
             let drained = records.len() < MAX_POLL_RECORDS;
             let last = records.last().map(|r| r.offset);
-            let batch: Vec<(Bytes, Option<Bytes>)> = records
+            let batch: Vec<ChangelogRecord> = records
                 .into_iter()
                 .filter(|r| r.offset < end)
-                .filter_map(|r| r.key.map(|k| (k, r.value)))
+                .filter_map(|r| {
+                    let key = r.key?;
+                    Some(ChangelogRecord {
+                        key,
+                        value: r.value,
+                        timestamp: r.timestamp,
+                    })
+                })
                 .collect();
             restored += batch.len() as u64;
             store.borrow_mut().restore(&batch)?;

@@ -39,7 +39,7 @@ use crate::backend::{Backend, LogConsumer};
 use crate::error::{Result, StreamsError};
 use crate::processor::node::SourceInput;
 use crate::processor::{PunctuationType, TaskId, TaskShared};
-use crate::state::{Placement, StoreOpener};
+use crate::state::{Placement, StoreOpener, memory_budget};
 use crate::task::Task;
 use crate::topology::Topology;
 
@@ -395,6 +395,10 @@ impl StreamThread {
             .processed
             .fetch_add(processed, Ordering::Relaxed);
         self.shared.metrics.skipped.fetch_add(skipped, Ordering::Relaxed);
+        let dropped: u64 = self.tasks.values().map(|a| a.task.shared.take_dropped()).sum();
+        if dropped > 0 {
+            self.shared.metrics.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
         Ok(returned)
     }
 
@@ -584,7 +588,8 @@ impl StreamThread {
             task_dir: dir.clone(),
             checkpoint,
         };
-        let mut opener = StoreOpener::new(app, id, self.cache_bytes, placement);
+        let mut opener = StoreOpener::new(app, id, self.cache_bytes, placement)
+            .with_budget(memory_budget(self.config.rocksdb_memory_max_bytes));
         let sink = self.producer.sink();
         let mut task = Task::new(&self.topology, id, app, &mut opener, Some(sink))?;
         let restored = restore(

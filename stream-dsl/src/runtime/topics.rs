@@ -9,8 +9,14 @@ use crate::error::{Result, StreamsError};
 use crate::state::changelog_topic;
 use crate::topology::{NodeKind, Topology};
 
-/// Partitions per sub-topology: its task count.
-pub(crate) fn prepare(topology: &Topology, application_id: &str, backend: &Backend) -> Result<Vec<i32>> {
+/// Partitions per sub-topology: its task count. `additional_retention`:
+/// `windowstore.changelog.additional.retention.ms`.
+pub(crate) fn prepare(
+    topology: &Topology,
+    application_id: &str,
+    backend: &Backend,
+    additional_retention: std::time::Duration,
+) -> Result<Vec<i32>> {
     let existing = |topic: &str| backend.0.partitions(topic);
     let mut repartition: BTreeMap<String, i32> = BTreeMap::new();
     let mut counts = Vec::with_capacity(topology.subtopologies.len());
@@ -65,9 +71,25 @@ pub(crate) fn prepare(topology: &Topology, application_id: &str, backend: &Backe
     }
     for (sub, &count) in topology.subtopologies.iter().zip(&counts) {
         for store in &sub.stores {
-            if topology.stores.get(store).is_some_and(|s| s.logging) {
-                let topic = format!("{application_id}-{}", changelog_topic(store));
-                ensure(backend, &topic, count, &[("cleanup.policy", "compact")])?;
+            let Some(spec) = topology.stores.get(store).filter(|s| s.logging) else {
+                continue;
+            };
+            let topic = format!("{application_id}-{}", changelog_topic(store));
+            match spec.kind.retention_ms() {
+                None => ensure(backend, &topic, count, &[("cleanup.policy", "compact")])?,
+                // Window and session changelogs: compacted (one record per window) and
+                // deleted past the store's retention plus the additional retention, as Kafka
+                // Streams' `WindowedChangelogTopicConfig` makes them.
+                Some(retention_ms) => {
+                    let extra = i64::try_from(additional_retention.as_millis()).unwrap_or(i64::MAX);
+                    let retention = retention_ms.saturating_add(extra).to_string();
+                    ensure(
+                        backend,
+                        &topic,
+                        count,
+                        &[("cleanup.policy", "compact,delete"), ("retention.ms", &retention)],
+                    )?
+                }
             }
         }
     }

@@ -5,11 +5,11 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::StoreSerdes;
 use super::cache::InPlace;
+use super::codec::Codec;
 use super::store::StateStore;
 use super::store::Written;
-use crate::error::{Result, StreamsError};
+use crate::error::Result;
 use crate::processor::TaskShared;
 
 /// A key-value state store read and written as `K`/`V`, as Kafka Streams' `KeyValueStore`.
@@ -17,10 +17,8 @@ use crate::processor::TaskShared;
 /// changelog topic.
 pub struct KeyValueStore<K, V> {
     store: Rc<RefCell<StateStore>>,
-    serdes: StoreSerdes<K, V>,
+    codec: Codec<K, V>,
     shared: Rc<TaskShared>,
-    /// The serdes' topic argument: the changelog's (Kafka passes the changelog topic too).
-    topic: Rc<str>,
 }
 
 impl<K, V> std::fmt::Debug for KeyValueStore<K, V> {
@@ -37,20 +35,8 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         store: Rc<RefCell<StateStore>>,
         shared: Rc<TaskShared>,
     ) -> Option<KeyValueStore<K, V>> {
-        let serdes = store.borrow().serdes.downcast_ref::<StoreSerdes<K, V>>()?.clone();
-        let topic: Rc<str> = {
-            let s = store.borrow();
-            match s.changelog() {
-                Some((t, _)) => Rc::from(&**t),
-                None => Rc::from(s.name.as_str()),
-            }
-        };
-        Some(KeyValueStore {
-            store,
-            serdes,
-            shared,
-            topic,
-        })
+        let codec = store.borrow().codec()?;
+        Some(KeyValueStore { store, codec, shared })
     }
 
     pub fn name(&self) -> String {
@@ -101,90 +87,44 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
 
     fn decode_all(&self, raw: Vec<(Bytes, Bytes)>) -> Result<Vec<(K, V)>> {
         raw.into_iter()
-            .map(|(k, v)| {
-                let key = self.key(&k)?;
-                let value = self.present_value(&v)?;
-                Ok((key, value))
-            })
+            .map(|(k, v)| Ok((self.codec.key(&k)?, self.codec.present_value(&v)?)))
             .collect()
     }
 
-    /// A failure of the store's key or value serde (`what`).
-    fn serde_error(&self, what: &'static str, source: crate::serde::SerdeError) -> StreamsError {
-        StreamsError::StoreValue {
-            store: self.store.borrow().name.clone(),
-            what,
-            source,
-        }
-    }
-
-    /// The key's bytes; `None` for a key that serializes to null (such records are dropped
-    /// by tables and aggregations, as in Kafka).
-    pub(crate) fn try_key_bytes(&self, key: &K) -> Result<Option<Bytes>> {
-        self.serdes
-            .key
-            .serialize(&self.topic, key)
-            .map_err(|source| self.serde_error("key", source))
-    }
-
     pub(crate) fn key_bytes(&self, key: &K) -> Result<Bytes> {
-        self.try_key_bytes(key)?.ok_or_else(|| {
-            self.serde_error(
-                "key",
-                crate::serde::SerdeError::Other("a store key cannot be null".into()),
-            )
-        })
+        self.codec.key_bytes(key)
     }
 
     pub(crate) fn key(&self, data: &[u8]) -> Result<K> {
-        self.serdes
-            .key
-            .deserialize(&self.topic, Some(data))
-            .map_err(|source| self.serde_error("key", source))
+        self.codec.key(data)
     }
 
     /// A stored value; `None` for an absent one.
     pub(crate) fn value(&self, data: Option<&[u8]>) -> Result<Option<V>> {
-        data.map(|d| self.present_value(d)).transpose()
-    }
-
-    fn present_value(&self, data: &[u8]) -> Result<V> {
-        self.serdes
-            .value
-            .deserialize(&self.topic, Some(data))
-            .map_err(|source| self.serde_error("value", source))
+        self.codec.value(data)
     }
 
     pub(crate) fn value_bytes(&self, value: &V) -> Result<Option<Bytes>> {
-        self.serdes
-            .value
-            .serialize(&self.topic, value)
-            .map_err(|source| self.serde_error("value", source))
+        self.codec.value_bytes(value)
     }
 
     /// Serializes `key` onto `buf`; `false`: a null key (nothing appended).
     pub(crate) fn key_into(&self, key: &K, buf: &mut BytesMut) -> Result<bool> {
-        self.serdes
-            .key
-            .serialize_into(&self.topic, key, buf)
-            .map_err(|source| self.serde_error("key", source))
+        self.codec.key_into(key, buf)
     }
 
     /// Serializes `value` onto `buf`; `false`: it serialized to null (nothing appended).
     pub(crate) fn value_into(&self, value: &V, buf: &mut BytesMut) -> Result<bool> {
-        self.serdes
-            .value
-            .serialize_into(&self.topic, value, buf)
-            .map_err(|source| self.serde_error("value", source))
+        self.codec.value_into(value, buf)
     }
 
     /// The value stored for the serialized `key`, deserialized straight from the cache.
     pub(crate) fn get_by_bytes(&self, key: &[u8]) -> Result<Option<V>> {
-        let (serde, topic) = (&self.serdes.value, &self.topic);
+        let (serde, topic) = (&self.codec.serdes.value, &self.codec.topic);
         let read = self.store.borrow_mut().read(key, |raw| {
             raw.map(|d| serde.deserialize(topic, Some(d))).transpose()
         })?;
-        read.map_err(|source| self.serde_error("value", source))
+        read.map_err(|source| self.codec.error("value", source))
     }
 
     /// Replaces the value of the serialized `key` by `update(value)` in the cache alone, when
@@ -197,7 +137,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         buf: &mut BytesMut,
         update: impl FnOnce(V) -> V,
     ) -> Result<InPlace> {
-        let (serde, topic) = (&self.serdes.value, &self.topic);
+        let (serde, topic) = (&self.codec.serdes.value, &self.codec.topic);
         let done = self
             .store
             .borrow_mut()
@@ -205,7 +145,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
                 let new = update(serde.deserialize(topic, Some(old))?);
                 serde.serialize_into(topic, &new, buf)
             });
-        done.map_err(|source| self.serde_error("value", source))
+        done.map_err(|source| self.codec.error("value", source))
     }
 
     pub(crate) fn put_slice_at(

@@ -16,6 +16,10 @@ pub struct Materialized<K, V> {
     pub(crate) store_type: StoreType,
     pub(crate) caching: bool,
     pub(crate) logging: bool,
+    /// How long a window or session store keeps windows past stream time; `None`: the
+    /// windows' default (Kafka: size plus grace; sliding: twice the time difference plus
+    /// grace; sessions: gap plus grace).
+    pub(crate) retention: Option<std::time::Duration>,
 }
 
 impl<K, V> std::fmt::Debug for Materialized<K, V> {
@@ -38,6 +42,7 @@ impl<K, V> Default for Materialized<K, V> {
             store_type: StoreType::RocksDb,
             caching: true,
             logging: true,
+            retention: None,
         }
     }
 }
@@ -79,6 +84,15 @@ impl<K, V> Materialized<K, V> {
     /// does not apply to this store).
     pub fn with_caching_disabled(mut self) -> Self {
         self.caching = false;
+        self
+    }
+
+    /// How long a windowed aggregation's store keeps a window past stream time (Kafka's
+    /// `withRetention`): for interactive queries of windows older than the grace period. At
+    /// least the window size plus grace (for sliding windows twice the time difference plus
+    /// grace, for sessions the gap plus grace), else `build()` refuses it with Kafka's message.
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = Some(retention);
         self
     }
 

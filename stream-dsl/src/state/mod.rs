@@ -14,20 +14,27 @@
 //! A task opens its stores through a `StoreOpener` (`open.rs`), the runtime's and the test
 //! driver's alike; only where the stores live differs (its `Placement`).
 
+mod backing;
 pub mod cache;
+mod codec;
 mod handle;
 mod materialized;
 mod open;
+mod session;
 mod store;
 pub(crate) mod table;
+mod window;
 
 use std::any::Any;
 use std::sync::Arc;
 
+pub(crate) use backing::{Backing, ChangelogRecord};
 pub use handle::KeyValueStore;
 pub use materialized::{Materialized, StoreBuilder, Stores};
-pub(crate) use open::{Placement, StoreOpener};
-pub(crate) use store::StateStore;
+pub(crate) use open::{Placement, StoreOpener, memory_budget};
+pub use session::SessionStore;
+pub(crate) use store::{StateStore, Written};
+pub use window::WindowStore;
 
 use crate::serde::SharedSerde;
 
@@ -42,12 +49,43 @@ pub enum StoreType {
     InMemory,
 }
 
-/// What a store holds, and so how it is opened ([`StoreOpener`]) and keyed. Key-value stores
-/// only so far; window and session stores are the kinds to come, each with its own key layout
-/// over the same byte stores (as Kafka Streams' `WindowKeySchema` and `SessionKeySchema`).
+/// What a store holds, and so how it is opened ([`StoreOpener`]) and keyed: each kind has its
+/// own key layout over its byte store (Kafka Streams' `WindowKeySchema` and
+/// `SessionKeySchema`; see `backing.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StoreKind {
     KeyValue,
+    /// Windows of `size_ms` kept `retention_ms` past stream time; `timestamped`: each value
+    /// carries the largest timestamp of its window's records (Kafka's
+    /// `TimestampedWindowStore`, the windowed aggregations' store).
+    Window {
+        retention_ms: i64,
+        size_ms: i64,
+        retain_duplicates: bool,
+        timestamped: bool,
+    },
+    /// Sessions kept `retention_ms` past stream time.
+    Session {
+        retention_ms: i64,
+    },
+    /// A suppression buffer's store: key-value, always in memory (the buffer is rebuilt from
+    /// its changelog at every start, as Kafka's is), its changelog values carrying the header
+    /// `v` = `[3]` of Kafka's buffer format.
+    SuppressionBuffer,
+}
+
+impl StoreKind {
+    /// How long the store keeps data past stream time, for window and session stores: their
+    /// changelogs are `compact,delete` with this retention plus
+    /// `windowstore.changelog.additional.retention.ms`.
+    pub(crate) fn retention_ms(&self) -> Option<i64> {
+        match *self {
+            StoreKind::KeyValue | StoreKind::SuppressionBuffer => None,
+            StoreKind::Window { retention_ms, .. } | StoreKind::Session { retention_ms } => {
+                Some(retention_ms)
+            }
+        }
+    }
 }
 
 /// A store's definition in a topology, shared by every task that instantiates it.

@@ -11,9 +11,12 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use storage::store::{InMemoryStore, KeyValueStore as ByteStore, RocksDbStore};
+use storage::store::{
+    InMemorySessionStore, InMemoryStore, InMemoryWindowStore, MemoryBudget, RocksDbSessionStore,
+    RocksDbStore, RocksDbWindowStore, SessionStoreConfig, WindowStoreConfig,
+};
 
-use super::{StateStore, StoreKind, StoreSpec, StoreType, changelog_topic};
+use super::{Backing, StateStore, StoreKind, StoreSpec, StoreType, changelog_topic};
 use crate::error::{Result, StreamsError};
 use crate::processor::{Output, TaskId};
 use crate::runtime::Checkpoint;
@@ -42,6 +45,26 @@ pub(crate) struct StoreOpener {
     placement: Placement,
     /// Store name → the changelog offset its local content is known to hold.
     restore_from: BTreeMap<String, i64>,
+    /// The process's RocksDB memory budget, every RocksDB store of every task within it.
+    budget: MemoryBudget,
+}
+
+/// The process's RocksDB budget of `bytes` (`rocksdb.memory.max.bytes`): one per size, so
+/// that tasks, threads and applications of one process come and go within one budget.
+pub(crate) fn memory_budget(bytes: usize) -> MemoryBudget {
+    use std::sync::{Mutex, OnceLock};
+    if bytes == storage::store::DEFAULT_MEMORY_BUDGET {
+        return MemoryBudget::process_default().clone();
+    }
+    static BUDGETS: OnceLock<Mutex<BTreeMap<usize, MemoryBudget>>> = OnceLock::new();
+    let mut budgets = BUDGETS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    budgets
+        .entry(bytes)
+        .or_insert_with(|| MemoryBudget::new(bytes))
+        .clone()
 }
 
 impl StoreOpener {
@@ -52,18 +75,24 @@ impl StoreOpener {
             cache_bytes,
             placement,
             restore_from: BTreeMap::new(),
+            budget: MemoryBudget::process_default().clone(),
         }
+    }
+
+    /// RocksDB stores open within `budget` (the default: the process's 256 MiB one).
+    pub fn with_budget(mut self, budget: MemoryBudget) -> StoreOpener {
+        self.budget = budget;
+        self
     }
 
     /// The task's instance of `spec`: its kind's byte store, behind the record cache if the
     /// spec caches, its changelog writes going to the task's `output` if it logs.
     pub fn open(&mut self, spec: &StoreSpec, output: &Rc<RefCell<Output>>) -> Result<StateStore> {
         let changelog = format!("{}-{}", self.application_id, changelog_topic(&spec.name));
-        let bytes = match spec.kind {
-            StoreKind::KeyValue => self.key_value(spec, &changelog)?,
-        };
+        let bytes = self.backing(spec, &changelog)?;
         Ok(StateStore::new(
             spec.name.clone(),
+            spec.kind,
             bytes,
             spec.caching.then_some(self.cache_bytes),
             spec.logging.then(|| (Arc::from(changelog), self.partition)),
@@ -78,27 +107,83 @@ impl StoreOpener {
         &self.restore_from
     }
 
-    /// A key-value byte store. A RocksDB store the checkpoint vouches for keeps its content
-    /// and replays only the changelog's tail; a logged one it does not is wiped, since its
-    /// content cannot be trusted, and replays all of it.
-    fn key_value(&mut self, spec: &StoreSpec, changelog: &str) -> Result<Box<dyn ByteStore>> {
-        let (task_dir, checkpoint) = match (&self.placement, spec.store_type) {
-            (Placement::Memory, _) | (_, StoreType::InMemory) => {
-                return Ok(Box::new(InMemoryStore::new(&spec.name)));
+    /// The byte store of `spec`'s kind. A RocksDB store the checkpoint vouches for keeps its
+    /// content and replays only the changelog's tail; a logged one it does not is wiped, since
+    /// its content cannot be trusted, and replays all of it.
+    fn backing(&mut self, spec: &StoreSpec, changelog: &str) -> Result<Backing> {
+        let store_error = |e| StreamsError::store(&spec.name, e);
+        let on_disk = match (&self.placement, spec.store_type) {
+            _ if spec.kind == StoreKind::SuppressionBuffer => None,
+            (Placement::Memory, _) | (_, StoreType::InMemory) => None,
+            (Placement::StateDir { task_dir, checkpoint }, StoreType::RocksDb) => {
+                Some((task_dir, checkpoint))
             }
-            (Placement::StateDir { task_dir, checkpoint }, StoreType::RocksDb) => (task_dir, checkpoint),
+        };
+        let Some((task_dir, checkpoint)) = on_disk else {
+            return Ok(match spec.kind {
+                StoreKind::KeyValue | StoreKind::SuppressionBuffer => {
+                    Backing::KeyValue(Box::new(InMemoryStore::new(&spec.name)))
+                }
+                StoreKind::Window { timestamped, .. } => Backing::Window {
+                    store: Box::new(
+                        InMemoryWindowStore::new(&spec.name, window_config(spec)).map_err(store_error)?,
+                    ),
+                    timestamped,
+                },
+                StoreKind::Session { retention_ms } => Backing::Session(Box::new(
+                    InMemorySessionStore::new(&spec.name, SessionStoreConfig::new(retention_ms))
+                        .map_err(store_error)?,
+                )),
+            });
         };
         let dir = task_dir.join("rocksdb");
-        let store_error = |e| StreamsError::store(&spec.name, e);
-        match checkpoint.0.get(&(changelog.to_owned(), self.partition)) {
-            Some(&offset) => {
+        let trusted = checkpoint.0.get(&(changelog.to_owned(), self.partition)).copied();
+        match trusted {
+            Some(offset) => {
                 self.restore_from.insert(spec.name.clone(), offset);
             }
-            None if spec.logging => RocksDbStore::destroy(&dir, &spec.name).map_err(store_error)?,
+            None if spec.logging => match spec.kind {
+                StoreKind::KeyValue | StoreKind::SuppressionBuffer => RocksDbStore::destroy(&dir, &spec.name),
+                StoreKind::Window { .. } => RocksDbWindowStore::destroy(&dir, &spec.name),
+                StoreKind::Session { .. } => RocksDbSessionStore::destroy(&dir, &spec.name),
+            }
+            .map_err(store_error)?,
             None => {}
         }
-        let store = RocksDbStore::open(&dir, &spec.name).map_err(store_error)?;
-        Ok(Box::new(store))
+        Ok(match spec.kind {
+            StoreKind::KeyValue | StoreKind::SuppressionBuffer => Backing::KeyValue(Box::new(
+                RocksDbStore::open_with_budget(&dir, &spec.name, &self.budget).map_err(store_error)?,
+            )),
+            StoreKind::Window { timestamped, .. } => Backing::Window {
+                store: Box::new(
+                    RocksDbWindowStore::open_with_budget(&dir, &spec.name, window_config(spec), &self.budget)
+                        .map_err(store_error)?,
+                ),
+                timestamped,
+            },
+            StoreKind::Session { retention_ms } => Backing::Session(Box::new(
+                RocksDbSessionStore::open_with_budget(
+                    &dir,
+                    &spec.name,
+                    SessionStoreConfig::new(retention_ms),
+                    &self.budget,
+                )
+                .map_err(store_error)?,
+            )),
+        })
+    }
+}
+
+/// The window store shape of a window `spec`.
+fn window_config(spec: &StoreSpec) -> WindowStoreConfig {
+    match spec.kind {
+        StoreKind::Window {
+            retention_ms,
+            size_ms,
+            retain_duplicates,
+            ..
+        } => WindowStoreConfig::new(retention_ms, size_ms).with_retain_duplicates(retain_duplicates),
+        _ => WindowStoreConfig::new(0, 0),
     }
 }
 

@@ -5,11 +5,18 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use storage::store::KeyValueStore as ByteStore;
 
+use std::collections::BTreeMap;
+
+use storage::store::session::decode_session_key;
+use storage::store::window::decode_window_key;
+use storage::store::{Order, Window};
+
+use super::backing::{Backing, ChangelogRecord, session_store_key, window_store_key};
 use super::cache::{DirtyEntry, InPlace, RecordCache};
 use crate::error::{Result, StreamsError};
 use crate::processor::Output;
+use crate::record::Header;
 
 /// A write that reached the store (and the changelog): what a table forwards downstream.
 #[derive(Debug)]
@@ -22,7 +29,8 @@ pub(crate) struct Written {
 
 pub(crate) struct StateStore {
     pub name: String,
-    inner: Box<dyn ByteStore>,
+    kind: super::StoreKind,
+    inner: Backing,
     cache: Option<RecordCache>,
     /// The changelog topic (resolved) and the task's partition of it.
     changelog: Option<(Arc<str>, i32)>,
@@ -49,7 +57,8 @@ impl std::fmt::Debug for StateStore {
 impl StateStore {
     pub fn new(
         name: String,
-        inner: Box<dyn ByteStore>,
+        kind: super::StoreKind,
+        inner: Backing,
         cache_bytes: Option<usize>,
         changelog: Option<(Arc<str>, i32)>,
         output: Rc<RefCell<Output>>,
@@ -57,6 +66,7 @@ impl StateStore {
     ) -> StateStore {
         StateStore {
             name,
+            kind,
             inner,
             cache: cache_bytes.map(RecordCache::new),
             changelog,
@@ -75,8 +85,37 @@ impl StateStore {
         self.send_old_values = true;
     }
 
+    /// The serdes of the store's declaration, if it was declared with `K` and `V`; the topic
+    /// they are called with is the changelog's.
+    pub fn codec<K: 'static, V: 'static>(&self) -> Option<super::codec::Codec<K, V>> {
+        let serdes = self.serdes.downcast_ref::<super::StoreSerdes<K, V>>()?.clone();
+        let topic: std::rc::Rc<str> = match &self.changelog {
+            Some((t, _)) => std::rc::Rc::from(&**t),
+            None => std::rc::Rc::from(self.name.as_str()),
+        };
+        Some(super::codec::Codec {
+            serdes,
+            topic,
+            store: std::rc::Rc::from(self.name.as_str()),
+        })
+    }
+
     pub fn changelog(&self) -> Option<&(Arc<str>, i32)> {
         self.changelog.as_ref()
+    }
+
+    /// A window or session store's stream time (its newest window start or session end);
+    /// `None` for an empty one or a key-value store.
+    pub fn observed_stream_time(&self) -> Option<i64> {
+        match &self.inner {
+            Backing::KeyValue(_) => None,
+            Backing::Window { store, .. } => store.observed_stream_time(),
+            Backing::Session(store) => store.observed_stream_time(),
+        }
+    }
+
+    pub fn kind(&self) -> super::StoreKind {
+        self.kind
     }
 
     pub fn persistent(&self) -> bool {
@@ -219,27 +258,66 @@ impl StateStore {
         } else {
             Vec::new()
         };
-        // In key order: RocksDB's memtable insert resumes its search where the previous key
-        // went, so a sorted batch costs a fraction of a shuffled one (measured:
-        // docs/performance.md#exactly-once). The cache hands
-        // entries out in the order they became dirty, which downstream keeps.
-        let mut sorted: Vec<&DirtyEntry> = entries.iter().collect();
-        if sorted.len() > 1 {
-            // Stable: were a key in the batch twice, its later write must stay last.
-            sorted.sort_by(|a, b| a.key.cmp(&b.key));
-        }
-        let mut iter = sorted.into_iter().map(|e| (&e.key[..], e.value.as_deref()));
-        self.inner.write_batch(&mut iter).map_err(|e| self.err(e))?;
-        if let Some((topic, partition)) = &self.changelog {
-            let mut out = self.output.borrow_mut();
-            for e in &entries {
-                out.push(
-                    topic,
-                    Some(*partition),
-                    Some(&e.key),
-                    e.value.as_deref(),
-                    e.timestamp,
-                );
+        match &mut self.inner {
+            Backing::KeyValue(kv) => {
+                // In key order: RocksDB's memtable insert resumes its search where the
+                // previous key went, so a sorted batch costs a fraction of a shuffled one
+                // (measured: docs/performance.md#exactly-once). The cache hands entries out in
+                // the order they became dirty, which downstream keeps.
+                let mut sorted: Vec<&DirtyEntry> = entries.iter().collect();
+                if sorted.len() > 1 {
+                    // Stable: were a key in the batch twice, its later write must stay last.
+                    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+                }
+                let mut iter = sorted.into_iter().map(|e| (&e.key[..], e.value.as_deref()));
+                kv.write_batch(&mut iter)
+                    .map_err(|e| StreamsError::store(&self.name, e))?;
+                if let Some((topic, partition)) = &self.changelog {
+                    let mut out = self.output.borrow_mut();
+                    let versioned = self.kind == super::StoreKind::SuppressionBuffer;
+                    for e in &entries {
+                        if versioned && e.value.is_some() {
+                            // Kafka's suppression buffer marks its value format in a header.
+                            let v3 = [Header {
+                                key: "v".into(),
+                                value: Some(Bytes::from_static(&[3])),
+                            }];
+                            out.push_with_headers(
+                                topic,
+                                Some(*partition),
+                                Some(&e.key),
+                                e.value.as_deref(),
+                                e.timestamp,
+                                &v3,
+                            );
+                        } else {
+                            out.push(
+                                topic,
+                                Some(*partition),
+                                Some(&e.key),
+                                e.value.as_deref(),
+                                e.timestamp,
+                            );
+                        }
+                    }
+                }
+            }
+            // Window and session stores: each put decides its changelog record (an expired
+            // window's has none), so entries go one by one, in the order they became dirty.
+            other => {
+                let mut iter = entries
+                    .iter()
+                    .map(|e| (&e.key[..], e.value.as_deref(), e.timestamp));
+                let mut out = self.output.borrow_mut();
+                let changelog = &self.changelog;
+                let mut log = |(key, value, timestamp): super::backing::Entry<'_>| {
+                    if let Some((topic, partition)) = changelog {
+                        out.push(topic, Some(*partition), Some(key), value, timestamp);
+                    }
+                };
+                other
+                    .apply(&mut iter, &mut log)
+                    .map_err(|e| StreamsError::store(&self.name, e))?;
             }
         }
         let mut olds = olds.into_iter();
@@ -254,15 +332,23 @@ impl StateStore {
 
     /// Applies changelog records during restore: straight to the byte store, no cache, no
     /// changelog.
-    pub fn restore(&mut self, entries: &[(Bytes, Option<Bytes>)]) -> Result<()> {
-        let mut iter = entries.iter().map(|(k, v)| (&k[..], v.as_deref()));
-        self.inner.write_batch(&mut iter).map_err(|e| self.err(e))
+    pub fn restore(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        self.inner.restore(records).map_err(|e| self.err(e))
     }
 
     /// Entries with `from <= key <= to`, cache merged over the store, ascending.
     pub fn range(&mut self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Vec<(Bytes, Bytes)>> {
+        let Backing::KeyValue(kv) = &self.inner else {
+            return Err(StreamsError::Topology(format!(
+                "state store {} is not a key-value store",
+                self.name
+            )));
+        };
         let mut merged = std::collections::BTreeMap::new();
-        for item in self.inner.range(from, to).map_err(|e| self.err(e))? {
+        for item in kv
+            .range(from, to)
+            .map_err(|e| StreamsError::store(&self.name, e))?
+        {
             let (k, v) = item.map_err(|e| self.err(e))?;
             merged.insert(Bytes::from(k), Some(Bytes::from(v)));
         }
@@ -275,6 +361,179 @@ impl StateStore {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect())
+    }
+
+    /// A window store's windows of `key` with `from <= start <= to`, the cache merged over
+    /// the store, in `order`: `(start, value)`.
+    pub fn window_range(
+        &mut self,
+        key: &[u8],
+        from: i64,
+        to: i64,
+        order: Order,
+    ) -> Result<Vec<(i64, Bytes)>> {
+        let Backing::Window { store, .. } = &self.inner else {
+            return Err(self.not_a("window"));
+        };
+        let mut merged: BTreeMap<i64, Option<Bytes>> = BTreeMap::new();
+        if from <= to {
+            for item in store
+                .fetch_range_in(key, from, to, Order::Forward)
+                .map_err(|e| StreamsError::store(&self.name, e))?
+            {
+                let (start, value) = item.map_err(|e| StreamsError::store(&self.name, e))?;
+                merged.insert(start, Some(Bytes::from(value)));
+            }
+            if let Some(cache) = &self.cache {
+                let (lo, hi) = (
+                    window_store_key(key, from),
+                    window_store_key(key, to.saturating_add(1)),
+                );
+                for (k, v) in cache.dirty_and_cached_in_range(Some(&lo), Some(&hi)) {
+                    // The byte range also holds longer keys that start with `key`: keep only
+                    // entries of `key` itself.
+                    if let Ok(w) = decode_window_key(&k)
+                        && w.key == key
+                        && (from..=to).contains(&w.start)
+                    {
+                        merged.insert(w.start, v);
+                    }
+                }
+            }
+        }
+        let live = merged.into_iter().filter_map(|(start, v)| v.map(|v| (start, v)));
+        Ok(match order {
+            Order::Forward => live.collect(),
+            Order::Backward => live.rev().collect(),
+        })
+    }
+
+    /// Every key's windows with `from <= start <= to` (window store), the cache merged over
+    /// the store, in store-key order: `(key, start, value)`.
+    pub fn window_all(&mut self, from: i64, to: i64) -> Result<Vec<(Vec<u8>, i64, Bytes)>> {
+        let Backing::Window { store, .. } = &self.inner else {
+            return Err(self.not_a("window"));
+        };
+        let mut merged: BTreeMap<Vec<u8>, Option<Bytes>> = BTreeMap::new();
+        if from <= to {
+            for item in store
+                .fetch_keys_in(None, None, from, to, Order::Forward)
+                .map_err(|e| StreamsError::store(&self.name, e))?
+            {
+                let (w, value) = item.map_err(|e| StreamsError::store(&self.name, e))?;
+                merged.insert(window_store_key(&w.key, w.window.start), Some(Bytes::from(value)));
+            }
+            if let Some(cache) = &self.cache {
+                for (k, v) in cache.dirty_and_cached_in_range(None, None) {
+                    if let Ok(w) = decode_window_key(&k)
+                        && (from..=to).contains(&w.start)
+                    {
+                        merged.insert(k.to_vec(), v);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(merged.len());
+        for (k, v) in merged {
+            let Some(v) = v else { continue };
+            let w = decode_window_key(&k).map_err(|source| self.corrupt(source))?;
+            out.push((w.key.to_vec(), w.start, v));
+        }
+        Ok(out)
+    }
+
+    /// A session store's sessions of `key` with `end >= earliest_end` and
+    /// `start <= latest_start`, the cache merged over the store, in `order` (by end, then
+    /// start): `(session, value)`.
+    pub fn sessions(
+        &mut self,
+        key: &[u8],
+        earliest_end: i64,
+        latest_start: i64,
+        order: Order,
+    ) -> Result<Vec<(Window, Bytes)>> {
+        let Backing::Session(store) = &self.inner else {
+            return Err(self.not_a("session"));
+        };
+        let mut merged: BTreeMap<(i64, i64), Option<Bytes>> = BTreeMap::new();
+        for item in store
+            .find_sessions_in(key, earliest_end, latest_start, Order::Forward)
+            .map_err(|e| StreamsError::store(&self.name, e))?
+        {
+            let (w, value) = item.map_err(|e| StreamsError::store(&self.name, e))?;
+            merged.insert((w.window.end, w.window.start), Some(Bytes::from(value)));
+        }
+        if let Some(cache) = &self.cache {
+            let lo = session_store_key(key, Window::new(0, earliest_end.max(0)));
+            let hi = session_store_key(key, Window::new(i64::MAX, i64::MAX));
+            for (k, v) in cache.dirty_and_cached_in_range(Some(&lo), Some(&hi)) {
+                if let Ok(w) = decode_session_key(&k)
+                    && w.key == key
+                    && w.window.end >= earliest_end
+                    && w.window.start <= latest_start
+                {
+                    merged.insert((w.window.end, w.window.start), v);
+                }
+            }
+        }
+        let live = merged
+            .into_iter()
+            .filter_map(|((end, start), v)| v.map(|v| (Window::new(start, end), v)));
+        Ok(match order {
+            Order::Forward => live.collect(),
+            Order::Backward => live.rev().collect(),
+        })
+    }
+
+    /// Every key's sessions with `earliest_end <= end <= latest_end` (session store), the
+    /// cache merged over the store, in store-key order: `(key, session, value)`.
+    pub fn sessions_ending_in(
+        &mut self,
+        earliest_end: i64,
+        latest_end: i64,
+    ) -> Result<Vec<(Vec<u8>, Window, Bytes)>> {
+        let Backing::Session(store) = &self.inner else {
+            return Err(self.not_a("session"));
+        };
+        let mut merged: BTreeMap<Vec<u8>, Option<Bytes>> = BTreeMap::new();
+        if earliest_end <= latest_end {
+            for item in store
+                .find_sessions_keys_in(None, None, earliest_end, i64::MAX, Order::Forward)
+                .map_err(|e| StreamsError::store(&self.name, e))?
+            {
+                let (w, value) = item.map_err(|e| StreamsError::store(&self.name, e))?;
+                if w.window.end <= latest_end {
+                    merged.insert(session_store_key(&w.key, w.window), Some(Bytes::from(value)));
+                }
+            }
+            if let Some(cache) = &self.cache {
+                for (k, v) in cache.dirty_and_cached_in_range(None, None) {
+                    if let Ok(w) = decode_session_key(&k)
+                        && (earliest_end..=latest_end).contains(&w.window.end)
+                    {
+                        merged.insert(k.to_vec(), v);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(merged.len());
+        for (k, v) in merged {
+            let Some(v) = v else { continue };
+            let w = decode_session_key(&k).map_err(|source| self.corrupt(source))?;
+            out.push((w.key.to_vec(), w.window, v));
+        }
+        Ok(out)
+    }
+
+    fn not_a(&self, kind: &str) -> StreamsError {
+        StreamsError::Topology(format!("state store {} is not a {kind} store", self.name))
+    }
+
+    fn corrupt(&self, source: storage::store::KeyError) -> StreamsError {
+        self.err(storage::store::StoreError::CorruptKey {
+            store: self.name.clone(),
+            source,
+        })
     }
 
     pub fn approximate_num_entries(&self) -> Result<u64> {

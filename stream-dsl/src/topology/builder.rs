@@ -22,6 +22,26 @@ pub(crate) struct Graph {
     /// Mistakes found while building (a missing serde, a duplicate name): reported by
     /// `build()`, because operators return streams, not results.
     pub errors: Vec<String>,
+    /// Windowed aggregation node → how long after a window's end it closes (grace, plus the
+    /// gap for sessions): what `suppress(until_window_closes)` waits for, found from the
+    /// nearest windowed aggregation upstream (Kafka's `GraphGraceSearchUtil`).
+    pub window_close: BTreeMap<usize, i64>,
+}
+
+impl Graph {
+    /// The close delay of the windowed aggregation at or upstream of `node`, the largest
+    /// over parents (Kafka takes the max); `None` when there is none.
+    pub fn window_close_of(&self, node: usize) -> Option<i64> {
+        if let Some(&close) = self.window_close.get(&node) {
+            return Some(close);
+        }
+        self.nodes
+            .get(node)?
+            .parents
+            .iter()
+            .filter_map(|&p| self.window_close_of(p))
+            .max()
+    }
 }
 
 impl Graph {
