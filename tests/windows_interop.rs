@@ -10,7 +10,7 @@
 //!
 //!   compared, record by record: output topics, store changelogs, stores at the end, and the
 //!   output of a probe record piped after the input (far in the future: it closes every window)
-//!   restores: Kafka's changelogs ─▶ Runnel's stores (restore_store), then the probe again
+//!   restores: Kafka's changelogs ─▶ Runnel's stores (with_restored_stores), then the probe again
 //!             Runnel's changelogs ─▶ Kafka Streams on Apache Kafka 4.4 (interop/kafka-ref.sh,
 //!                                    java … Main windows-restore), then the probe again
 //! ```
@@ -32,6 +32,8 @@ mod support;
 #[macro_use]
 mod java_support;
 
+#[path = "windows_interop/buffer.rs"]
+mod buffer;
 #[path = "windows_interop/compare.rs"]
 mod compare;
 #[path = "windows_interop/input.rs"]
@@ -118,6 +120,25 @@ impl Case {
                 ("suppressed-buffer-store", StoreKind::Buffer),
             ],
         }
+    }
+
+    /// Which windows Kafka's aggregation store hides that Runnel's keeps, given both stores'
+    /// entries (windows-spec §2.4, §7.2, §10 #1–2): a store hides what is older than its newest
+    /// window start (session end) minus its retention, and Runnel keeps sliding windows for
+    /// `max(R, 3 td + g + 2)` rather than `R = 2 td + g`, and sessions for `gap + g + 1` rather
+    /// than `gap + g`. Time windows' retention is Kafka's: nothing is hidden only there.
+    fn kafka_hides(self, kafka: &[Entry], runnel: &[Entry]) -> impl Fn(&Entry) -> bool + use<> {
+        let all = || kafka.iter().chain(runnel);
+        let (clock, retention): (fn(&Entry) -> i64, i64) = match self {
+            // td 10 s, grace 5 s: R = 2 td + g.
+            Case::Sliding => (|e| e.start, 2 * 10_000 + 5_000),
+            // gap 5 s, grace 2 s: R = gap + g.
+            Case::Session => (|e| e.end, 5_000 + 2_000),
+            Case::Tumbling | Case::Hopping | Case::Suppressed => (|_| i64::MIN, 0),
+        };
+        let store_time = all().map(clock).max().unwrap_or(i64::MIN);
+        let sliding_or_session = matches!(self, Case::Sliding | Case::Session);
+        move |e: &Entry| sliding_or_session && clock(e) < store_time - retention + 1
     }
 
     fn aggregate_store(self) -> &'static str {
@@ -255,15 +276,20 @@ fn write_changelogs(path: &Path, runs: &BTreeMap<Case, CaseRun>) {
 // ---------------------------------------------------------------------------------------------
 // Runnel's side.
 
+/// The key type: Java's `String` may be null, and a record with a null key reaches the
+/// aggregation, which drops it (without moving stream time). Runnel's `String` cannot be null
+/// (its serde refuses a null key at the source), so the typed equivalent is `Option<String>`.
+type Key = Option<String>;
+
 fn runnel_topology(case: Case) -> Topology {
     let builder = StreamsBuilder::new();
     let grouped = builder
-        .stream::<String, i64>("input", Consumed::with(Serdes::string(), Serdes::i64()))
+        .stream::<Key, i64>("input", Consumed::with(Serdes::string(), Serdes::i64()))
         .group_by_key(Grouped::with(Serdes::string(), Serdes::i64()));
     let secs = Duration::from_secs;
     let store = case.aggregate_store();
     let output = case.output_topic();
-    let time_keys = || WindowedSerdes::time_windowed(Serdes::string(), 10_000);
+    let time_keys = || WindowedSerdes::time_windowed::<Key>(Serdes::string(), 10_000);
     match case {
         Case::Tumbling => grouped
             .windowed_by(TimeWindows::of_size_and_grace(secs(10), secs(5)))
@@ -290,7 +316,10 @@ fn runnel_topology(case: Case) -> Topology {
             .to_stream()
             .to(
                 &output,
-                Produced::with(WindowedSerdes::session_windowed(Serdes::string()), Serdes::i64()),
+                Produced::with(
+                    WindowedSerdes::session_windowed::<Key>(Serdes::string()),
+                    Serdes::i64(),
+                ),
             ),
         Case::Suppressed => grouped
             .windowed_by(TimeWindows::of_size_and_grace(secs(10), secs(5)))
@@ -351,13 +380,13 @@ fn contents(case: Case, driver: &TopologyTestDriver, keys: &[String]) -> Vec<Ent
     let name = case.aggregate_store();
     match case.store_kind(name) {
         StoreKind::Window => driver
-            .window_store::<String, i64>(name)
+            .window_store::<Key, i64>(name)
             .unwrap()
             .fetch_all_timestamped(0, i64::MAX)
             .unwrap()
             .into_iter()
             .map(|(w, value, ts)| Entry {
-                key: w.key.into_bytes(),
+                key: w.key.expect("a stored key").into_bytes(),
                 start: w.window.start,
                 end: w.window.end,
                 value: value.to_be_bytes().to_vec(),
@@ -365,13 +394,19 @@ fn contents(case: Case, driver: &TopologyTestDriver, keys: &[String]) -> Vec<Ent
             })
             .collect(),
         StoreKind::Session => {
-            let store = driver.session_store::<String, i64>(name).unwrap();
+            let store = driver.session_store::<Key, i64>(name).unwrap();
             keys.iter()
-                .flat_map(|k| store.fetch(k).unwrap())
-                .map(|(w, value)| Entry {
-                    key: w.key.into_bytes(),
-                    start: w.window.start,
-                    end: w.window.end,
+                .flat_map(|k| {
+                    store
+                        .fetch(&Some(k.clone()))
+                        .unwrap()
+                        .into_iter()
+                        .map(move |s| (k, s))
+                })
+                .map(|(k, (window, value))| Entry {
+                    key: k.clone().into_bytes(),
+                    start: window.start,
+                    end: window.end,
                     value: value.to_be_bytes().to_vec(),
                     timestamp: None,
                 })
@@ -410,8 +445,8 @@ fn runnel_run(
     run
 }
 
-/// Kafka's changelogs restored into a fresh Runnel driver's stores (no processing), which is
-/// then read and probed as after a restart.
+/// Kafka's changelogs restored into a fresh Runnel driver's stores before its processors start
+/// (no processing), as after a restart; the driver is then read and probed.
 fn runnel_restore(
     case: Case,
     changelogs: &BTreeMap<String, Vec<Rec>>,
@@ -419,20 +454,25 @@ fn runnel_restore(
     keys: &[String],
     diffs: &mut Vec<Diff>,
 ) -> (Vec<Entry>, Vec<Rec>) {
-    let driver = TopologyTestDriver::new(runnel_topology(case)).unwrap();
-    for (store, records) in changelogs {
-        // A record without a timestamp (Kafka's suppression buffer) restores with Kafka's
-        // NO_TIMESTAMP; a real broker would have stamped the time of the append.
+    // A record without a timestamp (Kafka's suppression buffer) restores with Kafka's
+    // NO_TIMESTAMP; a real broker would have stamped the time of the append.
+    let restored = changelogs.iter().map(|(store, records)| {
         let records = records
             .iter()
-            .map(|r| (r.key.clone().unwrap(), r.value.clone(), r.timestamp.unwrap_or(-1)));
-        if let Err(e) = driver.restore_store(store, records) {
+            .map(|r| (r.key.clone().unwrap(), r.value.clone(), r.timestamp.unwrap_or(-1)))
+            .collect();
+        (store.clone(), records)
+    });
+    let driver = match TopologyTestDriver::with_restored_stores(runnel_topology(case), restored) {
+        Ok(driver) => driver,
+        Err(e) => {
             diffs.push(Diff {
-                name: format!("{}.restore-into-runnel.{store}", case.id()),
-                detail: format!("Runnel could not restore Kafka's changelog of {store}: {e}"),
+                name: format!("{}.restore-into-runnel", case.id()),
+                detail: format!("Runnel could not restore Kafka's changelogs: {e}"),
             });
+            return (Vec::new(), Vec::new());
         }
-    }
+    };
     let store = contents(case, &driver, keys);
     pipe(case, &driver, probe, diffs);
     (store, drain(&driver, &case.output_topic()))
@@ -463,6 +503,7 @@ fn compare_runs(case: Case, kafka: &CaseRun, runnel: &CaseRun) -> Vec<Diff> {
         &format!("{id}.store"),
         &kafka.store,
         &runnel.store,
+        &case.kafka_hides(&kafka.store, &runnel.store),
     ));
     diffs.extend(compare_records_checked(
         &format!("{id}.probe"),
@@ -550,6 +591,7 @@ fn kafka_streams_and_runnel_window_the_same_input_alike_and_restore_each_others_
             &format!("{}.restore-into-runnel", case.id()),
             &k.store,
             &store,
+            &case.kafka_hides(&k.store, &store),
         ));
         diffs.extend(compare_records_checked(
             &format!("{}.probe-after-restore-into-runnel", case.id()),
@@ -602,6 +644,7 @@ fn kafka_streams_and_runnel_window_the_same_input_alike_and_restore_each_others_
                 &format!("{}.restore-into-kafka", case.id()),
                 &theirs.store,
                 &ours.store,
+                &case.kafka_hides(&theirs.store, &ours.store),
             ));
             diffs.extend(compare_records_checked(
                 &format!("{}.probe-after-restore-into-kafka", case.id()),

@@ -97,6 +97,14 @@ pub fn inner_key(key: &[u8]) -> String {
 /// the sequence of records (value, timestamp, headers) must be equal — each window that
 /// differs is a difference `PREFIX.ID` — and across windows the records that agree must come
 /// in the same order (else `PREFIX.order`).
+///
+/// Two kinds of window difference are named apart, so the allow-list can name exactly them
+/// and nothing else; their windows still take part in the order check:
+/// - `PREFIX.ID.headers-dropped`: the window's records are Kafka's exactly but with no headers
+///   at all (Runnel forwards windowed results without the headers of whichever input record
+///   updated them last);
+/// - `PREFIX.ID.buffer-conventions`: suppression-buffer records that are Kafka's but for
+///   Runnel's conventions, and in nothing else ([`crate::buffer::differs_by_runnel_conventions`]).
 pub fn compare_records(prefix: &str, format: KeyFormat, kafka: &[Rec], runnel: &[Rec]) -> Vec<Diff> {
     let ids = |records: &[Rec]| -> Vec<String> {
         records
@@ -123,13 +131,30 @@ pub fn compare_records(prefix: &str, format: KeyFormat, kafka: &[Rec], runnel: &
     let mut differing = HashSet::new();
     for id in order {
         let (k, r) = (kafka_by_id.get(id), runnel_by_id.get(id));
-        if k != r {
-            differing.insert(id.clone());
-            diffs.push(Diff {
-                name: format!("{prefix}.{id}"),
-                detail: format!("Kafka {} / Runnel {}", render(k), render(r)),
-            });
+        if k == r {
+            continue;
         }
+        if headers_dropped(k, r) {
+            diffs.push(Diff {
+                name: format!("{prefix}.{id}.headers-dropped"),
+                detail: format!("Kafka {} / Runnel without headers", render(k)),
+            });
+            continue;
+        }
+        if let (Some(k), Some(r)) = (k, r)
+            && crate::buffer::differs_by_runnel_conventions(k, r)
+        {
+            diffs.push(Diff {
+                name: format!("{prefix}.{id}.buffer-conventions"),
+                detail: format!("Kafka {} / Runnel {}", render(Some(k)), render(Some(r))),
+            });
+            continue;
+        }
+        differing.insert(id.clone());
+        diffs.push(Diff {
+            name: format!("{prefix}.{id}"),
+            detail: format!("Kafka {} / Runnel {}", render(k), render(r)),
+        });
     }
     let agreed = |ids: &[String]| -> Vec<String> {
         ids.iter()
@@ -156,25 +181,56 @@ pub fn compare_records(prefix: &str, format: KeyFormat, kafka: &[Rec], runnel: &
     diffs
 }
 
+/// Whether Runnel's records of a window are Kafka's with every header removed (and Kafka's
+/// had some).
+fn headers_dropped(kafka: Option<&Vec<Rec>>, runnel: Option<&Vec<Rec>>) -> bool {
+    let (Some(kafka), Some(runnel)) = (kafka, runnel) else {
+        return false;
+    };
+    kafka.len() == runnel.len()
+        && kafka.iter().zip(runnel).all(|(k, r)| {
+            r.headers.is_empty()
+                && Rec {
+                    headers: Vec::new(),
+                    ..k.clone()
+                } == *r
+        })
+}
+
 /// Compares two stores' contents: each window whose value or timestamp differs, or that only
-/// one side holds, is a difference `PREFIX.ID`.
-pub fn compare_entries(prefix: &str, kafka: &[Entry], runnel: &[Entry]) -> Vec<Diff> {
-    let by_id = |entries: &[Entry]| -> BTreeMap<String, Vec<(String, Option<i64>)>> {
-        let mut m: BTreeMap<String, Vec<(String, Option<i64>)>> = BTreeMap::new();
+/// one side holds, is a difference `PREFIX.ID`; a window only Runnel holds and that Kafka's
+/// store would hide by its retention (`kafka_hides`) is `PREFIX.ID.beyond-kafka-retention`.
+pub fn compare_entries(
+    prefix: &str,
+    kafka: &[Entry],
+    runnel: &[Entry],
+    kafka_hides: &dyn Fn(&Entry) -> bool,
+) -> Vec<Diff> {
+    fn by_id(entries: &[Entry]) -> BTreeMap<String, Vec<&Entry>> {
+        let mut m: BTreeMap<String, Vec<&Entry>> = BTreeMap::new();
         for e in entries {
-            m.entry(entry_id(e))
-                .or_default()
-                .push((value(&e.value), e.timestamp));
+            m.entry(entry_id(e)).or_default().push(e);
         }
         m
+    }
+    let shown = |entries: Option<&Vec<&Entry>>| {
+        entries.map(|es| {
+            es.iter()
+                .map(|e| (value(&e.value), e.timestamp))
+                .collect::<Vec<_>>()
+        })
     };
     let (k, r) = (by_id(kafka), by_id(runnel));
     let ids: BTreeSet<&String> = k.keys().chain(r.keys()).collect();
     ids.into_iter()
-        .filter(|id| k.get(*id) != r.get(*id))
-        .map(|id| Diff {
-            name: format!("{prefix}.{id}"),
-            detail: format!("Kafka {:?} / Runnel {:?}", k.get(id), r.get(id)),
+        .filter(|id| shown(k.get(*id)) != shown(r.get(*id)))
+        .map(|id| {
+            let hidden = !k.contains_key(id) && r.get(id).is_some_and(|es| es.iter().all(|e| kafka_hides(e)));
+            let suffix = if hidden { ".beyond-kafka-retention" } else { "" };
+            Diff {
+                name: format!("{prefix}.{id}{suffix}"),
+                detail: format!("Kafka {:?} / Runnel {:?}", shown(k.get(id)), shown(r.get(id))),
+            }
         })
         .collect()
 }
@@ -202,8 +258,13 @@ pub fn compare_records_checked(prefix: &str, format: KeyFormat, kafka: &[Rec], r
 }
 
 /// [`compare_entries`], checked as [`compare_records_checked`] is (one entry's value changed).
-pub fn compare_entries_checked(prefix: &str, kafka: &[Entry], runnel: &[Entry]) -> Vec<Diff> {
-    let diffs = compare_entries(prefix, kafka, runnel);
+pub fn compare_entries_checked(
+    prefix: &str,
+    kafka: &[Entry],
+    runnel: &[Entry],
+    kafka_hides: &dyn Fn(&Entry) -> bool,
+) -> Vec<Diff> {
+    let diffs = compare_entries(prefix, kafka, runnel, kafka_hides);
     let (mut kafka2, mut runnel2) = (kafka.to_vec(), runnel.to_vec());
     let side = if kafka2.is_empty() {
         &mut runnel2
@@ -214,7 +275,7 @@ pub fn compare_entries_checked(prefix: &str, kafka: &[Entry], runnel: &[Entry]) 
     let middle = side.len() / 2;
     side[middle].value.push(0);
     assert_ne!(
-        compare_entries(prefix, &kafka2, &runnel2),
+        compare_entries(prefix, &kafka2, &runnel2, kafka_hides),
         diffs,
         "{prefix}: the comparison does not see a changed entry"
     );
@@ -222,16 +283,15 @@ pub fn compare_entries_checked(prefix: &str, kafka: &[Entry], runnel: &[Entry]) 
 }
 
 /// A window's records for a report: `value@timestamp`, headers if any; a suppression buffer's
-/// value decoded (see [`buffer_value`]).
+/// value decoded (see [`crate::buffer::render`]).
 pub fn render(records: Option<&Vec<Rec>>) -> String {
     let Some(records) = records else {
         return "(none)".to_owned();
     };
     let one = |r: &Rec| {
-        let mut s = r
-            .value
-            .as_deref()
-            .map_or("null".to_owned(), |v| buffer_value(v).unwrap_or_else(|| value(v)));
+        let mut s = r.value.as_deref().map_or("null".to_owned(), |v| {
+            crate::buffer::render(v).unwrap_or_else(|| value(v))
+        });
         match r.timestamp {
             Some(ts) => write!(s, "@{ts}").unwrap(),
             None => s.push_str("@(none)"),
@@ -255,59 +315,6 @@ pub fn value(bytes: &[u8]) -> String {
         Ok(b) => i64::from_be_bytes(b).to_string(),
         Err(_) => format!("0x{}", hex(bytes)),
     }
-}
-
-/// Kafka's suppression-buffer changelog value (format v3, windows-spec §5.4) for a report:
-/// `{ctx ts/offset/topic-partition headers; prior; old; new; buffer time}`. `None` when the
-/// bytes are not one.
-pub fn buffer_value(b: &[u8]) -> Option<String> {
-    struct Reader<'a>(&'a [u8]);
-    impl Reader<'_> {
-        fn take(&mut self, n: usize) -> Option<&[u8]> {
-            (self.0.len() >= n).then(|| {
-                let (head, rest) = self.0.split_at(n);
-                self.0 = rest;
-                head
-            })
-        }
-        fn i32(&mut self) -> Option<i32> {
-            Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-        }
-        fn i64(&mut self) -> Option<i64> {
-            Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
-        }
-        /// A length-prefixed part: -1 null, -2 "same as the prior value".
-        fn part(&mut self) -> Option<String> {
-            match self.i32()? {
-                -1 => Some("null".to_owned()),
-                -2 => Some("=prior".to_owned()),
-                n if n >= 0 => Some(value(self.take(n as usize)?)),
-                _ => None,
-            }
-        }
-    }
-    if b.len() < 40 {
-        return None;
-    }
-    let mut r = Reader(b);
-    let (ts, offset) = (r.i64()?, r.i64()?);
-    let topic_len = usize::try_from(r.i32()?).ok()?;
-    let topic = String::from_utf8(r.take(topic_len)?.to_vec()).ok()?;
-    let partition = r.i32()?;
-    let mut headers = Vec::new();
-    for _ in 0..r.i32()? {
-        let len = usize::try_from(r.i32()?).ok()?;
-        let name = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-        headers.push(format!("{name}={}", r.part()?));
-    }
-    let (prior, old, new, time) = (r.part()?, r.part()?, r.part()?, r.i64()?);
-    r.0.is_empty().then(|| {
-        format!(
-            "{{ctx {ts}/{offset}/{topic}-{partition} [{}]; prior {prior}; old {old}; new {new}; \
-             time {time}}}",
-            headers.join(",")
-        )
-    })
 }
 
 /// Counts the differences the allow-list does not name; the report has a line per difference
@@ -399,6 +406,26 @@ mod tests {
             names(&compare_records("t.output", fmt, &kafka, &header)),
             ["t.output.b@0/10"]
         );
+        // Only headers missing on Runnel's side is a difference of its own...
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &header, &kafka)),
+            ["t.output.b@0/10.headers-dropped"]
+        );
+        // ...but not when anything else differs too.
+        let mut header_and_value = kafka.clone();
+        header_and_value[1].value = Some(5i64.to_be_bytes().to_vec());
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &header, &header_and_value)),
+            ["t.output.b@0/10"]
+        );
+        // Windows that differ only by headers still take part in the order check.
+        let swapped_headers = vec![kafka[1].clone(), kafka[0].clone(), kafka[2].clone()];
+        let mut with_headers = kafka.clone();
+        with_headers[0].headers.push(("h".into(), Some(vec![1])));
+        assert_eq!(
+            names(&compare_records("t.output", fmt, &with_headers, &swapped_headers)),
+            ["t.output.a@0/10.headers-dropped", "t.output.order"]
+        );
 
         let mut tombstone = kafka.clone();
         tombstone[0].value = None;
@@ -442,6 +469,7 @@ mod tests {
 
     #[test]
     fn store_entries_differ_by_value_timestamp_and_presence() {
+        let never = |_: &Entry| false;
         let e = |key: &str, value: i64, ts: i64| Entry {
             key: key.as_bytes().to_vec(),
             start: 0,
@@ -451,17 +479,44 @@ mod tests {
         };
         let kafka = vec![e("a", 1, 5), e("b", 2, 6)];
         // Order within a store is not compared: stores scan in different orders.
-        assert!(compare_entries("t.store", &kafka, &[e("b", 2, 6), e("a", 1, 5)]).is_empty());
+        assert!(compare_entries("t.store", &kafka, &[e("b", 2, 6), e("a", 1, 5)], &never).is_empty());
         assert_eq!(
-            names(&compare_entries("t.store", &kafka, &[e("a", 1, 5), e("b", 3, 6)])),
+            names(&compare_entries(
+                "t.store",
+                &kafka,
+                &[e("a", 1, 5), e("b", 3, 6)],
+                &never
+            )),
             ["t.store.b@0/10"]
         );
         assert_eq!(
-            names(&compare_entries("t.store", &kafka, &[e("a", 1, 4), e("b", 2, 6)])),
+            names(&compare_entries(
+                "t.store",
+                &kafka,
+                &[e("a", 1, 4), e("b", 2, 6)],
+                &never
+            )),
             ["t.store.a@0/10"]
         );
         assert_eq!(
-            names(&compare_entries("t.store", &kafka, &[e("a", 1, 5)])),
+            names(&compare_entries("t.store", &kafka, &[e("a", 1, 5)], &never)),
+            ["t.store.b@0/10"]
+        );
+        // A window only Runnel holds is named apart only where Kafka's retention hides it.
+        let hides_b = |x: &Entry| x.key == b"b";
+        let extra = [e("a", 1, 5), e("b", 2, 6), e("c", 3, 7)];
+        assert_eq!(
+            names(&compare_entries("t.store", &kafka[..1], &extra, &hides_b)),
+            ["t.store.b@0/10.beyond-kafka-retention", "t.store.c@0/10"]
+        );
+        // Not where Kafka holds the window too, with another value.
+        assert_eq!(
+            names(&compare_entries(
+                "t.store",
+                &kafka,
+                &[e("a", 1, 5), e("b", 3, 6)],
+                &hides_b
+            )),
             ["t.store.b@0/10"]
         );
     }
@@ -484,35 +539,6 @@ mod tests {
         let mut empty = Vec::new();
         empty.extend_from_slice(&0i64.to_be_bytes());
         assert_eq!(window_id(KeyFormat::TimeWindowed(10), Some(&empty)), "@0/10");
-    }
-
-    #[test]
-    fn kafkas_suppression_buffer_value_decodes_for_reports() {
-        // windows-spec §5.4's example: key A, window [0,10), count 1 from a record at 1 (offset 0,
-        // topic "in", header h=[1]); prior 0, old = prior, new 1, buffer time 10.
-        let b = unhex(concat!(
-            "0000000000000001",
-            "0000000000000000",
-            "00000002",
-            "696e",
-            "00000000",
-            "00000001",
-            "00000001",
-            "68",
-            "00000001",
-            "01",
-            "00000008",
-            "0000000000000000",
-            "fffffffe",
-            "00000008",
-            "0000000000000001",
-            "000000000000000a"
-        ));
-        assert_eq!(
-            buffer_value(&b).unwrap(),
-            "{ctx 1/0/in-0 [h=0x01]; prior 0; old =prior; new 1; time 10}"
-        );
-        assert_eq!(buffer_value(&1i64.to_be_bytes()), None);
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn input() -> Vec<Input> {
             headers: header.map(|h| ("h".to_owned(), vec![h])).into_iter().collect(),
         })
         .collect();
-    out.extend(tail(0x5eed_0f_0a11_ced, 160, 300_000));
+    out.extend(tail(0x0005_eed0_f0a1_1ced, 240, 300_000));
     out
 }
 
