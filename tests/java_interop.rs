@@ -13,133 +13,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+#[path = "support/java.rs"]
+#[macro_use]
+mod java_support;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use java_support::{ReferenceKafka, allow_list, glob, run_main};
 use runnel::stream_core::client::partitioner::partition_for_key;
 use support::Server;
-
-/// Why the Java scenarios cannot run here, if they cannot.
-fn java_missing() -> Option<String> {
-    if std::env::var_os("RUNNEL_SKIP_JAVA_INTEROP").is_some_and(|v| v == "1") {
-        return Some("RUNNEL_SKIP_JAVA_INTEROP=1".into());
-    }
-    if !support::have("java") || !support::have("mvn") {
-        return Some(
-            "Java 17 and Maven are needed for the Java-client interop suite \
-             (e.g. apt-get install openjdk-17-jdk-headless maven)"
-                .into(),
-        );
-    }
-    // `java -version` prints e.g. `openjdk version "17.0.15" 2025-04-15` on stderr.
-    let out = match Command::new("java").arg("-version").output() {
-        Ok(out) => out,
-        Err(e) => return Some(format!("`java -version` could not run: {e}")),
-    };
-    let text = String::from_utf8_lossy(&out.stderr);
-    let major = text
-        .split('"')
-        .nth(1)
-        .and_then(|v| v.split(['.', '-', '+']).next())
-        .and_then(|v| v.parse::<u32>().ok());
-    match major {
-        Some(major) if major >= 17 => None,
-        _ => Some(format!(
-            "Java 17 or newer is needed for the Java-client interop suite; `java -version` says: {}",
-            text.lines().next().unwrap_or("")
-        )),
-    }
-}
-
-macro_rules! require_java {
-    () => {
-        if let Some(why) = java_missing() {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
-}
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
-/// Waits for `child`, killing it after `limit`; returns its status (None if killed) and output.
-fn wait_with_limit(mut child: Child, limit: Duration) -> (Option<ExitStatus>, String, String) {
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    // Both pipes are drained while the child runs, so a chatty child never blocks on a full pipe.
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (status, out.join().unwrap(), err.join().unwrap())
-}
-
-/// The scenarios' classpath: `mvn compile` once per test process (the tests of this file share
-/// it), then `interop/target/classes` and the Kafka jars Maven resolved.
-fn classpath() -> &'static str {
-    static CLASSPATH: OnceLock<String> = OnceLock::new();
-    CLASSPATH.get_or_init(|| {
-        let started = Instant::now();
-        let pom = interop_dir().join("pom.xml");
-        let child = Command::new("mvn")
-            // -B: no progress bars or colours in the test's output; -q: only errors.
-            .args(["-q", "-B", "-f"])
-            .arg(&pom)
-            .arg("compile")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn mvn");
-        // A cold ~/.m2 downloads the Kafka jars first (~150 MB, about 20 s here): generous for
-        // slow links.
-        let limit = Duration::from_secs(900);
-        let (status, out, err) = wait_with_limit(child, limit);
-        match status {
-            None => panic!("mvn compile did not finish within {limit:?}\n{out}\n{err}"),
-            Some(status) if !status.success() => panic!(
-                "mvn -f {} compile failed ({status}); Maven needs to reach Maven Central once to \
-                 resolve the Kafka jars (set RUNNEL_SKIP_JAVA_INTEROP=1 to skip these tests)\n\
-                 {out}\n{err}",
-                pom.display()
-            ),
-            Some(_) => {}
-        }
-        let target = interop_dir().join("target");
-        let jars = std::fs::read_to_string(target.join("kafka.classpath"))
-            .expect("mvn compile writes interop/target/kafka.classpath");
-        eprintln!(
-            "interop build (mvn compile) took {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        format!("{}:{}", target.join("classes").display(), jars.trim())
-    })
-}
 
 /// Runs `dev.runnel.interop.Main <name> --bootstrap <server> args...` in a JVM of its own and
 /// returns its stdout; panics with everything it printed unless every check passed.
@@ -149,42 +34,13 @@ fn scenario(name: &str, server: &Server, args: &[&str]) -> String {
 
 /// [`scenario`] against any broker's bootstrap address.
 fn scenario_at(name: &str, bootstrap: &str, args: &[&str]) -> String {
-    let limit = Duration::from_secs(120);
-    let started = Instant::now();
-    let child = Command::new("java")
-        // A small heap: several JVMs and brokers share this machine's two cores.
-        .args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", classpath()])
-        .arg("dev.runnel.interop.Main")
-        .arg(name)
-        .args(["--bootstrap", bootstrap])
-        // The scenario's own watchdog fires first and prints the threads' stacks.
-        .args(["--timeout-secs", &(limit.as_secs() - 15).to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn java");
-    let (status, out, err) = wait_with_limit(child, limit);
-    let checks: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("ok") || l.starts_with("PASS"))
-        .collect();
-    eprintln!(
-        "java scenario {name} against {bootstrap} took {:.1} s:\n  {}",
-        started.elapsed().as_secs_f64(),
-        checks.join("\n  ")
-    );
-    match status {
-        None => {
-            panic!("java scenario {name} did not finish within {limit:?}\nstdout:\n{out}\nstderr:\n{err}")
-        }
-        Some(status) => assert!(
-            status.success(),
-            "java scenario {name} failed ({status})\nstdout:\n{out}\nstderr (the Java client's warnings):\n{err}"
-        ),
-    }
-    out
+    let args: Vec<&str> = ["--bootstrap", bootstrap].iter().chain(args).copied().collect();
+    run_main(
+        name,
+        &args,
+        Duration::from_secs(120),
+        &format!("against {bootstrap}"),
+    )
 }
 
 /// A broker as the group scenarios want it: the first rebalance of a new group is not held
@@ -376,89 +232,6 @@ fn java_transactions_with_a_read_committed_consumer() {
     scenario("txn", &server, &[]);
 }
 
-/// Apache Kafka 4.4 started by `interop/kafka-ref.sh` (single-node KRaft, 127.0.0.1 only, a
-/// fresh temporary directory); stopped and its directory removed when dropped.
-struct ReferenceKafka {
-    dir: PathBuf,
-    port: u16,
-    _temp: tempfile::TempDir,
-}
-
-impl ReferenceKafka {
-    /// Starts the broker (returning while it boots); [`ReferenceKafka::wait`] blocks until it
-    /// answers. `props` are extra server.properties lines.
-    fn start(props: &str) -> ReferenceKafka {
-        let temp = tempfile::tempdir().unwrap();
-        // A free loopback port, released just before Kafka binds it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let kafka = ReferenceKafka {
-            dir: temp.path().join("kafka"),
-            port,
-            _temp: temp,
-        };
-        let out = kafka
-            .script("start")
-            // Half of kafka-server-start.sh's 1 GB: the machine runs this beside other tests.
-            .env("KAFKA_HEAP_OPTS", "-Xmx512m -Xms512m")
-            .env("KAFKA_REF_PROPS", props)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kafka-ref.sh start failed:\n{}",
-            kafka.describe(&out)
-        );
-        kafka
-    }
-
-    fn wait(&self) {
-        let out = self
-            .script("wait")
-            .env("KAFKA_REF_WAIT_SECS", "90")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "Apache Kafka did not come up:\n{}",
-            self.describe(&out)
-        );
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn script(&self, command: &str) -> Command {
-        let mut cmd = Command::new(interop_dir().join("kafka-ref.sh"));
-        cmd.arg(command)
-            .arg(&self.dir)
-            .arg(self.port.to_string())
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn describe(&self, out: &std::process::Output) -> String {
-        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        format!(
-            "{}{}\nserver.log (last lines, newest first):\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            tail.join("\n")
-        )
-    }
-}
-
-impl Drop for ReferenceKafka {
-    fn drop(&mut self) {
-        let _ = self.script("stop").stdout(Stdio::null()).status();
-    }
-}
-
 /// The `obs NAME = VALUE` lines of the observe scenario, in order.
 fn observations(out: &str) -> Vec<(String, String)> {
     out.lines()
@@ -468,42 +241,6 @@ fn observations(out: &str) -> Vec<(String, String)> {
             (name.to_string(), value.to_string())
         })
         .collect()
-}
-
-/// The allow-list's entries: `` - `PATTERN`: reason `` lines of interop/allow-list.md, where a
-/// `*` in PATTERN matches any run of characters.
-fn allow_list() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(interop_dir().join("allow-list.md")).unwrap();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("- `"))
-        .map(|l| {
-            let (pattern, reason) = l.split_once("`:").expect("- `PATTERN`: reason");
-            assert!(
-                !reason.trim().is_empty(),
-                "allow-list entry {pattern} has no reason"
-            );
-            (pattern.to_string(), reason.trim().to_string())
-        })
-        .collect()
-}
-
-fn glob(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap();
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
 }
 
 /// Compares Kafka's observations with Runnel's: returns how many differ without an allow-list
@@ -583,7 +320,7 @@ fn differential_apache_kafka_and_runnel_look_the_same_to_the_java_client() {
     drop(kafka);
     assert!(theirs.len() > 100, "too few observations from Kafka: {theirs:?}");
 
-    let (failures, report) = compare(&theirs, &ours, &allow_list());
+    let (failures, report) = compare(&theirs, &ours, &allow_list("broker"));
     eprintln!(
         "differential: {} observations, {} differences not allowed, {:.1} s\n{}",
         theirs.len(),
@@ -631,7 +368,7 @@ fn differences_fail_unless_allowed_and_missing_observations_count() {
 
 #[test]
 fn the_allow_list_parses_and_every_entry_has_a_reason() {
-    assert!(!allow_list().is_empty());
+    assert!(!allow_list("broker").is_empty());
 }
 
 #[test]

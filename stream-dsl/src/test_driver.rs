@@ -71,6 +71,63 @@ impl TopologyTestDriver {
 
     /// A driver whose mocked wall clock starts at `wall_clock_ms`.
     pub fn with_wall_clock(topology: Topology, wall_clock_ms: i64) -> Result<TopologyTestDriver> {
+        TopologyTestDriver::build(topology, wall_clock_ms, BTreeMap::new())
+    }
+
+    /// A driver whose stores start from changelogs, as after a restart on a machine without
+    /// local state: `changelogs` maps a store's name to its changelog's records `(key, value,
+    /// timestamp)`, in order, and they are restored (no cache, no changelog, no processing)
+    /// *before* any processor starts, so the processors see the restored state as they would
+    /// after a restore — a suppression buffer its entries, a windowed aggregation its stream
+    /// time. To check that a changelog written elsewhere (by Kafka Streams, say) restores into
+    /// a store, and what the topology does next.
+    ///
+    /// ```
+    /// use stream_dsl::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key(Grouped::default())
+    ///     .count(Materialized::as_("counts"));
+    /// let changelog = vec![(b"k".to_vec(), Some(7i64.to_be_bytes().to_vec()), 0)];
+    /// let driver = TopologyTestDriver::with_restored_stores(
+    ///     builder.build().unwrap(),
+    ///     [("counts".to_string(), changelog)],
+    /// )
+    /// .unwrap();
+    /// driver
+    ///     .create_input_topic("in", Serdes::string(), Serdes::string())
+    ///     .pipe_input("k".to_string(), "v".to_string());
+    /// let counts = driver.key_value_store::<String, i64>("counts").unwrap();
+    /// assert_eq!(counts.get(&"k".to_string()).unwrap(), Some(8));
+    /// ```
+    pub fn with_restored_stores(
+        topology: Topology,
+        changelogs: impl IntoIterator<Item = (String, Vec<(Vec<u8>, Option<Vec<u8>>, i64)>)>,
+    ) -> Result<TopologyTestDriver> {
+        let changelogs = changelogs
+            .into_iter()
+            .map(|(store, records)| {
+                let batch = records
+                    .into_iter()
+                    .map(|(key, value, timestamp)| ChangelogRecord {
+                        key: Bytes::from(key),
+                        value: value.map(Bytes::from),
+                        timestamp,
+                    })
+                    .collect();
+                (store, batch)
+            })
+            .collect();
+        TopologyTestDriver::build(topology, 0, changelogs)
+    }
+
+    fn build(
+        topology: Topology,
+        wall_clock_ms: i64,
+        mut changelogs: BTreeMap<String, Vec<ChangelogRecord>>,
+    ) -> Result<TopologyTestDriver> {
         let application_id = TEST_APPLICATION_ID.to_string();
         let mut tasks = Vec::new();
         for sub in &topology.subtopologies {
@@ -81,8 +138,20 @@ impl TopologyTestDriver {
             let mut opener = StoreOpener::new(&application_id, id, 10 << 20, Placement::Memory);
             let mut task = Task::new(&topology, id, &application_id, &mut opener, None)?;
             task.shared.wall_clock.set(wall_clock_ms);
+            for (name, store) in &task.stores {
+                if let Some(batch) = changelogs.remove(name) {
+                    store.borrow_mut().restore(&batch)?;
+                }
+            }
             task.init()?;
             tasks.push(task);
+        }
+        if let Some(name) = changelogs.keys().next() {
+            return Err(StreamsError::StoreAccess {
+                processor: "TopologyTestDriver".into(),
+                store: name.clone(),
+                reason: "no such store to restore".into(),
+            });
         }
         let driver = Driver {
             topology,
@@ -159,35 +228,6 @@ impl TopologyTestDriver {
                     reason: "the store is of another kind or was declared with other key or value types"
                         .into(),
                 });
-            }
-        }
-        Err(StreamsError::StoreAccess {
-            processor: "TopologyTestDriver".into(),
-            store: name.into(),
-            reason: "no such store".into(),
-        })
-    }
-
-    /// Applies changelog records `(key, value, timestamp)` to store `name` as a restore does
-    /// (no cache, no changelog, no processing): to check that a changelog written elsewhere (by
-    /// Kafka Streams, say) restores into this store.
-    pub fn restore_store(
-        &self,
-        name: &str,
-        records: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>, i64)>,
-    ) -> Result<()> {
-        let batch: Vec<ChangelogRecord> = records
-            .into_iter()
-            .map(|(key, value, timestamp)| ChangelogRecord {
-                key: Bytes::from(key),
-                value: value.map(Bytes::from),
-                timestamp,
-            })
-            .collect();
-        let d = self.inner.borrow();
-        for task in &d.tasks {
-            if let Some(store) = task.stores.get(name) {
-                return store.borrow_mut().restore(&batch);
             }
         }
         Err(StreamsError::StoreAccess {

@@ -12,7 +12,7 @@
 //! buffer time:    i64
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -218,12 +218,14 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The buffer: entries by key, and keys by (due time, arrival) for eviction oldest first.
+/// The buffer: entries by key, and keys by (due time, key bytes) for eviction oldest first.
+/// Keys due at the same time leave in the order of their serialized bytes (unsigned,
+/// lexicographic), not in the order they arrived: Kafka's buffer is a `TreeMap` of
+/// `BufferKey(time, key)`, so windows closing together are emitted in that order.
 #[derive(Debug, Default)]
 pub(crate) struct Buffer {
-    entries: HashMap<Bytes, (u64, Buffered)>,
-    by_time: BTreeMap<(i64, u64), Bytes>,
-    next_seq: u64,
+    entries: HashMap<Bytes, Buffered>,
+    by_time: BTreeSet<(i64, Bytes)>,
     bytes: usize,
 }
 
@@ -236,10 +238,9 @@ impl Buffer {
         self.bytes
     }
 
-    /// Buffers an update of `key`: a key already buffered keeps its due time, its place in
-    /// line and its prior value (Kafka's non-resetting semantics), and takes the update's old
-    /// and new values and context; a new one is due at `time`, its prior value the update's
-    /// old one.
+    /// Buffers an update of `key`: a key already buffered keeps its due time and its prior
+    /// value (Kafka's non-resetting semantics), and takes the update's old and new values and
+    /// context; a new one is due at `time`, its prior value the update's old one.
     pub fn put(
         &mut self,
         key: Bytes,
@@ -248,7 +249,7 @@ impl Buffer {
         new: Option<Bytes>,
         context: RecordContext,
     ) {
-        if let Some((_, entry)) = self.entries.get_mut(&key) {
+        if let Some(entry) = self.entries.get_mut(&key) {
             self.bytes -= entry.size(&key);
             entry.old = old;
             entry.new = new;
@@ -273,35 +274,33 @@ impl Buffer {
     }
 
     fn insert(&mut self, key: Bytes, entry: Buffered) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
         self.bytes += entry.size(&key);
-        self.by_time.insert((entry.time, seq), key.clone());
-        self.entries.insert(key, (seq, entry));
+        self.by_time.insert((entry.time, key.clone()));
+        self.entries.insert(key, entry);
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Buffered> {
-        let (seq, entry) = self.entries.remove(key)?;
-        self.by_time.remove(&(entry.time, seq));
-        self.bytes -= entry.size(key);
+        let (key, entry) = self.entries.remove_entry(key)?;
+        self.by_time.remove(&(entry.time, key.clone()));
+        self.bytes -= entry.size(&key);
         Some(entry)
     }
 
     /// The due time of the oldest entry.
     pub fn min_time(&self) -> Option<i64> {
-        self.by_time.keys().next().map(|&(time, _)| time)
+        self.by_time.first().map(|(time, _)| *time)
     }
 
-    /// Removes and returns the oldest entry.
+    /// Removes and returns the oldest entry (of those due first, the smallest key).
     pub fn pop_oldest(&mut self) -> Option<(Bytes, Buffered)> {
         let (_, key) = self.by_time.pop_first()?;
-        let (_, entry) = self.entries.remove(&key)?;
+        let entry = self.entries.remove(&key)?;
         self.bytes -= entry.size(&key);
         Some((key, entry))
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Buffered> {
-        self.entries.get(key).map(|(_, e)| e)
+        self.entries.get(key)
     }
 }
 
@@ -381,5 +380,17 @@ mod tests {
         assert_eq!(b.pop_oldest().unwrap().0, Bytes::from_static(b"b"));
         assert_eq!(b.pop_oldest().unwrap().0, Bytes::from_static(b"a"));
         assert_eq!(b.size_bytes(), 0);
+    }
+
+    #[test]
+    fn keys_due_together_leave_in_the_order_of_their_bytes_not_of_arrival() {
+        let mut b = Buffer::default();
+        let v = Some(Bytes::from_static(b"v"));
+        for key in [&b"b"[..], b"\xff", b"", b"a"] {
+            b.put(Bytes::copy_from_slice(key), 10, None, v.clone(), context());
+        }
+        b.put(Bytes::from_static(b"z"), 5, None, v.clone(), context());
+        let order: Vec<Bytes> = std::iter::from_fn(|| b.pop_oldest().map(|(k, _)| k)).collect();
+        assert_eq!(order, [&b"z"[..], b"", b"a", b"b", b"\xff"]);
     }
 }

@@ -1,6 +1,7 @@
 //! The suppress processor, Kafka Streams' `KTableSuppressProcessor`: buffers each update,
 //! then, as its own stream time (the largest timestamp of the updates it received) passes an
-//! update's due time plus the suppression's duration, emits the oldest updates first.
+//! update's due time plus the suppression's duration, emits the oldest updates first (of those due
+//! together, the smallest serialized key first, as Kafka's buffer orders them).
 //!
 //! - Final results (`until_window_closes`): due at the window's end; the duration is the
 //!   windows' grace (plus the gap for sessions), so a window is emitted once

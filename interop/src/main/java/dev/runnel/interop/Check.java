@@ -4,18 +4,18 @@ import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 
 /**
- * The scenarios' assertions. A failed check throws {@link Mismatch} with what was expected and
+ * The scenarios' assertions (public for the harnesses in subpackages). A failed check throws {@link Mismatch} with what was expected and
  * what the client observed; {@link Main} prints it and exits non-zero. Passed checks are printed
  * too, so a failure's output shows how far the scenario got.
  */
-final class Check {
+public final class Check {
     private Check() {}
 
     /** What the client observed differs from what Apache Kafka's semantics say it should be. */
-    static final class Mismatch extends RuntimeException {
+    public static final class Mismatch extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        Mismatch(String message) {
+        public Mismatch(String message) {
             super(message);
         }
     }
@@ -26,13 +26,13 @@ final class Check {
         void run() throws Exception;
     }
 
-    static void equal(String what, Object expected, Object actual) {
+    public static void equal(String what, Object expected, Object actual) {
         if (!Objects.equals(expected, actual)) {
             throw new Mismatch(what + ": expected " + expected + ", got " + actual);
         }
     }
 
-    static void that(boolean condition, String what) {
+    public static void that(boolean condition, String what) {
         if (!condition) {
             throw new Mismatch(what);
         }
@@ -46,7 +46,7 @@ final class Check {
     }
 
     /** A passed check, with the seconds since the JVM's scenario began (to see what is slow). */
-    static void ok(String what) {
+    public static void ok(String what) {
         System.out.printf("ok (%5.1f s): %s%n", (System.nanoTime() - started) / 1e9, what);
     }
 

@@ -16,7 +16,8 @@ import java.util.TreeMap;
  * Exit status 0 when every check passed; 1 on the first mismatch (what was expected and what the
  * client observed); 2 when a client call threw where the scenario expected success; 3 when the
  * scenario did not finish within {@code --timeout-secs} (default 120), with the threads' stacks.
- * tests/java_interop.rs runs each scenario against `runnel serve`.
+ * tests/java_interop.rs runs each scenario against `runnel serve`; tests/windows_interop.rs runs
+ * {@code windows-run} (no broker: Kafka Streams' TopologyTestDriver) and {@code windows-restore}.
  */
 public final class Main {
     private Main() {}
@@ -84,6 +85,10 @@ public final class Main {
         SCENARIOS.put("admin", AdminScenario::run);
         SCENARIOS.put("txn", TxnScenario::run);
         SCENARIOS.put("observe", ObserveScenario::run);
+        // Not checks but the Kafka Streams half of tests/windows_interop.rs: outputs, changelogs and
+        // stores of windowed aggregations (TopologyTestDriver), and a restore from given changelogs.
+        SCENARIOS.put("windows-run", dev.runnel.interop.windows.WindowsRun::run);
+        SCENARIOS.put("windows-restore", dev.runnel.interop.windows.WindowsRestore::run);
     }
 
     public static void main(String[] argv) {
