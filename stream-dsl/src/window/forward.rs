@@ -43,6 +43,31 @@ pub(crate) fn forward_windows<K: Data, V: Data>(
     Ok(())
 }
 
+/// Emits, as final results, every window of `store` starting in `lower..=upper` (those an
+/// emit-on-window-close aggregation has just closed): by window start, then key, the order they
+/// closed in, each with its aggregate, its latest record's timestamp and no old value.
+pub(crate) fn forward_closed_windows<K: Data, V: Data>(
+    ctx: &mut ProcessorContext<Windowed<K>, Change<V>>,
+    store: &WindowStore<K, V>,
+    lower: i64,
+    upper: i64,
+) -> Result<()> {
+    if upper < lower {
+        return Ok(());
+    }
+    let mut closed = store.fetch_all_timestamped(lower, upper)?;
+    closed.sort_by_key(|a| a.0.window.start);
+    for (key, value, timestamp) in closed {
+        ctx.forward(Record {
+            key,
+            value: Change::new(Some(value), None),
+            timestamp,
+            headers: Vec::new(),
+        })?;
+    }
+    Ok(())
+}
+
 /// Forwards the writes of a session store, each stamped with its session's end (as Kafka's
 /// session aggregation and its cache flush listener do).
 pub(crate) fn forward_sessions<K: Data, V: Data>(

@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use storage::store::{Order, Window, Windowed};
 
 use super::definitions::{EmitStrategy, SlidingWindows};
-use super::forward::forward_windows;
+use super::forward::{forward_closed_windows, forward_windows};
 use super::time_aggregate::WindowAggFn;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
@@ -279,18 +279,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
             Some(done) => done.saturating_sub(td).max(0),
             None => 0,
         };
-        if upper >= lower {
-            let mut closed = store.fetch_all_timestamped(lower, upper)?;
-            closed.sort_by_key(|a| a.0.window.start);
-            for (key, value, timestamp) in closed {
-                ctx.forward(Record {
-                    key,
-                    value: Change::new(Some(value), None),
-                    timestamp,
-                    headers: Vec::new(),
-                })?;
-            }
-        }
+        forward_closed_windows(ctx, store, lower, upper)?;
         self.emitted_until = Some(close);
         Ok(())
     }

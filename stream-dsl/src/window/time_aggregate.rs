@@ -25,7 +25,7 @@ use bytes::BytesMut;
 use storage::store::Windowed;
 
 use super::definitions::{EmitStrategy, TimeWindows};
-use super::forward::forward_windows;
+use super::forward::{forward_closed_windows, forward_windows};
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::{Change, Record};
@@ -85,19 +85,7 @@ impl<K: Data, V: Data, VA: Data> TimeWindowAggregate<K, V, VA> {
             Some(done) => done.saturating_sub(size).saturating_add(1).max(0),
             None => 0,
         };
-        if upper >= lower {
-            let mut closed = store.fetch_all_timestamped(lower, upper)?;
-            // By window start, then key: the order the windows closed in.
-            closed.sort_by_key(|a| a.0.window.start);
-            for (key, value, timestamp) in closed {
-                ctx.forward(Record {
-                    key,
-                    value: Change::new(Some(value), None),
-                    timestamp,
-                    headers: Vec::new(),
-                })?;
-            }
-        }
+        forward_closed_windows(ctx, store, lower, upper)?;
         self.emitted_until = Some(close);
         Ok(())
     }
