@@ -11,7 +11,7 @@ use std::path::Path;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use storage::store::window::conformance::{self, Op};
-use storage::store::window::encode_window_key;
+use storage::store::window::{WindowWrite, encode_window_key};
 use storage::store::{
     InMemoryWindowStore, Order, RocksDbWindowStore, StoreError, WindowPut, WindowStore, WindowStoreConfig,
 };
@@ -60,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => (key(), prop::option::weighted(0.85, value()), time())
             .prop_map(|(key, value, start)| Op::Put { key, value, start }),
+        2 => vec(put(), 0..8).prop_map(Op::PutAll),
         2 => (key(), time()).prop_map(|(key, start)| Op::Fetch { key, start }),
         3 => (key(), -5i64..400, -5i64..400, order())
             .prop_map(|(key, from, to, order)| Op::FetchRange { key, from, to, order }),
@@ -248,4 +249,49 @@ fn a_kafka_streams_window_changelog_restores() {
         store.fetch(b"user-1", 120_000).unwrap().as_deref(),
         Some(&b"42"[..])
     );
+}
+
+#[test]
+fn put_all_leaves_the_segments_that_the_same_puts_one_by_one_leave() {
+    // The first put is live when it comes, and its segment expires with the second: one by
+    // one it is written and then dropped with its segment, so the batch must not write it
+    // into a segment created again after the drop.
+    let dir = tempfile::tempdir().unwrap();
+    let config = WindowStoreConfig::new(10 * MINUTE, MINUTE);
+    let mut one_by_one = RocksDbWindowStore::open(dir.path(), "one-by-one", config).unwrap();
+    let mut batched = RocksDbWindowStore::open(dir.path(), "batched", config).unwrap();
+    let puts: [WindowWrite<'_>; 3] = [
+        (b"a", Some(b"1"), 0),
+        (b"a", Some(b"2"), 30 * MINUTE),
+        (b"b", Some(b"3"), MINUTE),
+    ];
+    let expected: Vec<WindowPut> = puts
+        .iter()
+        .map(|(k, v, s)| one_by_one.put(k, *v, *s).unwrap())
+        .collect();
+    assert_eq!(
+        expected,
+        [
+            WindowPut::Applied { seqnum: 0 },
+            WindowPut::Applied { seqnum: 0 },
+            WindowPut::Expired
+        ]
+    );
+    assert_eq!(batched.put_all(&puts).unwrap(), expected);
+    assert_eq!(batched.segment_count(), one_by_one.segment_count());
+    assert_eq!(batched.segment_count(), 1, "only the segment of 30 minutes");
+    assert_eq!(all(&batched), all(&one_by_one));
+}
+
+#[test]
+fn put_all_with_a_negative_window_start_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path(), WindowStoreConfig::new(10 * MINUTE, MINUTE));
+    let puts: [WindowWrite<'_>; 2] = [(b"a", Some(b"1"), 0), (b"a", Some(b"2"), -1)];
+    assert!(matches!(
+        store.put_all(&puts),
+        Err(StoreError::NegativeTimestamp { timestamp: -1, .. })
+    ));
+    assert_eq!(all(&store), []);
+    assert_eq!(store.observed_stream_time(), None);
 }

@@ -53,7 +53,12 @@ pub enum StreamsError {
     },
     #[error("source topic {topic} does not exist")]
     MissingSourceTopic { topic: String },
-    #[error("topics {topics:?} of one sub-topology must have the same number of partitions, have {counts:?}")]
+    /// Inputs that meet in a store (a join, or a merge into one aggregation) have different
+    /// partition counts. Kafka's `TopologyException` message, topics in name order.
+    #[error(
+        "Invalid topology: Following topics do not have the same number of partitions: [{{{}}}]",
+        partition_counts(.topics, .counts)
+    )]
     NotCopartitioned { topics: Vec<String>, counts: Vec<i32> },
     #[error("state directory {path}: {source}")]
     StateDir {
@@ -137,4 +142,18 @@ impl StreamsError {
             source,
         }
     }
+}
+
+/// `a=2, b=3`, by topic name, as Kafka prints its `TreeMap` of partition counts.
+fn partition_counts(topics: &[String], counts: &[i32]) -> String {
+    let sorted: std::collections::BTreeMap<&str, i32> = topics
+        .iter()
+        .map(String::as_str)
+        .zip(counts.iter().copied())
+        .collect();
+    sorted
+        .iter()
+        .map(|(topic, n)| format!("{topic}={n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -103,6 +103,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             stream: KStream::new(graph, node, key, None, false),
             value_serde: value,
             store: Some(store),
+            old_values: None,
         }
     }
 
@@ -303,6 +304,7 @@ fn add_aggregate<K: Data, In: Data, VA: Data>(
         stream: KStream::new(graph, node, key, None, false),
         value_serde: value,
         store: Some(store),
+        old_values: None,
     }
 }
 

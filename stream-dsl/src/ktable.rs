@@ -13,7 +13,7 @@ use crate::record::{Change, Record};
 use crate::serde::SharedSerde;
 use crate::serde::change::NullableSerde;
 use crate::state::table::TableStore;
-use crate::state::{Materialized, StoreKind, StoreSerdes, StoreSpec};
+use crate::state::{KeyValueStore, Materialized, StoreKind, StoreSerdes, StoreSpec};
 use crate::suppress::{SuppressProcessor, Suppressed, TimeDefinition, WhenFull};
 use crate::topology::builder::{SharedGraph, lock};
 use crate::topology::{Consumed, Grouped, TopicRef};
@@ -25,6 +25,28 @@ pub struct KTable<K, V> {
     pub(crate) value_serde: Option<SharedSerde<V>>,
     /// The store holding the table, when it is materialized.
     pub(crate) store: Option<String>,
+    /// Set when something downstream reads the old values of this table's updates, for a
+    /// table whose source sends them only on request (a windowed aggregation: reading what
+    /// its store held before each write costs a store read per window, which a result
+    /// streamed to a topic never looks at). Kafka Streams' `enableSendingOldValues`; `None`
+    /// for tables that always send them.
+    pub(crate) old_values: Option<OldValues>,
+}
+
+/// The request of a table's downstream for old values, shared with its source's processors
+/// (see [`KTable::old_values`]). Final once the topology is built, before any processor
+/// starts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OldValues(Arc<std::sync::atomic::AtomicBool>);
+
+impl OldValues {
+    pub(crate) fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl<K, V> std::fmt::Debug for KTable<K, V> {
@@ -42,6 +64,7 @@ impl<K, V> Clone for KTable<K, V> {
             stream: self.stream.clone(),
             value_serde: self.value_serde.clone(),
             store: self.store.clone(),
+            old_values: self.old_values.clone(),
         }
     }
 }
@@ -124,6 +147,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             stream: KStream::new(upstream.graph.clone(), node, key, None, false),
             value_serde: value,
             store: Some(store),
+            old_values: None,
         }
     }
 
@@ -161,6 +185,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// assert_eq!(emitted, [(0, 2)], "once, with its final count");
     /// ```
     pub fn suppress(self, suppressed: Suppressed<K>) -> KTable<K, V> {
+        // The buffer keeps each key's prior value, as Kafka's does.
+        self.want_old_values();
         let graph = self.stream.graph.clone();
         let (name, store, duration_ms) = {
             let mut g = lock(&graph);
@@ -233,7 +259,44 @@ impl<K: Data, V: Data> KTable<K, V> {
             stream: KStream::new(graph, node, self.stream.key_serde.clone(), None, false),
             value_serde: self.value_serde,
             store: None,
+            old_values: None,
         }
+    }
+
+    /// Asks this table's source for old values (see [`KTable::old_values`]).
+    fn want_old_values(&self) {
+        if let Some(old) = &self.old_values {
+            old.request();
+        }
+    }
+
+    /// The store a lookup into this table reads (a stream-table join's): the table's own, or,
+    /// for a table that has none (a `filter` or `map_values` of another), a key-value store
+    /// that a processor under the table keeps, row by row. Kafka Streams reads such a table
+    /// through its parents' stores instead, applying the filters and mappers at each lookup;
+    /// the rows found are the same. `value` is the serde for that store where the table does
+    /// not know its own.
+    pub(crate) fn lookup_store(&self, value: Option<SharedSerde<V>>) -> String {
+        if let Some(store) = &self.store {
+            return store.clone();
+        }
+        let (store, _, _) = materialize(
+            &self.stream.graph,
+            Materialized::default(),
+            self.stream.key_serde.clone(),
+            self.value_serde.clone().or(value),
+            "KTABLE-MATERIALIZE",
+        );
+        let name = store.clone();
+        self.stream.add_child::<K, Change<V>, _, _>(
+            "KTABLE-MATERIALIZE",
+            move || TableMaterializer::<K, V> {
+                store: name.clone(),
+                rows: None,
+            },
+            vec![store.clone()],
+        );
+        store
     }
 
     /// The name of the store holding this table, when it has one.
@@ -252,6 +315,8 @@ impl<K: Data, V: Data> KTable<K, V> {
             ),
             value_serde,
             store: None,
+            // What reads the derived table's old values reads this one's.
+            old_values: self.old_values.clone(),
         }
     }
 
@@ -278,6 +343,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// assert_eq!(out.read_values_to_list(), [Some("eu".to_string()), None]);
     /// ```
     pub fn filter(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
+        // A row that stops matching is deleted downstream: known from its old value.
+        self.want_old_values();
         let f = Arc::new(predicate);
         let node = self.stream.add_child(
             "KTABLE-FILTER",
@@ -313,6 +380,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// assert_eq!(out.read_values_to_list(), [Some("us".to_string()), None]);
     /// ```
     pub fn filter_not(self, predicate: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> KTable<K, V> {
+        // A row that stops matching is deleted downstream: known from its old value.
+        self.want_old_values();
         let f = Arc::new(predicate);
         let node = self.stream.add_child(
             "KTABLE-FILTER",
@@ -428,6 +497,8 @@ impl<K: Data, V: Data> KTable<K, V> {
         selector: impl Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
         grouped: Grouped<K2, V2>,
     ) -> KGroupedTable<K2, V2> {
+        // Each change subtracts the row's old pair from its group.
+        self.want_old_values();
         let f = Arc::new(selector);
         let node = self.stream.add_child(
             "KTABLE-SELECT",
@@ -482,6 +553,30 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         match &mut self.table {
             Some(t) => t.flush(ctx),
             None => Ok(()),
+        }
+    }
+}
+
+/// Keeps a table's rows in a store for lookups (see [`KTable::lookup_store`]); forwards
+/// nothing.
+struct TableMaterializer<K, V> {
+    store: String,
+    rows: Option<KeyValueStore<K, V>>,
+}
+
+impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for TableMaterializer<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<K, Change<V>>) -> Result<()> {
+        self.rows = Some(ctx.get_state_store(&self.store)?);
+        Ok(())
+    }
+
+    fn process(&mut self, _ctx: &mut ProcessorContext<K, Change<V>>, r: Record<K, Change<V>>) -> Result<()> {
+        let Some(rows) = &self.rows else {
+            return Ok(());
+        };
+        match &r.value.new {
+            Some(row) => rows.put(&r.key, row),
+            None => rows.delete(&r.key).map(drop),
         }
     }
 }

@@ -46,6 +46,7 @@
 //! |---|---|
 //! | [`topology`] | [`StreamsBuilder`], [`Topology`] and its sub-topologies, `describe()`; [`Consumed`], [`Produced`], [`Grouped`], [`Repartitioned`] |
 //! | [`kstream`], [`ktable`], [`grouped`] | the typed operators: [`KStream`], [`KTable`], [`KGroupedStream`], [`KGroupedTable`] and their aggregations |
+//! | [`join`] | joins: stream-table ([`join::Joined`]) |
 //! | [`processor`] | the Processor API every operator is built from: [`processor::Processor`], its context, punctuators, and a task's outgoing records |
 //! | [`state`] | typed stores over `storage`'s byte stores, the write-back record cache, changelogs, [`state::Materialized`] |
 //! | [`serde`] | [`serde::Serde`] and the built-in serdes; JSON; Avro in Confluent's wire format ([`serde::avro`]) |
@@ -59,6 +60,7 @@
 pub mod backend;
 pub mod error;
 pub mod grouped;
+pub mod join;
 pub mod kstream;
 pub mod ktable;
 pub mod processor;
@@ -85,6 +87,7 @@ pub use topology::{Consumed, Grouped, Produced, Repartitioned, StreamsBuilder, T
 
 /// Everything a pipeline needs.
 pub mod prelude {
+    pub use crate::join::Joined;
     pub use crate::processor::{Processor, ProcessorContext, PunctuationType, PunctuatorId};
     pub use crate::record::{Change, Record};
     pub use crate::runtime::{

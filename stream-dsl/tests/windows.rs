@@ -689,3 +689,37 @@ proptest! {
         prop_assert_eq!(driver.dropped_records(), dropped);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Old values: read from the store only where downstream asks (Kafka's sendOldValues)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_filter_behind_map_values_on_a_windowed_count_deletes_a_window_that_stops_matching() {
+    // The filter learns that the window matched before only from its old value, which the
+    // windowed aggregation sends because the filter, through map_values, asked for it.
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_with_no_grace(ms(10)))
+        .count(Materialized::as_("counts").with_caching_disabled())
+        .map_values(|n| n * 10)
+        .filter(|_, n| *n < 20)
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(WindowedSerdes::time_windowed(Serdes::string(), 10), Serdes::i64()),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = input(&driver);
+    let out = time_output(&driver, 10, Serdes::i64());
+    input.pipe_input_at("ann".to_string(), "a".to_string(), 1);
+    input.pipe_input_at("ann".to_string(), "b".to_string(), 2);
+    input.pipe_input_at("ann".to_string(), "c".to_string(), 3);
+    assert_eq!(
+        drain(&out),
+        [rec("ann", 0, 10, Some(10), 1), rec("ann", 0, 10, None, 2)],
+        "10 passes; 20 deletes the window downstream; 30 neither matched nor matches"
+    );
+}

@@ -129,13 +129,20 @@ impl Backing {
             }
             Backing::Window { store, timestamped } => {
                 let name = store.name().to_owned();
-                for (store_key, value, ts) in entries {
+                let entries: Vec<Entry<'_>> = entries.collect();
+                let mut puts = Vec::with_capacity(entries.len());
+                for &(store_key, value, _) in &entries {
                     let k = decode_window_key(store_key).map_err(|source| StoreError::CorruptKey {
                         store: name.clone(),
                         source,
                     })?;
-                    let put = store.put(k.key, value, k.start)?;
-                    let Some(key) = put.changelog_key(k.key, k.start) else {
+                    puts.push((k.key, value, k.start));
+                }
+                // One write for the run (see `WindowStore::put_all`); each put still decides
+                // its own changelog record.
+                let done = store.put_all(&puts)?;
+                for ((put, &(key, value, start)), &(_, _, ts)) in done.iter().zip(&puts).zip(&entries) {
+                    let Some(key) = put.changelog_key(key, start) else {
                         continue;
                     };
                     match (value, *timestamped) {

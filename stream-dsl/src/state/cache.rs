@@ -66,6 +66,10 @@ pub const DEFAULT_MAX_BYTES: usize = 10 * 1024 * 1024;
 /// entry.
 pub const ENTRY_OVERHEAD_BYTES: usize = 256;
 
+/// The smallest budget that [`RecordCache`] evicts in runs: a run of 1/64 of it is then at least
+/// 16 KiB, some 60 entries.
+pub const EVICTION_RUN_MIN_BUDGET: usize = 1 << 20;
+
 /// What the cache holds for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheValue {
@@ -576,9 +580,26 @@ impl RecordCache {
 
     /// Evicts least-recently-used entries until the cache fits its budget. The entry just
     /// written is the newest, so it goes last, and only if it alone exceeds the budget.
+    ///
+    /// A budget of [`EVICTION_RUN_MIN_BUDGET`] or more is brought down by a run of 1/64 of it
+    /// at once rather than by one entry per write (as Kafka's `NamedCache` evicts): the store
+    /// then takes the run as one write, and the entries that leave together were mostly
+    /// written together (one record's windows, one key's neighbours), so they insert into
+    /// RocksDB next to each other. The cache is 1.6 % emptier on average; nothing else changes.
     fn evict_over_budget(&mut self) -> Vec<DirtyEntry> {
         let mut evicted = Vec::new();
-        while self.size_bytes > self.max_bytes && self.oldest != NIL {
+        if self.size_bytes <= self.max_bytes {
+            return evicted;
+        }
+        let target = if self.max_bytes >= EVICTION_RUN_MIN_BUDGET {
+            self.max_bytes - self.max_bytes / 64
+        } else {
+            self.max_bytes
+        };
+        while self.size_bytes > target && self.oldest != NIL {
+            if self.oldest == self.newest && self.size_bytes <= self.max_bytes {
+                break;
+            }
             let timestamp = self.meta[self.oldest].timestamp;
             let (key, entry) = self.remove(self.oldest);
             if entry.dirty {
@@ -1172,6 +1193,45 @@ mod tests {
         assert!(cache.put(b("b"), Some(b("2")), 0).is_empty());
         assert!(cache.put(b("a"), Some(b("2")), 0).is_empty());
         assert_eq!(cache.flush(), vec![dirty("b", Some("2")), dirty("a", Some("2"))]);
+    }
+
+    #[test]
+    fn a_large_budget_is_brought_down_by_a_run_of_a_64th_and_a_small_one_entry_by_entry() {
+        let fill = |cache: &mut RecordCache| {
+            let mut i = 0u32;
+            while cache.size_bytes() + ENTRY_OVERHEAD_BYTES + 8 <= cache.max_bytes() {
+                assert!(
+                    cache
+                        .put(Bytes::from(i.to_be_bytes().to_vec()), Some(b("v")), 0)
+                        .is_empty()
+                );
+                i += 1;
+            }
+            i
+        };
+        let mut large = RecordCache::new(EVICTION_RUN_MIN_BUDGET);
+        let held = fill(&mut large);
+        let run = large.put(b("over"), Some(b("v")), 0);
+        assert!(run.len() > 30, "a run of {} entries", run.len());
+        assert!(large.size_bytes() <= EVICTION_RUN_MIN_BUDGET - EVICTION_RUN_MIN_BUDGET / 64);
+        let oldest: Vec<Bytes> = (0..run.len() as u32)
+            .map(|i| Bytes::from(i.to_be_bytes().to_vec()))
+            .collect();
+        assert_eq!(
+            run.iter().map(|e| e.key.clone()).collect::<Vec<_>>(),
+            oldest,
+            "oldest first"
+        );
+        assert_eq!(large.len() as u32, held + 1 - run.len() as u32);
+
+        let small_budget = EVICTION_RUN_MIN_BUDGET - 1;
+        let mut small = RecordCache::new(small_budget);
+        fill(&mut small);
+        assert_eq!(
+            small.put(b("over"), Some(b("v")), 0).len(),
+            1,
+            "one entry makes room"
+        );
     }
 
     #[test]

@@ -81,6 +81,8 @@ impl StateStore {
     /// forwards `Change { new, old }` (Kafka's `sendOldValues`). The old value is read from the
     /// store as the entry leaves the cache, as Kafka's caching store does: it is what was last
     /// forwarded, and reading it once per flushed entry is cheaper than tracking it per update.
+    /// Without this, only deletes report it (so that a delete of what downstream never saw
+    /// can be told apart).
     pub fn send_old_values(&mut self) {
         self.send_old_values = true;
     }
@@ -244,13 +246,21 @@ impl StateStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let olds = if self.send_old_values {
+        // Old values are read where downstream asked for them and, as Kafka's caching stores
+        // do, for every delete (a store write that removes nothing says so by its `None`).
+        let deletes = entries.iter().any(|e| e.value.is_none());
+        let olds = if self.send_old_values || deletes {
             let mut olds = Vec::with_capacity(entries.len());
             let mut stored = stored.into_iter();
             for e in &entries {
-                let old = match stored.next().flatten() {
-                    Some(known) => known,
-                    None => self.inner.get(&e.key).map_err(|e| self.err(e))?.map(Bytes::from),
+                let known = stored.next().flatten();
+                let old = if !self.send_old_values && e.value.is_some() {
+                    None
+                } else {
+                    match known {
+                        Some(known) => known,
+                        None => self.inner.get(&e.key).map_err(|e| self.err(e))?.map(Bytes::from),
+                    }
                 };
                 olds.push(old);
             }

@@ -24,6 +24,7 @@ use super::definitions::{EmitStrategy, SessionWindows};
 use super::forward::forward_sessions;
 use super::time_aggregate::WindowAggFn;
 use crate::error::Result;
+use crate::ktable::OldValues;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::{Change, Record};
 use crate::state::SessionStore;
@@ -44,6 +45,9 @@ pub(crate) struct SessionWindowAggregate<K, V, VA> {
     f: WindowAggFn<K, V, VA>,
     merge: MergeFn<K, VA>,
     emit: EmitStrategy,
+    /// Whether downstream reads old values (the store then reads each window's as it is
+    /// written).
+    old_values: OldValues,
     store: Option<SessionStore<K, VA>>,
     stream_time: Option<i64>,
     emitted_until: Option<i64>,
@@ -59,6 +63,7 @@ impl<K, V, VA> SessionWindowAggregate<K, V, VA> {
         f: WindowAggFn<K, V, VA>,
         merge: MergeFn<K, VA>,
         emit: EmitStrategy,
+        old_values: OldValues,
     ) -> Self {
         SessionWindowAggregate {
             store_name,
@@ -67,6 +72,7 @@ impl<K, V, VA> SessionWindowAggregate<K, V, VA> {
             f,
             merge,
             emit,
+            old_values,
             store: None,
             stream_time: None,
             emitted_until: None,
@@ -111,7 +117,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>) -> Result<()> {
         let store: SessionStore<K, VA> = ctx.get_session_store(&self.store_name)?;
-        store.send_old_values();
+        if self.old_values.requested() {
+            store.send_old_values();
+        }
         self.stream_time = store.observed_stream_time();
         if self.emit == EmitStrategy::OnWindowClose {
             self.emitted_until = self.stream_time.map(|s| {

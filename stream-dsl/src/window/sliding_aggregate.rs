@@ -23,6 +23,7 @@ use super::definitions::{EmitStrategy, SlidingWindows};
 use super::forward::{forward_closed_windows, forward_windows};
 use super::time_aggregate::WindowAggFn;
 use crate::error::Result;
+use crate::ktable::OldValues;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::{Change, Record};
 use crate::state::WindowStore;
@@ -32,6 +33,9 @@ pub(crate) struct SlidingWindowAggregate<K, V, VA> {
     windows: SlidingWindows,
     f: WindowAggFn<K, V, VA>,
     emit: EmitStrategy,
+    /// Whether downstream reads old values (the store then reads each window's as it is
+    /// written).
+    old_values: OldValues,
     store: Option<WindowStore<K, VA>>,
     stream_time: Option<i64>,
     emitted_until: Option<i64>,
@@ -48,12 +52,14 @@ impl<K, V, VA> SlidingWindowAggregate<K, V, VA> {
         windows: SlidingWindows,
         f: WindowAggFn<K, V, VA>,
         emit: EmitStrategy,
+        old_values: OldValues,
     ) -> Self {
         SlidingWindowAggregate {
             store_name,
             windows,
             f,
             emit,
+            old_values,
             store: None,
             stream_time: None,
             emitted_until: None,
@@ -290,7 +296,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>) -> Result<()> {
         let store: WindowStore<K, VA> = ctx.get_window_store(&self.store_name)?;
-        store.send_old_values();
+        if self.old_values.requested() {
+            store.send_old_values();
+        }
         self.stream_time = store.latest_timestamp(2 * self.td() + 1)?;
         if self.emit == EmitStrategy::OnWindowClose {
             self.emitted_until = self.stream_time.map(|s| s.saturating_sub(self.windows.grace_ms));

@@ -20,7 +20,7 @@ use super::sliding_aggregate::SlidingWindowAggregate;
 use super::time_aggregate::{TimeWindowAggregate, WindowAggFn};
 use crate::grouped::KGroupedStream;
 use crate::kstream::KStream;
-use crate::ktable::{KTable, materialize_kind};
+use crate::ktable::{KTable, OldValues, materialize_kind};
 use crate::processor::Data;
 use crate::serde::{Serdes, SharedSerde};
 use crate::state::{Materialized, StoreKind};
@@ -264,15 +264,17 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         }
         let upstream = self.grouped.grouped_stream(&store);
         let (name, emit) = (store.clone(), self.emit);
+        let old_values = OldValues::default();
+        let old = old_values.clone();
         let node = match windows {
             TimeOrSliding::Time(w) => upstream.add_child(
                 prefix,
-                move || TimeWindowAggregate::new(name.clone(), w, f.clone(), emit),
+                move || TimeWindowAggregate::new(name.clone(), w, f.clone(), emit, old.clone()),
                 vec![store.clone()],
             ),
             TimeOrSliding::Sliding(w) => upstream.add_child(
                 prefix,
-                move || SlidingWindowAggregate::new(name.clone(), w, f.clone(), emit),
+                move || SlidingWindowAggregate::new(name.clone(), w, f.clone(), emit, old.clone()),
                 vec![store.clone()],
             ),
         };
@@ -283,6 +285,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             stream: KStream::new(graph, node, windowed_key, None, false),
             value_serde: value,
             store: Some(store),
+            old_values: Some(old_values),
         }
     }
 }
@@ -425,6 +428,8 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         }
         let upstream = self.grouped.grouped_stream(&store);
         let (name, emit) = (store.clone(), self.emit);
+        let old_values = OldValues::default();
+        let old = old_values.clone();
         let node = upstream.add_child(
             prefix,
             move || {
@@ -435,6 +440,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                     f.clone(),
                     merge.clone(),
                     emit,
+                    old.clone(),
                 )
             },
             vec![store.clone()],
@@ -447,6 +453,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
             stream: KStream::new(graph, node, windowed_key, None, false),
             value_serde: value,
             store: Some(store),
+            old_values: Some(old_values),
         }
     }
 }

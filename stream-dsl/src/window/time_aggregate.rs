@@ -27,6 +27,7 @@ use storage::store::Windowed;
 use super::definitions::{EmitStrategy, TimeWindows};
 use super::forward::{forward_closed_windows, forward_windows};
 use crate::error::Result;
+use crate::ktable::OldValues;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::{Change, Record};
 use crate::state::WindowStore;
@@ -39,6 +40,9 @@ pub(crate) struct TimeWindowAggregate<K, V, VA> {
     windows: TimeWindows,
     f: WindowAggFn<K, V, VA>,
     emit: EmitStrategy,
+    /// Whether downstream reads old values (the store then reads each window's as it is
+    /// written).
+    old_values: OldValues,
     store: Option<WindowStore<K, VA>>,
     /// The largest timestamp seen; `None` before the first record.
     stream_time: Option<i64>,
@@ -54,12 +58,14 @@ impl<K, V, VA> TimeWindowAggregate<K, V, VA> {
         windows: TimeWindows,
         f: WindowAggFn<K, V, VA>,
         emit: EmitStrategy,
+        old_values: OldValues,
     ) -> Self {
         TimeWindowAggregate {
             store_name,
             windows,
             f,
             emit,
+            old_values,
             store: None,
             stream_time: None,
             emitted_until: None,
@@ -94,7 +100,9 @@ impl<K: Data, V: Data, VA: Data> TimeWindowAggregate<K, V, VA> {
 impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>> for TimeWindowAggregate<K, V, VA> {
     fn init(&mut self, ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>) -> Result<()> {
         let store: WindowStore<K, VA> = ctx.get_window_store(&self.store_name)?;
-        store.send_old_values();
+        if self.old_values.requested() {
+            store.send_old_values();
+        }
         // Stream time as the store has it: the newest window holds the latest record (see the
         // module docs). Everything it closes was emitted before the state was committed.
         self.stream_time = store.latest_timestamp(self.windows.size_ms)?;

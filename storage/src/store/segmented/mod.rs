@@ -42,6 +42,9 @@ pub(crate) struct Checkpoint {
 /// A changelog record to restore: its segment timestamp, its store key, its value.
 pub(crate) type RestoreRecord<'a> = (i64, Vec<u8>, Option<&'a [u8]>);
 
+/// A put found live, for [`Segmented::write_live`]: its timestamp, its store key, its value.
+pub(crate) type LiveWrite<'a> = (i64, &'a [u8], Option<&'a [u8]>);
+
 /// One write into one segment; `None` deletes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegmentWrite<'a> {
@@ -167,6 +170,48 @@ impl<S: Segments> Segmented<S> {
             self.segments.write(writes, changed)?;
         }
         Ok(live)
+    }
+
+    /// Whether each of a run of puts at `timestamps` would be live, put one after another:
+    /// each advances stream time before its own check, as [`put`](Self::put) does.
+    pub(crate) fn live_in_order(&self, timestamps: impl Iterator<Item = i64>) -> impl Iterator<Item = bool> {
+        let retention = self.retention;
+        let mut observed = self.checkpoint.stream_time;
+        timestamps.map(move |timestamp| {
+            observed = Some(observed.map_or(timestamp, |t| t.max(timestamp)));
+            retention.is_live(timestamp, observed)
+        })
+    }
+
+    /// Writes the puts [`live_in_order`](Self::live_in_order) found live, `(timestamp, store
+    /// key, value)` in their order, in one write, leaving the store as the puts one after
+    /// another would have: stream time ends at their latest timestamp (an expired put is
+    /// never the latest), and a put whose segment expired by then is left out, as it would
+    /// have been dropped with its segment. `seqnum`, when given, becomes the checkpointed
+    /// sequence number.
+    pub(crate) fn write_live(&mut self, writes: &[LiveWrite<'_>], seqnum: Option<u32>) -> StoreResult<()> {
+        let before = self.checkpoint;
+        if let Some(latest) = writes.iter().map(|(t, _, _)| *t).max() {
+            self.observe(latest)?;
+        }
+        if let (Some(seqnum), false) = (seqnum, writes.is_empty()) {
+            self.checkpoint.seqnum = seqnum;
+        }
+        let min_segment = self.retention.min_live_segment(self.checkpoint.stream_time);
+        let writes: Vec<SegmentWrite<'_>> = writes
+            .iter()
+            .map(|(timestamp, key, value)| SegmentWrite {
+                segment: self.retention.segment_id(*timestamp),
+                key,
+                value: *value,
+            })
+            .filter(|write| write.segment >= min_segment)
+            .collect();
+        let changed = (self.checkpoint != before).then_some(self.checkpoint);
+        if !writes.is_empty() || changed.is_some() {
+            self.segments.write(&writes, changed)?;
+        }
+        Ok(())
     }
 
     /// The value at `key` in `timestamp`'s segment, unless `timestamp` has expired.

@@ -2,10 +2,10 @@
 //! `WindowKeySchema`, written once for both of our stores.
 
 use super::key::{WINDOW_KEY_SUFFIX, decode_window_key, encode_window_key, max_suffix};
-use super::{WindowIter, WindowStoreConfig, WindowedIter};
+use super::{WindowIter, WindowStoreConfig, WindowWrite, WindowedIter};
 use crate::store::segmented::bounds::{lower_bound, upper_bound};
 use crate::store::segmented::time::Retention;
-use crate::store::segmented::{Checkpoint, Segmented, Segments, filter_scan};
+use crate::store::segmented::{Checkpoint, LiveWrite, Segmented, Segments, filter_scan};
 use crate::store::{Order, StoreError, StoreResult, Window, WindowPut, Windowed};
 
 /// Kafka masks sequence numbers to 31 bits (`RocksDBWindowStore.maybeUpdateSeqnumForDups`).
@@ -87,6 +87,57 @@ impl<S: Segments> WindowEngine<S> {
         } else {
             WindowPut::Expired
         })
+    }
+
+    /// [`WindowStore::put_all`](super::WindowStore::put_all): which puts are live and their
+    /// sequence numbers are decided in order, as `put` decides them, then the live ones are
+    /// written at once.
+    pub(crate) fn put_all(&mut self, puts: &[WindowWrite<'_>]) -> StoreResult<Vec<WindowPut>> {
+        if let Some(&(_, _, start)) = puts.iter().find(|(_, _, start)| *start < 0) {
+            return Err(StoreError::NegativeTimestamp {
+                store: self.name().to_owned(),
+                what: "window start",
+                timestamp: start,
+            });
+        }
+        let duplicates = self.config.retain_duplicates();
+        let ignored = |value: Option<&[u8]>| duplicates && value.is_none();
+        let live: Vec<bool> = self
+            .segmented
+            .live_in_order(
+                puts.iter()
+                    .filter(|(_, value, _)| !ignored(*value))
+                    .map(|(_, _, start)| *start),
+            )
+            .collect();
+        let mut live = live.into_iter();
+        let mut seqnum = self.segmented.seqnum();
+        let mut results = Vec::with_capacity(puts.len());
+        let mut keys = Vec::with_capacity(puts.len());
+        for &(key, value, start) in puts {
+            if ignored(value) {
+                results.push(WindowPut::Ignored);
+                continue;
+            }
+            if !live.next().unwrap_or(false) {
+                results.push(WindowPut::Expired);
+                continue;
+            }
+            let this = if duplicates {
+                seqnum = seqnum.wrapping_add(1) & SEQNUM_MASK;
+                seqnum
+            } else {
+                0
+            };
+            keys.push((start, encode_window_key(key, start, this), value));
+            results.push(WindowPut::Applied { seqnum: this });
+        }
+        let writes: Vec<LiveWrite<'_>> = keys
+            .iter()
+            .map(|(start, key, value)| (*start, key.as_slice(), *value))
+            .collect();
+        self.segmented.write_live(&writes, duplicates.then_some(seqnum))?;
+        Ok(results)
     }
 
     pub(crate) fn fetch(&self, key: &[u8], window_start: i64) -> StoreResult<Option<Vec<u8>>> {

@@ -58,6 +58,9 @@ pub use rocks::RocksDbWindowStore;
 use super::segmented::time::default_segment_interval;
 use super::{Order, StoreError, StoreResult, WindowPut, Windowed};
 
+/// One put of [`WindowStore::put_all`]: key, value (`None` deletes), window start.
+pub type WindowWrite<'a> = (&'a [u8], Option<&'a [u8]>, i64);
+
 /// One key's windows: `(window start, value)`. An error ends the scan: it is the last item.
 pub type WindowIter<'a> = Box<dyn Iterator<Item = StoreResult<(i64, Vec<u8>)>> + 'a>;
 
@@ -161,6 +164,13 @@ pub trait WindowStore: Send + std::fmt::Debug {
     /// Puts `value` into `key`'s window starting at `window_start`; `None` deletes (or, when
     /// duplicates are retained, is ignored). Fails on a negative `window_start`.
     fn put(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> StoreResult<WindowPut>;
+
+    /// Puts each of `puts` (key, value, window start) as [`put`](Self::put) would one after
+    /// another, and says what each did, but in one atomic write (one RocksDB write batch,
+    /// sorted): a record cache evicting a run of windows pays the per-write cost once, and
+    /// RocksDB inserts neighbouring keys from where the previous one went. Fails, writing
+    /// nothing, on a negative window start.
+    fn put_all(&mut self, puts: &[WindowWrite<'_>]) -> StoreResult<Vec<WindowPut>>;
 
     /// The value of `key`'s window starting exactly at `window_start`, if it is live
     /// (Kafka's `fetch(key, time)`). Always `None` in a store retaining duplicates.
@@ -282,6 +292,13 @@ macro_rules! delegate_window_store {
                 window_start: i64,
             ) -> $crate::store::StoreResult<$crate::store::WindowPut> {
                 self.core.put(key, value, window_start)
+            }
+
+            fn put_all(
+                &mut self,
+                puts: &[$crate::store::window::WindowWrite<'_>],
+            ) -> $crate::store::StoreResult<Vec<$crate::store::WindowPut>> {
+                self.core.put_all(puts)
             }
 
             fn fetch(&self, key: &[u8], window_start: i64) -> $crate::store::StoreResult<Option<Vec<u8>>> {

@@ -25,6 +25,9 @@ pub enum Op {
         value: Option<Vec<u8>>,
         start: i64,
     },
+    /// [`WindowStore::put_all`] of these puts (key, value, start), compared with the model's
+    /// puts one after another, result by result.
+    PutAll(Vec<Put>),
     Fetch {
         key: Vec<u8>,
         start: i64,
@@ -153,6 +156,18 @@ pub fn model_check(open: &mut dyn FnMut() -> Box<dyn WindowStore>, ops: &[Op]) {
             Op::Put { key, value, start } => {
                 let got = store.put(key, value.as_deref(), *start).unwrap();
                 assert_eq!(got, model.put(key, value.as_deref(), *start), "{at}");
+            }
+            Op::PutAll(puts) => {
+                let borrowed: Vec<_> = puts
+                    .iter()
+                    .map(|(k, v, s)| (k.as_slice(), v.as_deref(), *s))
+                    .collect();
+                let got = store.put_all(&borrowed).unwrap();
+                let expected: Vec<WindowPut> = puts
+                    .iter()
+                    .map(|(k, v, s)| model.put(k, v.as_deref(), *s))
+                    .collect();
+                assert_eq!(got, expected, "{at}");
             }
             Op::Fetch { key, start } => {
                 let expected = if model.config.retain_duplicates() {
