@@ -723,3 +723,83 @@ fn a_filter_behind_map_values_on_a_windowed_count_deletes_a_window_that_stops_ma
         "10 passes; 20 deletes the window downstream; 30 neither matched nor matches"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Headers, as Kafka Streams passes them on
+// ---------------------------------------------------------------------------------------
+
+fn traced(timestamp: i64, trace: &str) -> Record<String, String> {
+    let mut r = Record::new("ann".to_string(), "v".to_string(), timestamp);
+    r.headers = vec![stream_dsl::record::Header {
+        key: "trace".into(),
+        value: Some(trace.as_bytes().to_vec().into()),
+    }];
+    r
+}
+
+fn traces(out: &TestOutputTopic<Windowed<String>, Option<i64>>) -> Vec<Vec<String>> {
+    out.read_records_to_list()
+        .into_iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}={}",
+                        h.key,
+                        String::from_utf8_lossy(h.value.as_deref().unwrap_or_default())
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_uncached_windowed_update_carries_the_headers_of_the_record_that_caused_it() {
+    let (driver, input) = counted(TimeWindows::of_size_with_no_grace(ms(10)));
+    let out = time_output(&driver, 10, Serdes::i64());
+    input.try_pipe_record(traced(1, "t1")).unwrap();
+    input.try_pipe_record(traced(2, "t2")).unwrap();
+    assert_eq!(traces(&out), [vec!["trace=t1"], vec!["trace=t2"]]);
+
+    let (driver, input) = concatenated(SlidingWindows::of_time_difference_with_no_grace(ms(10)));
+    let out = time_output(&driver, 10, Serdes::string());
+    input.try_pipe_record(traced(5, "s1")).unwrap();
+    input.try_pipe_record(traced(8, "s2")).unwrap();
+    let stamped: Vec<Vec<String>> = out
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|h| String::from_utf8_lossy(h.value.as_deref().unwrap_or_default()).into_owned())
+                .collect()
+        })
+        .collect();
+    assert!(stamped.len() >= 3, "{stamped:?}");
+    assert_eq!(stamped[0], ["s1"], "the first record's window");
+    assert!(
+        stamped[1..].iter().all(|h| h == &["s2"]),
+        "every window the second record touched: {stamped:?}"
+    );
+}
+
+#[test]
+fn windows_closed_by_a_record_under_emit_on_window_close_carry_its_headers() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_with_no_grace(ms(10)))
+        .emit_strategy(EmitStrategy::on_window_close())
+        .count(Materialized::as_("counts").with_caching_disabled())
+        .to_stream()
+        .to("out", Produced::default());
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = input(&driver);
+    let out = time_output(&driver, 10, Serdes::i64());
+    input.try_pipe_record(traced(1, "opened")).unwrap();
+    input.try_pipe_record(traced(12, "closer")).unwrap();
+    assert_eq!(traces(&out), [vec!["trace=closer"]]);
+}

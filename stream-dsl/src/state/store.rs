@@ -83,6 +83,10 @@ impl StateStore {
     /// forwarded, and reading it once per flushed entry is cheaper than tracking it per update.
     /// Without this, only deletes report it (so that a delete of what downstream never saw
     /// can be told apart).
+    pub fn cached(&self) -> bool {
+        self.cache.is_some()
+    }
+
     pub fn send_old_values(&mut self) {
         self.send_old_values = true;
     }

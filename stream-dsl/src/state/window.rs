@@ -206,6 +206,11 @@ impl<K: 'static, V: 'static> WindowStore<K, V> {
         self.store.borrow_mut().flush_cache()
     }
 
+    /// Whether writes go through a record cache (else each reaches the store at once).
+    pub(crate) fn cached(&self) -> bool {
+        self.store.borrow().cached()
+    }
+
     pub(crate) fn send_old_values(&self) {
         self.store.borrow_mut().send_old_values();
     }

@@ -5,12 +5,17 @@
 //! update. Old values are the store's (what downstream last saw): for a new window `None`
 //! (Kafka without a cache sends its initializer's value there instead, e.g. 0 for a count,
 //! which no downstream subtractor should see).
+//!
+//! Headers, as Kafka Streams passes them on: an update of an uncached store carries the
+//! headers of the record that caused it, and so do the windows that record closes under
+//! emit-on-window-close. What a record cache lets out carries none: Runnel's cache keeps no
+//! record context (Kafka's keeps the last writer's headers per entry).
 
 use storage::store::Windowed;
 
 use crate::error::Result;
 use crate::processor::{Data, ProcessorContext};
-use crate::record::{Change, Record};
+use crate::record::{Change, Header, Record};
 use crate::state::{SessionStore, WindowStore, Written};
 
 /// Forwards the writes of a window store: the record's timestamp is the window's (the largest
@@ -20,7 +25,9 @@ pub(crate) fn forward_windows<K: Data, V: Data>(
     ctx: &mut ProcessorContext<Windowed<K>, Change<V>>,
     store: &WindowStore<K, V>,
     written: Vec<Written>,
+    cause: &[Header],
 ) -> Result<()> {
+    let headers = if store.cached() { &[][..] } else { cause };
     for Written { entry, old } in written {
         let (key, _) = store.decode_store_key(&entry.key)?;
         let new = entry
@@ -37,7 +44,7 @@ pub(crate) fn forward_windows<K: Data, V: Data>(
                 old: old.map(|(v, _)| v),
             },
             timestamp,
-            headers: Vec::new(),
+            headers: headers.to_vec(),
         })?;
     }
     Ok(())
@@ -45,12 +52,14 @@ pub(crate) fn forward_windows<K: Data, V: Data>(
 
 /// Emits, as final results, every window of `store` starting in `lower..=upper` (those an
 /// emit-on-window-close aggregation has just closed): by window start, then key, the order they
-/// closed in, each with its aggregate, its latest record's timestamp and no old value.
+/// closed in, each with its aggregate, its latest record's timestamp, no old value and the
+/// headers of the record whose arrival closed it (`cause`).
 pub(crate) fn forward_closed_windows<K: Data, V: Data>(
     ctx: &mut ProcessorContext<Windowed<K>, Change<V>>,
     store: &WindowStore<K, V>,
     lower: i64,
     upper: i64,
+    cause: &[Header],
 ) -> Result<()> {
     if upper < lower {
         return Ok(());
@@ -62,7 +71,7 @@ pub(crate) fn forward_closed_windows<K: Data, V: Data>(
             key,
             value: Change::new(Some(value), None),
             timestamp,
-            headers: Vec::new(),
+            headers: cause.to_vec(),
         })?;
     }
     Ok(())

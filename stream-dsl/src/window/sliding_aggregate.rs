@@ -25,7 +25,7 @@ use super::time_aggregate::WindowAggFn;
 use crate::error::Result;
 use crate::ktable::OldValues;
 use crate::processor::{Data, Processor, ProcessorContext};
-use crate::record::{Change, Record};
+use crate::record::{Change, Header, Record};
 use crate::state::WindowStore;
 
 pub(crate) struct SlidingWindowAggregate<K, V, VA> {
@@ -110,7 +110,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
             None => (None, r.timestamp),
         };
         let new = (self.f)(&r.key, r.value.clone(), old);
-        self.put(ctx, window.start, &new, timestamp)
+        self.put(ctx, window.start, &new, timestamp, &r.headers)
     }
 
     fn put(
@@ -119,13 +119,14 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
         start: i64,
         agg: &VA,
         timestamp: i64,
+        cause: &[Header],
     ) -> Result<()> {
         let Some(store) = &self.store else {
             return Ok(());
         };
         let written = store.put_raw(&self.key_buf, start, Some(agg), timestamp, &mut self.value_buf)?;
         if self.emit == EmitStrategy::OnWindowUpdate {
-            forward_windows(ctx, store, written)?;
+            forward_windows(ctx, store, written, cause)?;
         }
         Ok(())
     }
@@ -212,7 +213,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
         {
             // The right window starts as a copy of the latest window holding the record,
             // value and timestamp as they are: no fold, no close check (it is open).
-            self.put(ctx, t + 1, &agg, ts)?;
+            self.put(ctx, t + 1, &agg, ts, &r.headers)?;
         }
         Ok(())
     }
@@ -259,7 +260,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
             && let Some((agg, ts)) = right_agg
             && ts > t
         {
-            self.put(ctx, t + 1, &agg, ts)?;
+            self.put(ctx, t + 1, &agg, ts, &r.headers)?;
         }
         if let Some(previous) = previous
             && !starts.contains(&(previous + 1))
@@ -272,7 +273,12 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
         }
     }
 
-    fn emit_closed(&mut self, ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>, close: i64) -> Result<()> {
+    fn emit_closed(
+        &mut self,
+        ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>,
+        close: i64,
+        cause: &[Header],
+    ) -> Result<()> {
         let Some(store) = &self.store else {
             return Ok(());
         };
@@ -285,7 +291,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregate<K, V, VA> {
             Some(done) => done.saturating_sub(td).max(0),
             None => 0,
         };
-        forward_closed_windows(ctx, store, lower, upper)?;
+        forward_closed_windows(ctx, store, lower, upper, cause)?;
         self.emitted_until = Some(close);
         Ok(())
     }
@@ -336,7 +342,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             return Ok(());
         }
         if self.emit == EmitStrategy::OnWindowClose {
-            self.emit_closed(ctx, close)?;
+            self.emit_closed(ctx, close, &r.headers)?;
         }
         if r.timestamp < self.td() {
             self.process_early(ctx, &r, close)
@@ -351,7 +357,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         };
         let written = store.flush_raw()?;
         if self.emit == EmitStrategy::OnWindowUpdate {
-            forward_windows(ctx, store, written)?;
+            forward_windows(ctx, store, written, &[])?;
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ use super::forward::{forward_closed_windows, forward_windows};
 use crate::error::Result;
 use crate::ktable::OldValues;
 use crate::processor::{Data, Processor, ProcessorContext};
-use crate::record::{Change, Record};
+use crate::record::{Change, Header, Record};
 use crate::state::WindowStore;
 
 /// `(key, value, the window's aggregate so far) → new aggregate`; `None`: a new window.
@@ -78,7 +78,12 @@ impl<K, V, VA> TimeWindowAggregate<K, V, VA> {
 impl<K: Data, V: Data, VA: Data> TimeWindowAggregate<K, V, VA> {
     /// Emits every window closed by `close` (`end <= close`) not emitted yet, oldest window
     /// start first, all keys (Kafka's `fetchAll` in store order within a start).
-    fn emit_closed(&mut self, ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>, close: i64) -> Result<()> {
+    fn emit_closed(
+        &mut self,
+        ctx: &mut ProcessorContext<Windowed<K>, Change<VA>>,
+        close: i64,
+        cause: &[Header],
+    ) -> Result<()> {
         let Some(store) = &self.store else {
             return Ok(());
         };
@@ -91,7 +96,7 @@ impl<K: Data, V: Data, VA: Data> TimeWindowAggregate<K, V, VA> {
             Some(done) => done.saturating_sub(size).saturating_add(1).max(0),
             None => 0,
         };
-        forward_closed_windows(ctx, store, lower, upper)?;
+        forward_closed_windows(ctx, store, lower, upper, cause)?;
         self.emitted_until = Some(close);
         Ok(())
     }
@@ -131,7 +136,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>> for Ti
         self.stream_time = Some(stream_time);
         let close = stream_time.saturating_sub(self.windows.grace_ms);
         if self.emit == EmitStrategy::OnWindowClose {
-            self.emit_closed(ctx, close)?;
+            self.emit_closed(ctx, close, &r.headers)?;
         }
         let Some(store) = &self.store else {
             return Ok(());
@@ -162,7 +167,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>> for Ti
                 &mut self.value_buf,
             )?;
             if self.emit == EmitStrategy::OnWindowUpdate {
-                forward_windows(ctx, store, written)?;
+                forward_windows(ctx, store, written, &r.headers)?;
             }
         }
         Ok(())
@@ -174,7 +179,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>> for Ti
         };
         let written = store.flush_raw()?;
         if self.emit == EmitStrategy::OnWindowUpdate {
-            forward_windows(ctx, store, written)?;
+            forward_windows(ctx, store, written, &[])?;
         }
         Ok(())
     }
