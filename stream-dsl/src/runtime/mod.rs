@@ -72,6 +72,7 @@
 //! Caveat: two instances must not share a state directory (they would share transactional
 //! ids and fence each other); Kafka Streams locks the directory, this runtime does not yet.
 
+mod atomic_file;
 mod config;
 mod process;
 mod producer;

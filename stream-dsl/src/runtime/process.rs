@@ -8,7 +8,6 @@
 //! transaction would stay open until `transaction.timeout.ms`, and read_committed readers of
 //! its partitions (the restarted instance itself among them) would wait for it.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Result, StreamsError};
@@ -50,20 +49,11 @@ impl ProcessId {
     /// Kafka's layout: `{"version":0,"processId":"<uuid>"}`, written to a temporary file,
     /// fsynced and renamed, so a crash leaves the old file or the new one.
     fn store(&self, app_dir: &Path) -> Result<()> {
-        let path = app_dir.join(FILE);
-        let tmp = app_dir.join(format!("{FILE}.tmp"));
         let text = serde_json::json!({ "version": 0, "processId": self.0 }).to_string();
-        let io = |source| StreamsError::StateDir {
-            path: path.clone(),
+        super::atomic_file::replace(app_dir, FILE, text.as_bytes()).map_err(|source| StreamsError::StateDir {
+            path: app_dir.join(FILE),
             source,
-        };
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(text.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        std::fs::File::open(app_dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)
+        })
     }
 }
 

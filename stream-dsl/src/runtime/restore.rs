@@ -65,25 +65,18 @@ impl Checkpoint {
         Checkpoint(map)
     }
 
-    /// Writes atomically: a temporary file, fsynced, renamed over the old one.
+    /// Writes atomically and durably (see [`super::atomic_file::replace`]).
     pub fn write(&self, task_dir: &Path) -> Result<()> {
-        let path = Checkpoint::path(task_dir);
-        let tmp = task_dir.join(".checkpoint.tmp");
         let mut text = format!("0\n{}\n", self.0.len());
         for ((topic, partition), offset) in &self.0 {
             text.push_str(&format!("{topic} {partition} {offset}\n"));
         }
-        let io = |source| StreamsError::StateDir {
-            path: path.clone(),
-            source,
-        };
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(text.as_bytes()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)
+        super::atomic_file::replace(task_dir, ".checkpoint", text.as_bytes()).map_err(|source| {
+            StreamsError::StateDir {
+                path: Checkpoint::path(task_dir),
+                source,
+            }
+        })
     }
 
     /// Removes the task's checkpoint, durably: a crash after this must not find it again.
