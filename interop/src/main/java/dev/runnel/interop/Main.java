@@ -89,6 +89,8 @@ public final class Main {
         // stores of windowed aggregations (TopologyTestDriver), and a restore from given changelogs.
         SCENARIOS.put("windows-run", dev.runnel.interop.windows.WindowsRun::run);
         SCENARIOS.put("windows-restore", dev.runnel.interop.windows.WindowsRestore::run);
+        // The Kafka Streams half of tests/joins_interop.rs.
+        SCENARIOS.put("joins-run", dev.runnel.interop.joins.JoinsRun::run);
     }
 
     public static void main(String[] argv) {
