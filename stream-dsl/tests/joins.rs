@@ -6,6 +6,7 @@
 //! (`KStreamKTableJoinProcessor`).
 
 use stream_dsl::prelude::*;
+use stream_dsl::processor::Data;
 
 /// `(key, value, timestamp)` of every output record.
 type Out<K> = Vec<(K, String, i64)>;
@@ -50,10 +51,16 @@ fn driver<K: 'static>(builder: StreamsBuilder, key: impl Serde<K> + Clone) -> Dr
     }
 }
 
-fn joined(left: bool) -> Driver<String> {
+/// An inner (`left == false`) or left join of `clicks` with the `regions` table, keyed by `K`:
+/// `String`, or `Option<String>` for Kafka's `String` keys, which may be null.
+fn joined_over<K: Data>(left: bool) -> Driver<K>
+where
+    stream_dsl::serde::StringSerde: Serde<K>,
+{
     let builder = StreamsBuilder::new();
-    let regions = builder.table::<String, String>("regions", strings(), Materialized::as_("regions"));
-    let clicks = builder.stream::<String, String>("clicks", strings());
+    let consumed = || Consumed::<K, String>::with(Serdes::string(), Serdes::string());
+    let regions = builder.table::<K, String>("regions", consumed(), Materialized::as_("regions"));
+    let clicks = builder.stream::<K, String>("clicks", consumed());
     let enriched = if left {
         clicks.left_join_table(
             &regions,
@@ -67,8 +74,15 @@ fn joined(left: bool) -> Driver<String> {
             Joined::default(),
         )
     };
-    enriched.to("out", Produced::with(Serdes::string(), Serdes::string()));
-    driver(builder, Serdes::string())
+    enriched.to(
+        "out",
+        Produced::<K, String>::with(Serdes::string(), Serdes::string()),
+    );
+    driver::<K>(builder, Serdes::string())
+}
+
+fn joined(left: bool) -> Driver<String> {
+    joined_over(left)
 }
 
 fn s(v: &str) -> String {
@@ -116,28 +130,9 @@ fn a_left_stream_table_join_emits_every_stream_record_with_its_row_or_none() {
     );
 }
 
-/// The same joins over nullable keys: Kafka's `String` keys, which may be null.
+/// The same joins over nullable keys.
 fn nullable(left: bool) -> Driver<Option<String>> {
-    let builder = StreamsBuilder::new();
-    let consumed = || Consumed::with(Serdes::string(), Serdes::string());
-    let regions =
-        builder.table::<Option<String>, String>("regions", consumed(), Materialized::as_("regions"));
-    let clicks = builder.stream::<Option<String>, String>("clicks", consumed());
-    let enriched = if left {
-        clicks.left_join_table(
-            &regions,
-            |page, region| format!("{page}@{}", region.map_or("-", String::as_str)),
-            Joined::default(),
-        )
-    } else {
-        clicks.join_table(
-            &regions,
-            |page, region| format!("{page}@{region}"),
-            Joined::default(),
-        )
-    };
-    enriched.to("out", Produced::with(Serdes::string(), Serdes::string()));
-    driver(builder, Serdes::string())
+    joined_over(left)
 }
 
 #[test]

@@ -10,9 +10,8 @@
 // Each test file uses some of these; a panic here is a failed test.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -62,35 +61,7 @@ pub fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
 }
 
-/// Waits for `child`, killing it after `limit`; returns its status (None if killed) and output.
-pub fn wait_with_limit(mut child: Child, limit: Duration) -> (Option<ExitStatus>, String, String) {
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    // Both pipes are drained while the child runs, so a chatty child never blocks on a full pipe.
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (status, out.join().unwrap(), err.join().unwrap())
-}
+pub use crate::support::wait_with_limit;
 
 /// The harness's classpath: `mvn compile` once per test process (the tests of a file share
 /// it), then `interop/target/classes` and the Kafka jars Maven resolved.

@@ -3,9 +3,10 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Read;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Server {
@@ -195,13 +196,12 @@ pub fn python_clients_or_skip(modules: &str, pip: &str) -> bool {
 /// Runs `python3 tests/python/<name> args...`, killed after `limit`. Panics with its output
 /// unless it exits successfully; returns its stdout (the script's JSON summary).
 pub fn python(name: &str, args: &[&str], limit: Duration) -> String {
-    use std::io::Read;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("python")
         .join(name);
     let started = Instant::now();
-    let mut child = Command::new("python3")
+    let child = Command::new("python3")
         .arg(script)
         .args(args)
         .env("PYTHONUNBUFFERED", "1")
@@ -210,28 +210,7 @@ pub fn python(name: &str, args: &[&str], limit: Duration) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            pipe.read_to_string(&mut s).unwrap();
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            // A script's own children (consumer processes) are daemons: they die with it.
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let (status, out, err) = wait_with_limit(child, limit);
     eprintln!(
         "{name} {args:?} took {:.2} s: {}",
         started.elapsed().as_secs_f64(),
@@ -268,4 +247,34 @@ pub fn send_rdkafka<C: rdkafka::producer::ProducerContext>(
         }
     }
     producer.poll(Duration::ZERO);
+}
+
+/// Waits for `child`, killing it after `limit`; returns its status (None if killed) and output.
+pub fn wait_with_limit(mut child: Child, limit: Duration) -> (Option<ExitStatus>, String, String) {
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    // Both pipes are drained while the child runs, so a chatty child never blocks on a full pipe.
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, out.join().unwrap(), err.join().unwrap())
 }
